@@ -1,0 +1,61 @@
+// Causal multi-head attention with in-kernel position biases, computed blockwise with an
+// online softmax (FlashAttention-2's algorithm on the CPU): no T x T score, probability
+// or bias tensor ever exists; working memory is O(block^2) per thread, and what is saved
+// for the backward is the output and one log-sum-exp per query row, O(T).
+//
+//   AttentionParams<float> p;        // q, k, v point into one fused qkv activation
+//   p.q = qkv; p.k = qkv + HS; p.v = qkv + 2 * HS;          // qkv (B, T, NH, 3, HS)
+//   p.head_stride = 3 * HS; p.row_stride = 3 * NH * HS; p.batch_stride = T * p.row_stride;
+//   p.out = out; p.lse = lse; p.B = B; p.T = T; p.NH = NH; p.HS = HS;
+//   p.head_offset = 0; p.n_heads_total = NH; p.bias = PositionBias::alibi;
+//   cpu::attention_forward(p);
+//
+// Score of query i, key j <= i in head h (global index head_offset + h):
+//   s = (q_i . k_j) / sqrt(HS)  - slope(head_offset + h, n_heads_total) * (i - j)   [alibi]
+// formed in fp32 (or double) inside the block loop. Queries attend to keys 0..i.
+#pragma once
+
+#include <cstdint>
+
+namespace alibi {
+
+enum class PositionBias { none, alibi };
+
+template <class T>
+struct AttentionParams {
+  // Inputs: element (b, t, h, d) of q is q[b*batch_stride + t*row_stride + h*head_stride + d];
+  // k and v use the same strides (they live interleaved in the fused qkv activation).
+  const T* q = nullptr;
+  const T* k = nullptr;
+  const T* v = nullptr;
+  int64_t batch_stride = 0;
+  int64_t row_stride = 0;
+  int64_t head_stride = 0;
+  // Output (B, T, NH, HS), contiguous.
+  T* out = nullptr;
+  // Log-sum-exp of each query row's scaled, biased scores (B, NH, T); written by forward,
+  // read by backward.
+  T* lse = nullptr;
+  int B = 0;    // batch
+  int T = 0;    // sequence length
+  int NH = 0;   // heads held here (NH_local under tensor parallelism)
+  int HS = 0;   // head size
+  int head_offset = 0;    // global index of local head 0
+  int n_heads_total = 0;  // global head count (for the ALiBi slopes)
+  PositionBias bias = PositionBias::alibi;
+};
+
+namespace cpu {
+
+// out `=`, lse `=`.
+template <class T>
+void attention_forward(const AttentionParams<T>& p);
+
+// Gradients dq, dk, dv `=`, written with the same strides as q, k, v (so into one fused
+// dqkv buffer when they point there); dout (B, T, NH, HS) contiguous. Recomputes the
+// scores block by block from q, k, v and p.lse; p.out is read for the row sums D = dout.out.
+template <class T>
+void attention_backward(const AttentionParams<T>& p, const T* dout, T* dq, T* dk, T* dv);
+
+}  // namespace cpu
+}  // namespace alibi

@@ -1,0 +1,40 @@
+// Linear layer math on the CPU: every product through BLAS (OpenMP-threaded OpenBLAS).
+#include "kernels/blas.h"
+#include "kernels/ops.h"
+
+namespace alibi::cpu {
+
+// out (N, OC) = inp (N, IC) W^T + b
+template <class T>
+void linear_forward(T* out, const T* inp, const T* weight, const T* bias, int64_t N, int64_t IC,
+                    int64_t OC) {
+  if (bias != nullptr) {
+#pragma omp parallel for schedule(static)
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t o = 0; o < OC; ++o) out[n * OC + o] = bias[o];
+  }
+  gemm(false, true, N, OC, IC, T(1), inp, IC, weight, IC, bias != nullptr ? T(1) : T(0), out, OC);
+}
+
+// dinp = dout W; dW += dout^T inp; db += sum_n dout
+template <class T>
+void linear_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp, const T* weight,
+                     int64_t N, int64_t IC, int64_t OC) {
+  if (dinp != nullptr) gemm(false, false, N, IC, OC, T(1), dout, OC, weight, IC, T(0), dinp, IC);
+  gemm(true, false, OC, IC, N, T(1), dout, OC, inp, IC, T(1), dweight, IC);
+  if (dbias != nullptr) {
+#pragma omp parallel for schedule(static)
+    for (int64_t o = 0; o < OC; ++o) {
+      T s = 0;
+      for (int64_t n = 0; n < N; ++n) s += dout[n * OC + o];
+      dbias[o] += s;
+    }
+  }
+}
+
+template void linear_forward<float>(float*, const float*, const float*, const float*, int64_t, int64_t, int64_t);
+template void linear_forward<double>(double*, const double*, const double*, const double*, int64_t, int64_t, int64_t);
+template void linear_backward<float>(float*, float*, float*, const float*, const float*, const float*, int64_t, int64_t, int64_t);
+template void linear_backward<double>(double*, double*, double*, const double*, const double*, const double*, int64_t, int64_t, int64_t);
+
+}  // namespace alibi::cpu

@@ -1,0 +1,79 @@
+// The element, row and matrix operations of the model, declared once. The CPU versions
+// (kernels/cpu/, OpenMP + BLAS) are the reference, templated on float and double so the
+// gradient checks run in double; the CUDA backend implements the same set.
+//
+// Conventions (llm.c's): N = rows (B*T tokens). Backward functions state their
+// contract: parameter gradients `+=` (they accumulate over micro-batches), activation
+// gradients `=` unless marked `+=` (the residual stream).
+//
+//   cpu::layernorm_forward(out, mean, rstd, x, w, b, N, C);
+//   cpu::layernorm_backward(dx, dw, db, dout, x, w, mean, rstd, N, C);   // dx +=, dw += , db +=
+#pragma once
+
+#include <cstdint>
+
+namespace alibi::cpu {
+
+// ---- linear: out (N, OC) = inp (N, IC) W^T + b, W stored (OC, IC) -----------------------
+template <class T>
+void linear_forward(T* out, const T* inp, const T* weight, const T* bias, int64_t N, int64_t IC,
+                    int64_t OC);
+// dinp (N, IC) `=` dout W (skipped when dinp is null); dweight (OC, IC) `+=` dout^T inp;
+// dbias (OC) `+=` column sums of dout (skipped when null).
+template <class T>
+void linear_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp, const T* weight,
+                     int64_t N, int64_t IC, int64_t OC);
+
+// ---- embedding: out (N, C) = wte[tokens] -------------------------------------------------
+template <class T>
+void embedding_forward(T* out, const int32_t* tokens, const T* wte, int64_t N, int64_t C);
+// dwte (V, C) `+=` scatter-add of dout (N, C) by token.
+template <class T>
+void embedding_backward(T* dwte, const T* dout, const int32_t* tokens, int64_t N, int64_t C);
+
+// ---- LayerNorm over the last dimension, eps = 1e-5 ---------------------------------------
+// out (N, C); mean, rstd (N) saved for backward.
+template <class T>
+void layernorm_forward(T* out, T* mean, T* rstd, const T* inp, const T* weight, const T* bias,
+                       int64_t N, int64_t C);
+// dinp `+=` (its input is the residual stream); dweight, dbias `+=`.
+template <class T>
+void layernorm_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp, const T* weight,
+                        const T* mean, const T* rstd, int64_t N, int64_t C);
+
+// ---- GELU, tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) -----------
+template <class T>
+void gelu_forward(T* out, const T* inp, int64_t n);
+// dinp `=` dout * gelu'(inp).
+template <class T>
+void gelu_backward(T* dinp, const T* inp, const T* dout, int64_t n);
+
+// ---- softmax cross-entropy over logits (N, V) --------------------------------------------
+// losses (N) = -log softmax(logits)[target]; a negative target means "not scored": loss 0.
+template <class T>
+void cross_entropy_forward(T* losses, const T* logits, const int32_t* targets, int64_t N, int64_t V);
+// dlogits `=` scale * (softmax(logits) - onehot(target)) for scored rows, 0 for the others.
+// dlogits may alias logits (computed in place).
+template <class T>
+void cross_entropy_backward(T* dlogits, const T* logits, const int32_t* targets, int64_t N, int64_t V,
+                            T scale);
+
+// ---- residual add: out = a + b (out may alias a or b) -------------------------------------
+template <class T>
+void add(T* out, const T* a, const T* b, int64_t n);
+
+// ---- optimizer -----------------------------------------------------------------------------
+// AdamW (Loshchilov & Hutter) with decoupled weight decay and bias correction at `step`
+// (1-based): m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+// p -= lr * (mhat / (sqrt(vhat) + eps) + weight_decay * p).
+template <class T>
+void adamw_update(T* param, const T* grad, T* m, T* v, int64_t n, float lr, float beta1, float beta2,
+                  float eps, float weight_decay, int64_t step);
+// Sum of squares in double (for the global gradient norm).
+template <class T>
+double sum_squares(const T* x, int64_t n);
+// x *= s.
+template <class T>
+void scale_inplace(T* x, int64_t n, T s);
+
+}  // namespace alibi::cpu

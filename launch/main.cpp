@@ -1,0 +1,78 @@
+// `alibi`: one program, subcommands. main reads as phases: MPI up, dispatch, report.
+// An error anywhere is printed once (with rank and host) and ends every rank: MPI_Abort
+// when the world has more than one process, so no rank is left waiting.
+#include <mpi.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <string>
+
+#include "launch/commands.h"
+#include "runtime/error.h"
+
+namespace {
+
+struct Command {
+  const char* name;
+  int (*run)(int, char**);
+  const char* summary;
+};
+
+const Command kCommands[] = {
+    {"preprocess", alibi::cmd_preprocess, "turn text files and directories into an HDF5 corpus"},
+    {"train", alibi::cmd_train, "train a model (ALiBi by default) on an HDF5 corpus"},
+};
+
+void print_usage() {
+  std::printf("usage: alibi <command> [options]   (alibi <command> --help lists its options)\n\ncommands:\n");
+  for (const Command& c : kCommands) std::printf("  %-12s %s\n", c.name, c.summary);
+}
+
+void report(const char* kind, const char* what) {
+  int rank = 0, world = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &world);
+  char host[256] = "?";
+  gethostname(host, sizeof host);
+  if (world > 1) {
+    std::fprintf(stderr, "alibi: %s: %s (rank %d on %s)\n", kind, what, rank, host);
+  } else {
+    std::fprintf(stderr, "alibi: %s: %s\n", kind, what);
+  }
+  std::fflush(stderr);
+  if (world > 1) MPI_Abort(MPI_COMM_WORLD, 1);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int provided = 0;
+  MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
+  int code = 0;
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+    print_usage();
+    code = argc < 2 ? 2 : 0;
+  } else {
+    const Command* command = nullptr;
+    for (const Command& c : kCommands)
+      if (!std::strcmp(argv[1], c.name)) command = &c;
+    if (command == nullptr) {
+      std::fprintf(stderr, "alibi: unknown command '%s'; run 'alibi --help' for the list\n", argv[1]);
+      code = 2;
+    } else {
+      try {
+        code = command->run(argc - 1, argv + 1);
+      } catch (const alibi::Error& e) {
+        report(alibi::error_kind_name(e.kind()), e.what());
+        code = 1;
+      } catch (const std::exception& e) {
+        report("error", e.what());
+        code = 1;
+      }
+    }
+  }
+  MPI_Finalize();
+  return code;
+}

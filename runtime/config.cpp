@@ -1,0 +1,107 @@
+// Option parsing and model-shape validation.
+#include "runtime/config.h"
+
+#include <fstream>
+#include <iostream>
+
+#include "runtime/error.h"
+
+namespace alibi {
+
+PositionMethod parse_position_method(const std::string& name) {
+  if (name == "alibi") return PositionMethod::alibi;
+  if (name == "sinusoidal") return PositionMethod::sinusoidal;
+  if (name == "rotary") return PositionMethod::rotary;
+  if (name == "t5") return PositionMethod::t5;
+  if (name == "learned") return PositionMethod::learned;
+  if (name == "none") return PositionMethod::none;
+  throw ConfigError("--position '" + name +
+                    "' is not a position method; use alibi, sinusoidal, rotary, t5, learned or none");
+}
+
+const char* position_method_name(PositionMethod method) {
+  switch (method) {
+    case PositionMethod::alibi: return "alibi";
+    case PositionMethod::sinusoidal: return "sinusoidal";
+    case PositionMethod::rotary: return "rotary";
+    case PositionMethod::t5: return "t5";
+    case PositionMethod::learned: return "learned";
+    case PositionMethod::none: return "none";
+  }
+  return "?";
+}
+
+void ModelConfig::validate() const {
+  ALIBI_CHECK_AS(ConfigError, vocab >= 2, "--vocab must be at least 2 (got " << vocab << ")");
+  ALIBI_CHECK_AS(ConfigError, layers >= 1, "--layers must be at least 1 (got " << layers << ")");
+  ALIBI_CHECK_AS(ConfigError, channels >= 1, "--channels must be at least 1 (got " << channels << ")");
+  ALIBI_CHECK_AS(ConfigError, heads >= 1, "--heads must be at least 1 (got " << heads << ")");
+  ALIBI_CHECK_AS(ConfigError, channels % heads == 0,
+                 "--heads " << heads << " does not divide --channels " << channels << " ("
+                            << channels << " % " << heads << " = " << channels % heads
+                            << "); choose heads that divide channels, e.g. --heads "
+                            << (channels % 8 == 0 ? 8 : 1));
+  ALIBI_CHECK_AS(ConfigError, ffn >= 0, "--ffn must be >= 0 (0 means 4 x channels; got " << ffn << ")");
+  ALIBI_CHECK_AS(ConfigError, seq_len >= 1, "--seq-len must be at least 1 (got " << seq_len << ")");
+  const PositionMethod method = position_method();
+  ALIBI_CHECK_AS(ConfigError, method == PositionMethod::alibi || method == PositionMethod::none,
+                 "--position " << position
+                               << " is not implemented yet in this build; use alibi or none");
+}
+
+int64_t ModelConfig::parameter_count() const {
+  const int64_t C = channels, F = ffn_width(), V = vocab, L = layers;
+  const int64_t per_block = 2 * C           // ln1
+                            + 3 * C * C + 3 * C  // qkv
+                            + C * C + C          // proj
+                            + 2 * C              // ln2
+                            + F * C + F          // fc
+                            + C * F + C;         // fc proj
+  return V * C + L * per_block + 2 * C + (tie_embeddings ? 0 : V * C);
+}
+
+void add_model_options(po::options_description& desc, ModelConfig& m) {
+  desc.add_options()
+      ("vocab", po::value<int>(&m.vocab)->default_value(m.vocab), "vocabulary size V (the corpus's, when --data is given)")
+      ("layers", po::value<int>(&m.layers)->default_value(m.layers), "transformer blocks L")
+      ("channels", po::value<int>(&m.channels)->default_value(m.channels), "model width C")
+      ("heads", po::value<int>(&m.heads)->default_value(m.heads), "attention heads NH (must divide C)")
+      ("ffn", po::value<int>(&m.ffn)->default_value(m.ffn), "feed-forward width F (0: 4 x C)")
+      ("seq-len", po::value<int>(&m.seq_len)->default_value(m.seq_len), "training window T in tokens")
+      ("position", po::value<std::string>(&m.position)->default_value(m.position),
+       "position method: alibi | none (sinusoidal, rotary, t5, learned: not yet)")
+      ("tie-embeddings", po::value<bool>(&m.tie_embeddings)->default_value(m.tie_embeddings),
+       "tie the LM head to the token embedding");
+}
+
+bool parse_command_line(const std::string& command, int argc, const char* const* argv,
+                        const po::options_description& desc, po::variables_map& vm,
+                        const po::positional_options_description* positional) {
+  po::options_description all("alibi " + command + " options");
+  all.add_options()("help,h", "print this help")
+      ("config", po::value<std::string>(), "INI file of options (flat names; the command line wins)");
+  all.add(desc);
+  try {
+    po::command_line_parser parser(argc, argv);
+    parser.options(all);
+    if (positional) parser.positional(*positional);
+    po::store(parser.run(), vm);
+    if (vm.count("help")) {
+      std::cout << "usage: alibi " << command << " [options]\n" << all << "\n";
+      return false;
+    }
+    if (vm.count("config")) {
+      const std::string path = vm["config"].as<std::string>();
+      std::ifstream in(path);
+      ALIBI_CHECK_AS(ConfigError, in.good(),
+                     "--config " << path << ": cannot open the file; check the path");
+      po::store(po::parse_config_file(in, desc, /*allow_unregistered=*/false), vm);
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw ConfigError(std::string(e.what()) + "; see 'alibi " + command + " --help'");
+  }
+  return true;
+}
+
+}  // namespace alibi
