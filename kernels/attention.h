@@ -21,21 +21,22 @@ namespace alibi {
 
 enum class PositionBias { none, alibi };
 
-template <class T>
+// Real: float (training) or double (gradient checks); T is the sequence length.
+template <class Real>
 struct AttentionParams {
   // Inputs: element (b, t, h, d) of q is q[b*batch_stride + t*row_stride + h*head_stride + d];
   // k and v use the same strides (they live interleaved in the fused qkv activation).
-  const T* q = nullptr;
-  const T* k = nullptr;
-  const T* v = nullptr;
+  const Real* q = nullptr;
+  const Real* k = nullptr;
+  const Real* v = nullptr;
   int64_t batch_stride = 0;
   int64_t row_stride = 0;
   int64_t head_stride = 0;
   // Output (B, T, NH, HS), contiguous.
-  T* out = nullptr;
+  Real* out = nullptr;
   // Log-sum-exp of each query row's scaled, biased scores (B, NH, T); written by forward,
   // read by backward.
-  T* lse = nullptr;
+  Real* lse = nullptr;
   int B = 0;    // batch
   int T = 0;    // sequence length
   int NH = 0;   // heads held here (NH_local under tensor parallelism)
@@ -48,14 +49,15 @@ struct AttentionParams {
 namespace cpu {
 
 // out `=`, lse `=`.
-template <class T>
-void attention_forward(const AttentionParams<T>& p);
+template <class Real>
+void attention_forward(const AttentionParams<Real>& p);
 
 // Gradients dq, dk, dv `=`, written with the same strides as q, k, v (so into one fused
 // dqkv buffer when they point there); dout (B, T, NH, HS) contiguous. Recomputes the
 // scores block by block from q, k, v and p.lse; p.out is read for the row sums D = dout.out.
-template <class T>
-void attention_backward(const AttentionParams<T>& p, const T* dout, T* dq, T* dk, T* dv);
+template <class Real>
+void attention_backward(const AttentionParams<Real>& p, const Real* dout, Real* dq, Real* dk,
+                        Real* dv);
 
 }  // namespace cpu
 }  // namespace alibi

@@ -2,6 +2,7 @@
 #include "runtime/config.h"
 
 #include <fstream>
+#include <sstream>
 #include <iostream>
 
 #include "runtime/error.h"
@@ -76,7 +77,8 @@ void add_model_options(po::options_description& desc, ModelConfig& m) {
 
 bool parse_command_line(const std::string& command, int argc, const char* const* argv,
                         const po::options_description& desc, po::variables_map& vm,
-                        const po::positional_options_description* positional) {
+                        const po::positional_options_description* positional,
+                        const std::string& fallback_ini) {
   po::options_description all("alibi " + command + " options");
   all.add_options()("help,h", "print this help")
       ("config", po::value<std::string>(), "INI file of options (flat names; the command line wins)");
@@ -95,7 +97,16 @@ bool parse_command_line(const std::string& command, int argc, const char* const*
       std::ifstream in(path);
       ALIBI_CHECK_AS(ConfigError, in.good(),
                      "--config " << path << ": cannot open the file; check the path");
-      po::store(po::parse_config_file(in, desc, /*allow_unregistered=*/false), vm);
+      try {
+        po::store(po::parse_config_file(in, desc, /*allow_unregistered=*/false), vm);
+      } catch (const po::error& e) {  // Boost names the option but not the file it came from
+        throw ConfigError("--config " + path + ": " + e.what() + " (lines are 'name = value', " +
+                          "names as on the command line without '--'); see 'alibi " + command + " --help'");
+      }
+    }
+    if (!fallback_ini.empty()) {
+      std::istringstream in(fallback_ini);
+      po::store(po::parse_config_file(in, desc, /*allow_unregistered=*/true), vm);
     }
     po::notify(vm);
   } catch (const po::error& e) {

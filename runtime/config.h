@@ -42,9 +42,11 @@ void add_model_options(po::options_description& desc, ModelConfig& model);
 // Parses argv[1..] for `alibi <command>`. Handles --help (prints the options with their
 // defaults, returns false) and --config FILE.ini (values there apply unless the command
 // line gives them). Unknown options, missing or malformed values and unreadable config
-// files throw ConfigError naming the option.
+// files throw ConfigError naming the option. `fallback_ini` ("name=value" lines, e.g. a
+// checkpoint's options) applies below both the command line and --config.
 bool parse_command_line(const std::string& command, int argc, const char* const* argv,
                         const po::options_description& desc, po::variables_map& vm,
-                        const po::positional_options_description* positional = nullptr);
+                        const po::positional_options_description* positional = nullptr,
+                        const std::string& fallback_ini = "");
 
 }  // namespace alibi

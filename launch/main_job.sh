@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The main job (README command 1): set-up, build, the default corpus (Linux kernel
+# documentation from Debian's linux-doc-6.1), a short ALiBi training run of
+# launch/configs/tiny.ini, and its perplexity on held-out text.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+"$root/launch/build.sh" --target alibi
+alibi="$root/build/launch/alibi"
+
+corpus=${ALIBI_CORPUS:-$root/data-cache/linuxdoc.h5}
+if [[ ! -f "$corpus" ]]; then
+  mkdir -p "$(dirname "$corpus")"
+  "$alibi" preprocess --input /usr/share/doc/linux-doc-6.1/html/_sources --output "$corpus"
+fi
+
+out=${ALIBI_OUT_DIR:-$root/runs/tiny}
+rm -rf "$out"
+"$alibi" train --config "$root/launch/configs/tiny.ini" --data "$corpus" --out-dir "$out" "$@"

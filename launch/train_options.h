@@ -1,0 +1,44 @@
+// The options of `alibi train` (DESIGN.md "One program, subcommands, flat options") and
+// their round trip through a checkpoint's /config, so `--resume PATH` alone restores a run.
+#pragma once
+
+#include <string>
+
+#include "parallel/checkpoint.h"
+#include "runtime/config.h"
+
+namespace alibi {
+
+struct TrainOptions {
+  std::string data;                   // HDF5 corpus
+  std::string out_dir = "runs/alibi"; // checkpoints and metrics.jsonl
+  int micro_batch = 8;                // windows per forward
+  int grad_accum = 1;                 // forwards per optimizer step
+  int64_t steps = 1000;               // optimizer steps in the whole run
+  double lr = 1e-3;                   // peak learning rate
+  int64_t warmup = 100;               // linear warm-up steps
+  double min_lr = 1e-4;               // cosine floor at the last step
+  double weight_decay = 0.1;          // AdamW, decoupled; matrices only
+  double beta1 = 0.9, beta2 = 0.95;   // AdamW
+  double clip = 1.0;                  // global grad-norm clip (0: off)
+  uint64_t seed = 1234;               // initialisation and data order
+  std::string device = "cpu";         // cpu | cuda
+  std::string resume;                 // PATH | auto | "" (fresh)
+  int64_t save_every = 500;           // steps between checkpoints (0: only at the end)
+  int keep = 3;                       // checkpoints kept (0: all)
+  int64_t log_every = 10;             // steps between log lines when stdout is not a terminal
+  int64_t eval_every = 200;           // steps between validation losses (0: only at the end)
+  int eval_batches = 16;              // validation batches of micro-batch windows each
+
+  void validate() const;  // ConfigError naming the option and the fix
+};
+
+void add_train_options(po::options_description& desc, TrainOptions& t);
+
+// Every option of a run as strings, for the checkpoint's /config.
+OptionMap to_option_map(const ModelConfig& model, const TrainOptions& train);
+// INI text ("name=value" lines) of a checkpoint's options, fed to the parser below the
+// command line so that anything given explicitly wins.
+std::string to_ini(const OptionMap& options);
+
+}  // namespace alibi

@@ -1,0 +1,73 @@
+// Attention layer: QKV projection, blocked ALiBi attention, output projection.
+#include "layers/attention.h"
+
+namespace alibi {
+
+template <class Real>
+Attention<Real>::Attention(const std::string& name, const AttentionShape& shape, double proj_std,
+                        uint64_t seed)
+    : shape_(shape) {
+  ALIBI_CHECK(shape.NH > 0 && shape.C % shape.n_heads_total == 0, name << ": bad head layout");
+  HS_ = shape.C / shape.n_heads_total;
+  qkv = Linear<Real>(name + ".qkv", shape.C, int64_t{3} * shape.NH * HS_, true, 0.02, seed);
+  proj = Linear<Real>(name + ".proj", int64_t{shape.NH} * HS_, shape.C, true, proj_std, seed);
+}
+
+template <class Real>
+AttentionParams<Real> Attention<Real>::params(int B, int T) const {
+  AttentionParams<Real> p;
+  const Real* base = qkv_act_.data<Real>();
+  p.q = base;
+  p.k = base + HS_;
+  p.v = base + 2 * HS_;
+  p.head_stride = 3 * HS_;
+  p.row_stride = int64_t{3} * shape_.NH * HS_;
+  p.batch_stride = int64_t{T} * p.row_stride;
+  p.out = const_cast<Real*>(att_.data<Real>());
+  p.lse = const_cast<Real*>(lse_.data<Real>());
+  p.B = B;
+  p.T = T;
+  p.NH = shape_.NH;
+  p.HS = HS_;
+  p.head_offset = shape_.head_offset;
+  p.n_heads_total = shape_.n_heads_total;
+  p.bias = shape_.bias;
+  return p;
+}
+
+template <class Real>
+void Attention<Real>::forward(Tensor& out, const Tensor& inp, int B, int T) {
+  const DType dt = dtype_of<Real>();
+  if (B != B_ || T != T_) {
+    qkv_act_ = Tensor::empty({B, T, shape_.NH, 3, HS_}, dt);
+    att_ = Tensor::empty({B, T, shape_.NH, HS_}, dt);
+    lse_ = Tensor::empty({B, shape_.NH, T}, dt);
+    B_ = B;
+    T_ = T;
+  }
+  qkv.forward(qkv_act_, inp);
+  cpu::attention_forward<Real>(params(B, T));
+  proj.forward(out, att_);
+}
+
+template <class Real>
+void Attention<Real>::backward(Tensor& dinp, const Tensor& dout, const Tensor& inp) {
+  const DType dt = dtype_of<Real>();
+  Tensor datt = Tensor::empty(att_.shape(), dt);
+  proj.backward(&datt, dout, att_);
+  Tensor dqkv = Tensor::empty(qkv_act_.shape(), dt);
+  Real* d = dqkv.data<Real>();
+  cpu::attention_backward<Real>(params(B_, T_), datt.data<Real>(), d, d + HS_, d + 2 * HS_);
+  qkv.backward(&dinp, dqkv, inp);
+}
+
+template <class Real>
+void Attention<Real>::collect(ParameterList& params) {
+  qkv.collect(params);
+  proj.collect(params);
+}
+
+template class Attention<float>;
+template class Attention<double>;
+
+}  // namespace alibi

@@ -1,0 +1,51 @@
+// Causal self-attention: fused QKV projection (heads interleaved head-major, so a
+// tensor-parallel shard of heads is a contiguous block of rows), the blocked attention
+// kernel with the ALiBi bias formed inside it, and the output projection.
+//
+// Shapes (N = B*T): inp (B, T, C) -> qkv (B, T, NH, 3, HS) -> att (B, T, NH, HS) -> out (B, T, C).
+// The QKV weight is (NH*3*HS, C): row h*3*HS + s*HS + d is head h's q (s=0), k (1) or v (2).
+#pragma once
+
+#include <string>
+
+#include "kernels/attention.h"
+#include "layers/linear.h"
+
+namespace alibi {
+
+struct AttentionShape {
+  int C = 0;              // model width
+  int NH = 0;             // heads held here
+  int head_offset = 0;    // global index of the first local head
+  int n_heads_total = 0;  // global heads (slopes depend on it, never on NH local)
+  PositionBias bias = PositionBias::alibi;
+};
+
+template <class Real>
+class Attention {
+ public:
+  Attention() = default;
+  // proj_std: init std of the output projection (GPT-2 scales residual projections).
+  Attention(const std::string& name, const AttentionShape& shape, double proj_std, uint64_t seed);
+
+  // out (B, T, C) `=`. Keeps qkv, att and lse for backward.
+  void forward(Tensor& out, const Tensor& inp, int B, int T);
+  // dinp `=` given dout (B, T, C); parameter grads `+=`. inp must be forward's input.
+  void backward(Tensor& dinp, const Tensor& dout, const Tensor& inp);
+
+  void collect(ParameterList& params);
+
+  Linear<Real> qkv;   // C -> NH*3*HS
+  Linear<Real> proj;  // NH*HS -> C
+
+ private:
+  AttentionParams<Real> params(int B, int T) const;
+  AttentionShape shape_;
+  int HS_ = 0;
+  int B_ = 0, T_ = 0;
+  Tensor qkv_act_;  // (B, T, NH, 3, HS)
+  Tensor att_;      // (B, T, NH, HS)
+  Tensor lse_;      // (B, NH, T)
+};
+
+}  // namespace alibi

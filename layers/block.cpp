@@ -1,0 +1,67 @@
+// Transformer block: forward, and its backward directly below in reverse order.
+#include "layers/block.h"
+
+#include <cmath>
+
+#include "kernels/ops.h"
+
+namespace alibi {
+
+template <class Real>
+Block<Real>::Block(const std::string& name, const AttentionShape& shape, int64_t F, int n_layers,
+                uint64_t seed)
+    : C_(shape.C) {
+  // GPT-2: residual projections start smaller so the residual stream's variance does not
+  // grow with depth.
+  const double proj_std = 0.02 / std::sqrt(2.0 * n_layers);
+  ln1 = LayerNorm<Real>(name + ".ln1", shape.C, seed);
+  attn = Attention<Real>(name + ".attn", shape, proj_std, seed);
+  ln2 = LayerNorm<Real>(name + ".ln2", shape.C, seed);
+  mlp = Mlp<Real>(name + ".mlp", shape.C, F, proj_std, seed);
+}
+
+template <class Real>
+void Block<Real>::forward(Tensor& out, const Tensor& x, int B, int T) {
+  const int64_t N = int64_t{B} * T;
+  const DType dt = dtype_of<Real>();
+  if (!residual_.defined() || residual_.dim(0) != N) {
+    ln1_out_ = Tensor::empty({N, C_}, dt);
+    ln1_mean_ = Tensor::empty({N}, dt);
+    ln1_rstd_ = Tensor::empty({N}, dt);
+    residual_ = Tensor::empty({N, C_}, dt);
+    ln2_out_ = Tensor::empty({N, C_}, dt);
+    ln2_mean_ = Tensor::empty({N}, dt);
+    ln2_rstd_ = Tensor::empty({N}, dt);
+    branch_ = Tensor::empty({N, C_}, dt);
+  }
+  x_ = x;
+  ln1.forward(ln1_out_, ln1_mean_, ln1_rstd_, x);
+  attn.forward(branch_, ln1_out_, B, T);
+  cpu::add<Real>(residual_.data<Real>(), x.data<Real>(), branch_.data<Real>(), N * C_);
+  ln2.forward(ln2_out_, ln2_mean_, ln2_rstd_, residual_);
+  mlp.forward(branch_, ln2_out_);
+  cpu::add<Real>(out.data<Real>(), residual_.data<Real>(), branch_.data<Real>(), N * C_);
+}
+
+template <class Real>
+void Block<Real>::backward(Tensor& dres) {
+  // out = r + mlp(ln2(r)): dr = dout + ln2'(mlp'(dout))
+  mlp.backward(branch_, dres, ln2_out_);                                  // branch_ = d ln2_out
+  ln2.backward(dres, branch_, residual_, ln2_mean_, ln2_rstd_);           // dres += ...
+  // r = x + attn(ln1(x)): dx = dr + ln1'(attn'(dr))
+  attn.backward(branch_, dres, ln1_out_);                                 // branch_ = d ln1_out
+  ln1.backward(dres, branch_, x_, ln1_mean_, ln1_rstd_);                  // dres += ...
+}
+
+template <class Real>
+void Block<Real>::collect(ParameterList& params) {
+  ln1.collect(params);
+  attn.collect(params);
+  ln2.collect(params);
+  mlp.collect(params);
+}
+
+template class Block<float>;
+template class Block<double>;
+
+}  // namespace alibi

@@ -1,0 +1,40 @@
+// A pre-LN transformer block with residual connections:
+//   r = x + Attention(LN1(x));   out = r + MLP(LN2(r))
+#pragma once
+
+#include <string>
+
+#include "layers/attention.h"
+#include "layers/layernorm.h"
+#include "layers/mlp.h"
+
+namespace alibi {
+
+template <class Real>
+class Block {
+ public:
+  Block() = default;
+  Block(const std::string& name, const AttentionShape& attn, int64_t F, int n_layers, uint64_t seed);
+
+  // out (B, T, C) `=`. Keeps a handle on x and the activations backward needs.
+  void forward(Tensor& out, const Tensor& x, int B, int T);
+  // dres: on entry dL/d(out), on return dL/d(x) (the residual stream, updated in place).
+  void backward(Tensor& dres);
+
+  void collect(ParameterList& params);
+
+  LayerNorm<Real> ln1;
+  Attention<Real> attn;
+  LayerNorm<Real> ln2;
+  Mlp<Real> mlp;
+
+ private:
+  int64_t C_ = 0;
+  Tensor x_;                          // (B, T, C) input, owned by the previous layer
+  Tensor ln1_out_, ln1_mean_, ln1_rstd_;  // (N, C), (N), (N)
+  Tensor residual_;                   // (N, C) r = x + attention
+  Tensor ln2_out_, ln2_mean_, ln2_rstd_;
+  Tensor branch_;                     // (N, C) scratch for a branch's output
+};
+
+}  // namespace alibi

@@ -1,0 +1,38 @@
+// LayerNorm layer over the row kernels.
+#include "layers/layernorm.h"
+
+#include "kernels/ops.h"
+
+namespace alibi {
+
+template <class Real>
+LayerNorm<Real>::LayerNorm(const std::string& name, int64_t C, uint64_t seed) : name_(name), C_(C) {
+  make_parameter<Real>(weight, dweight, name + ".weight", {C}, Init::ones, 0.0, seed);
+  make_parameter<Real>(bias, dbias, name + ".bias", {C}, Init::zeros, 0.0, seed);
+}
+
+template <class Real>
+void LayerNorm<Real>::forward(Tensor& out, Tensor& mean, Tensor& rstd, const Tensor& inp) const {
+  const int64_t N = inp.numel() / C_;
+  cpu::layernorm_forward<Real>(out.data<Real>(), mean.data<Real>(), rstd.data<Real>(), inp.data<Real>(),
+                            weight.data<Real>(), bias.data<Real>(), N, C_);
+}
+
+template <class Real>
+void LayerNorm<Real>::backward(Tensor& dinp, const Tensor& dout, const Tensor& inp, const Tensor& mean,
+                            const Tensor& rstd) {
+  const int64_t N = inp.numel() / C_;
+  cpu::layernorm_backward<Real>(dinp.data<Real>(), dweight.data<Real>(), dbias.data<Real>(), dout.data<Real>(),
+                             inp.data<Real>(), weight.data<Real>(), mean.data<Real>(), rstd.data<Real>(), N, C_);
+}
+
+template <class Real>
+void LayerNorm<Real>::collect(ParameterList& params) {
+  params.push_back({name_ + ".weight", &weight, &dweight, false});
+  params.push_back({name_ + ".bias", &bias, &dbias, false});
+}
+
+template class LayerNorm<float>;
+template class LayerNorm<double>;
+
+}  // namespace alibi

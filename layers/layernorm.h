@@ -1,0 +1,32 @@
+// LayerNorm over channels with learned scale and shift (eps 1e-5).
+#pragma once
+
+#include <string>
+
+#include "layers/parameters.h"
+
+namespace alibi {
+
+template <class Real>
+class LayerNorm {
+ public:
+  LayerNorm() = default;
+  LayerNorm(const std::string& name, int64_t C, uint64_t seed);
+
+  // out (N, C); mean, rstd (N) kept by the caller for backward.
+  void forward(Tensor& out, Tensor& mean, Tensor& rstd, const Tensor& inp) const;
+  // dinp `+=` (the residual stream); dweight, dbias `+=`.
+  void backward(Tensor& dinp, const Tensor& dout, const Tensor& inp, const Tensor& mean,
+                const Tensor& rstd);
+
+  void collect(ParameterList& params);
+
+  Tensor weight, dweight;  // (C)
+  Tensor bias, dbias;      // (C)
+
+ private:
+  std::string name_;
+  int64_t C_ = 0;
+};
+
+}  // namespace alibi

@@ -1,0 +1,59 @@
+// AdamW over a model's ParameterList, with the global gradient-norm clip and the
+// learning-rate schedule (linear warm-up, then cosine decay to min-lr).
+//
+//   AdamW<float> opt(model.parameters(), {0.9f, 0.95f, 1e-8f});
+//   double norm = clip_grad_norm(model.parameters(), 1.0);   // returns the pre-clip norm
+//   opt.step(lr_at(step, schedule), weight_decay);
+#pragma once
+
+#include <vector>
+
+#include "layers/parameters.h"
+
+namespace alibi {
+
+struct AdamWHyper {
+  float beta1 = 0.9f;
+  float beta2 = 0.95f;
+  float eps = 1e-8f;
+};
+
+template <class Real>
+class AdamW {
+ public:
+  AdamW(const ParameterList& params, const AdamWHyper& hyper);
+
+  // One update of every parameter from its gradient. Weight decay (decoupled) applies to
+  // parameters marked decay (matrices), not to LayerNorm weights or biases.
+  void step(float lr, float weight_decay);
+
+  int64_t steps_taken() const { return step_; }
+  void set_steps_taken(int64_t step) { step_ = step; }
+  // First and second moments, in the order of the parameter list (checkpointed).
+  std::vector<Tensor>& first_moments() { return m_; }
+  std::vector<Tensor>& second_moments() { return v_; }
+
+ private:
+  ParameterList params_;
+  AdamWHyper hyper_;
+  std::vector<Tensor> m_, v_;
+  int64_t step_ = 0;
+};
+
+// The L2 norm of all gradients together (each parameter counted once); when it exceeds
+// max_norm > 0, scales every gradient by max_norm / norm. Returns the norm before clipping.
+template <class Real>
+double clip_grad_norm(const ParameterList& params, double max_norm);
+
+struct LrSchedule {
+  double lr = 3e-4;       // peak
+  double min_lr = 3e-5;   // reached at the last step
+  int64_t warmup = 100;   // steps of linear warm-up from 0
+  int64_t total = 1000;   // steps of the run
+};
+
+// Learning rate for 0-based step `step`: (step+1)/warmup * lr during warm-up, then cosine
+// from lr down to min_lr at step total-1.
+double lr_at(int64_t step, const LrSchedule& s);
+
+}  // namespace alibi

@@ -1,0 +1,141 @@
+// Checkpoint files: atomic write, discovery, pruning, and shape-checked reads.
+#include "parallel/checkpoint.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <regex>
+
+#include "runtime/error.h"
+
+namespace alibi {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int64_t kFormatVersion = 1;
+const std::regex kCheckpointName(R"(step_(\d{8,})\.h5)");
+
+// (step, path) of every complete checkpoint in out_dir, ascending by step.
+std::vector<std::pair<int64_t, std::string>> list_checkpoints(const std::string& out_dir) {
+  std::vector<std::pair<int64_t, std::string>> found;
+  std::error_code ec;
+  if (!fs::is_directory(out_dir, ec)) return found;
+  for (const fs::directory_entry& e : fs::directory_iterator(out_dir, ec)) {
+    std::smatch m;
+    const std::string name = e.path().filename().string();
+    if (e.is_regular_file() && std::regex_match(name, m, kCheckpointName)) {
+      found.emplace_back(std::stoll(m[1].str()), e.path().string());
+    }
+  }
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
+void write_tensors(h5::File& f, const std::string& prefix, const std::string& suffix,
+                   const std::vector<CheckpointTensor>& tensors) {
+  for (const CheckpointTensor& t : tensors) {
+    ALIBI_CHECK(t.value->numel() == [&] { int64_t n = 1; for (int64_t d : t.stored_shape) n *= d; return n; }(),
+                t.name << ": stored shape " << shape_str(t.stored_shape) << " does not match "
+                       << shape_str(t.value->shape()));
+    h5::Dataset d = f.create_dataset(prefix + t.name + suffix, DType::f32, t.stored_shape);
+    d.write_all(t.value->dtype(), t.value->raw());
+  }
+}
+
+void read_tensors(h5::File& f, const std::string& path, const std::string& prefix, const std::string& suffix,
+                  const std::vector<CheckpointTensor>& tensors) {
+  for (const CheckpointTensor& t : tensors) {
+    const std::string name = prefix + t.name + suffix;
+    ALIBI_CHECK_AS(DataError, f.exists(name),
+                   path << ": has no tensor " << name
+                        << "; the checkpoint is from a different model (check --layers, --tie-embeddings)"
+                           " or start a new --out-dir");
+    h5::Dataset d = f.dataset(name);
+    const std::vector<int64_t> shape = d.shape();
+    ALIBI_CHECK_AS(DataError, Shape(shape.begin(), shape.end()) == t.stored_shape,
+                   path << ": " << name << " has shape " << shape_str(Shape(shape.begin(), shape.end()))
+                        << " but this model needs " << shape_str(t.stored_shape)
+                        << "; the checkpoint is from a different model shape (--vocab/--channels/--heads/"
+                           "--ffn): use matching options or a new --out-dir");
+    d.read_all(t.value->dtype(), t.value->raw());
+  }
+}
+
+}  // namespace
+
+std::string checkpoint_path(const std::string& out_dir, int64_t step) {
+  char name[64];
+  std::snprintf(name, sizeof name, "step_%08lld.h5", static_cast<long long>(step));
+  return (fs::path(out_dir) / name).string();
+}
+
+std::optional<std::string> latest_checkpoint(const std::string& out_dir) {
+  const auto found = list_checkpoints(out_dir);
+  if (found.empty()) return std::nullopt;
+  return found.back().second;
+}
+
+void prune_checkpoints(const std::string& out_dir, int keep) {
+  if (keep <= 0) return;
+  const auto found = list_checkpoints(out_dir);
+  for (size_t i = 0; i + keep < found.size(); ++i) remove_file_quietly(found[i].second);
+}
+
+void write_checkpoint(const std::string& path, const OptionMap& options, const CheckpointState& state,
+                      const std::vector<CheckpointTensor>& model, const std::vector<CheckpointTensor>& adam_m,
+                      const std::vector<CheckpointTensor>& adam_v, const std::function<void(h5::File&)>& extra) {
+  const std::string tmp = temporary_path(path);
+  try {
+    h5::File f(tmp, h5::Access::create);
+    f.set_int_attr("format_version", kFormatVersion);
+    f.set_int_attr("step", state.step);
+    f.set_int_attr("data_position", static_cast<int64_t>(state.data_position));
+    f.set_int_attr("seed", static_cast<int64_t>(state.seed));
+    {
+      h5::Group config = f.create_group("config");  // closed before the file, so close() sees every write
+      for (const auto& [key, value] : options) config.set_string_attr(key, value);
+    }
+    write_tensors(f, "/model/", "", model);
+    write_tensors(f, "/optimizer/", "/m", adam_m);
+    write_tensors(f, "/optimizer/", "/v", adam_v);
+    if (extra) extra(f);
+    f.close();
+    atomic_rename(tmp, path);
+  } catch (...) {
+    remove_file_quietly(tmp);  // never leave a partial file; the previous checkpoint stays
+    throw;
+  }
+}
+
+OptionMap read_checkpoint_options(const std::string& path) {
+  h5::File f(path, h5::Access::read_only, {.missing_hint = "check --resume"});
+  const h5::Group config = f.group("config");
+  OptionMap options;
+  for (const std::string& name : config.attr_names()) options[name] = config.string_attr(name);
+  return options;
+}
+
+CheckpointState read_checkpoint_state(const std::string& path) {
+  h5::File f(path, h5::Access::read_only, {.missing_hint = "check --resume"});
+  const int64_t version = f.int_attr("format_version");
+  ALIBI_CHECK_AS(DataError, version == kFormatVersion,
+                 path << ": checkpoint format_version " << version << ", this build reads " << kFormatVersion);
+  CheckpointState s;
+  s.step = f.int_attr("step");
+  s.data_position = static_cast<uint64_t>(f.int_attr("data_position"));
+  s.seed = static_cast<uint64_t>(f.int_attr("seed"));
+  return s;
+}
+
+void read_checkpoint_tensors(const std::string& path, const std::vector<CheckpointTensor>& model,
+                             const std::vector<CheckpointTensor>& adam_m,
+                             const std::vector<CheckpointTensor>& adam_v) {
+  h5::File f(path, h5::Access::read_only, {.missing_hint = "check --resume"});
+  read_tensors(f, path, "/model/", "", model);
+  read_tensors(f, path, "/optimizer/", "/m", adam_m);
+  read_tensors(f, path, "/optimizer/", "/v", adam_v);
+}
+
+}  // namespace alibi

@@ -1,0 +1,70 @@
+// Checkpoints: OUT_DIR/step_00001234.h5, layout-free and atomic (DESIGN.md "Checkpoints").
+//
+//   /config                  every option of the run as string attributes (model shape,
+//                            training options, data path): resuming needs only the path
+//   /tokenizer               copied from the corpus (written by the caller's callback)
+//   /model/<dotted.name>     full fp32 tensors, weights (out, in), fused QKV head-major
+//                            (NH, 3, HS, C), the vocabulary unpadded (V rows)
+//   /optimizer/<name>/m, /v  AdamW moments, same shapes
+//   root attributes          step, data_position, seed, format_version
+//
+// Written to "<path>.tmp" and renamed into place, so a crash mid-write never damages a
+// checkpoint that was already there; `--resume auto` takes the newest step_*.h5.
+// (Written by one process for now; the parallelism issue makes the I/O collective with
+// each rank writing its own hyperslabs.)
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/h5.h"
+#include "runtime/tensor.h"
+
+namespace alibi {
+
+// One tensor as stored: `stored_shape` has the same element count as the tensor but may
+// split dimensions (the fused QKV weight (3C, C) is stored (NH, 3, HS, C)).
+struct CheckpointTensor {
+  std::string name;
+  Tensor* value;
+  Shape stored_shape;
+};
+
+struct CheckpointState {
+  int64_t step = 0;            // optimizer steps done
+  uint64_t data_position = 0;  // global sample counter of the training sampler
+  uint64_t seed = 0;
+};
+
+using OptionMap = std::map<std::string, std::string>;
+
+std::string checkpoint_path(const std::string& out_dir, int64_t step);
+
+// The newest complete checkpoint in out_dir (highest step among step_*.h5), or nothing.
+std::optional<std::string> latest_checkpoint(const std::string& out_dir);
+
+// Deletes all but the newest `keep` checkpoints (keep <= 0 keeps all).
+void prune_checkpoints(const std::string& out_dir, int keep);
+
+// Writes the checkpoint atomically. `extra` may add groups (the tokenizer) before the
+// file is closed and renamed.
+void write_checkpoint(const std::string& path, const OptionMap& options, const CheckpointState& state,
+                      const std::vector<CheckpointTensor>& model, const std::vector<CheckpointTensor>& adam_m,
+                      const std::vector<CheckpointTensor>& adam_v,
+                      const std::function<void(h5::File&)>& extra = {});
+
+// Reads /config and the root attributes.
+OptionMap read_checkpoint_options(const std::string& path);
+CheckpointState read_checkpoint_state(const std::string& path);
+
+// Fills each tensor from /model/<name> (or the optimizer moments); a missing tensor or a
+// shape that differs from stored_shape is a DataError naming the tensor, both shapes and
+// the fix.
+void read_checkpoint_tensors(const std::string& path, const std::vector<CheckpointTensor>& model,
+                             const std::vector<CheckpointTensor>& adam_m,
+                             const std::vector<CheckpointTensor>& adam_v);
+
+}  // namespace alibi

@@ -1,0 +1,641 @@
+// The HDF5 wrapper: handles, transfers, attributes, and the one-line errors.
+#include "runtime/h5.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <algorithm>
+#include <mutex>
+#include <sstream>
+#include <utility>
+
+#include "runtime/error.h"
+
+namespace alibi {
+
+// ---- file-system helpers ---------------------------------------------------------------
+
+void atomic_rename(const std::string& tmp, const std::string& final) {
+  if (std::rename(tmp.c_str(), final.c_str()) != 0) {
+    const int err = errno;
+    throw IoError("cannot rename " + tmp + " to " + final + ": " + std::strerror(err) +
+                  "; check that the destination directory is writable and on the same file system");
+  }
+}
+
+std::string temporary_path(const std::string& final) { return final + ".tmp"; }
+
+void remove_file_quietly(const std::string& path) noexcept { ::unlink(path.c_str()); }
+
+namespace h5 {
+
+// ---- error reporting -------------------------------------------------------------------
+namespace {
+
+// HDF5 prints its error stack to stderr by default; our errors say it in one line instead.
+void silence_hdf5() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    H5open();
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  });
+}
+
+herr_t collect_error(unsigned n, const H5E_error2_t* e, void* data) {
+  auto* messages = static_cast<std::vector<std::string>*>(data);
+  if (e->desc != nullptr && e->desc[0] != '\0') messages->emplace_back(e->desc);
+  return 0;
+}
+
+// The most specific message on HDF5's error stack, as " (HDF5: ...)", then clears the
+// stack. Empty when the stack is empty.
+std::string hdf5_detail() {
+  std::vector<std::string> messages;  // innermost first
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, collect_error, &messages);
+  H5Eclear2(H5E_DEFAULT);
+  // The innermost message of a failed open is a low-level one ("addr overflow ..."); the
+  // ones about truncation or a system call say more, wherever they sit. Shorten those.
+  for (const std::string& m : messages) {
+    unsigned long long eof = 0, base = 0, stored = 0;
+    if (std::sscanf(m.c_str(), "truncated file: eof = %llu, sblock->base_addr = %llu, stored_eof = %llu", &eof,
+                    &base, &stored) == 3)
+      return " (" + std::to_string(eof) + " of its " + std::to_string(stored) + " bytes are there)";
+    const size_t at = m.find("error message = '");
+    if (at != std::string::npos) {
+      const size_t from = at + 17, to = m.find('\'', from);
+      return ": " + m.substr(from, to == std::string::npos ? std::string::npos : to - from);
+    }
+  }
+  return messages.empty() ? std::string() : " (HDF5: " + messages.front() + ")";
+}
+
+// A temporary HDF5 id (dataspace, type, property list, attribute) closed on scope exit.
+class Hid {
+ public:
+  Hid(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
+  Hid(Hid&& o) noexcept : id_(o.id_), close_(o.close_) { o.id_ = H5I_INVALID_HID; }
+  Hid(const Hid&) = delete;
+  Hid& operator=(const Hid&) = delete;
+  ~Hid() {
+    if (id_ >= 0) close_(id_);
+  }
+  operator hid_t() const { return id_; }
+  bool ok() const { return id_ >= 0; }
+
+ private:
+  hid_t id_;
+  herr_t (*close_)(hid_t);
+};
+
+hid_t file_type(DType t) {
+  switch (t) {
+    case DType::f32: return H5T_IEEE_F32LE;
+    case DType::f64: return H5T_IEEE_F64LE;
+    case DType::i32: return H5T_STD_I32LE;
+    case DType::i64: return H5T_STD_I64LE;
+    case DType::u16: return H5T_STD_U16LE;
+    case DType::u32: return H5T_STD_U32LE;
+  }
+  return H5I_INVALID_HID;
+}
+
+hid_t memory_type(DType t) {
+  switch (t) {
+    case DType::f32: return H5T_NATIVE_FLOAT;
+    case DType::f64: return H5T_NATIVE_DOUBLE;
+    case DType::i32: return H5T_NATIVE_INT32;
+    case DType::i64: return H5T_NATIVE_INT64;
+    case DType::u16: return H5T_NATIVE_UINT16;
+    case DType::u32: return H5T_NATIVE_UINT32;
+  }
+  return H5I_INVALID_HID;
+}
+
+std::string parent_directory(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+std::string range_str(const std::vector<int64_t>& offset, const std::vector<int64_t>& count) {
+  std::ostringstream os;  // (a chain of string + here trips a GCC 12 -Wrestrict false positive)
+  for (size_t i = 0; i < offset.size() && i < count.size(); ++i)
+    os << (i ? ", [" : "[") << offset[i] << ", " << offset[i] + count[i] << ")";
+  return os.str();
+}
+
+}  // namespace
+
+// ---- the file every object shares --------------------------------------------------------
+namespace detail {
+
+struct FileContext {
+  std::string path;
+  hid_t id = H5I_INVALID_HID;
+  bool parallel = false;
+  std::string damaged_hint;
+
+  // Closes the file; false if HDF5 could not write what it held.
+  bool close() {
+    if (id < 0) return true;
+    // Invalid if HDF5 already shut down (MPI_Finalize ends it): nothing left to close.
+    if (H5Iis_valid(id) <= 0) return true;
+    const herr_t status = H5Fclose(id);
+    id = H5I_INVALID_HID;
+    return status >= 0;
+  }
+  ~FileContext() { close(); }
+};
+
+}  // namespace detail
+
+// ---- Object: handle and attributes -------------------------------------------------------
+
+Object::Object(std::shared_ptr<detail::FileContext> file, hid_t id, std::string name)
+    : file_(std::move(file)), id_(id), name_(std::move(name)) {}
+
+Object::Object(Object&& o) noexcept : file_(std::move(o.file_)), id_(o.id_), name_(std::move(o.name_)) {
+  o.id_ = H5I_INVALID_HID;
+}
+
+Object& Object::operator=(Object&& o) noexcept {
+  if (this != &o) {
+    close_handle();
+    id_ = o.id_;
+    o.id_ = H5I_INVALID_HID;
+    file_ = std::move(o.file_);  // after close_handle: the file may close with its last object
+    name_ = std::move(o.name_);
+  }
+  return *this;
+}
+
+Object::~Object() { close_handle(); }
+
+void Object::close_handle() noexcept {
+  if (id_ < 0) return;
+  if (H5Iis_valid(id_) <= 0) {  // HDF5 already shut down (MPI_Finalize ends it)
+    id_ = H5I_INVALID_HID;
+    return;
+  }
+  switch (H5Iget_type(id_)) {
+    case H5I_GROUP: H5Gclose(id_); break;
+    case H5I_DATASET: H5Dclose(id_); break;
+    default: break;
+  }
+  id_ = H5I_INVALID_HID;
+}
+
+const std::string& Object::file_path() const {
+  static const std::string none = "(closed HDF5 file)";
+  return file_ ? file_->path : none;
+}
+
+void Object::fail_read(const std::string& what) const {
+  const std::string detail = hdf5_detail();
+  throw DataError(file_path() + ": " + name_ + ": " + what + detail + "; " +
+                  (file_ ? file_->damaged_hint : std::string("check the file")));
+}
+
+void Object::fail_write(const std::string& what) const {
+  const std::string detail = hdf5_detail();
+  throw IoError(file_path() + ": " + name_ + ": " + what + detail +
+                "; check free space and that the file is writable");
+}
+
+std::string Object::full_path(const std::string& path) const {
+  if (!path.empty() && path[0] == '/') return path;
+  return name_ == "/" ? "/" + path : name_ + "/" + path;
+}
+
+bool Object::has_attr(const std::string& attr) const {
+  const htri_t e = H5Aexists(id_, attr.c_str());
+  if (e < 0) fail_read("cannot look up attribute '" + attr + "'");
+  return e > 0;
+}
+
+namespace {
+
+herr_t collect_attr_name(hid_t, const char* name, const H5A_info_t*, void* data) {
+  static_cast<std::vector<std::string>*>(data)->emplace_back(name);
+  return 0;
+}
+
+}  // namespace
+
+std::vector<std::string> Object::attr_names() const {
+  std::vector<std::string> names;
+  hsize_t index = 0;
+  if (H5Aiterate2(id_, H5_INDEX_NAME, H5_ITER_INC, &index, collect_attr_name, &names) < 0)
+    fail_read("cannot list the attributes");
+  return names;
+}
+
+namespace {
+
+// Creates (replacing) a scalar attribute of `type` and writes `value` (memory `mtype`).
+bool write_scalar_attr(hid_t obj, const std::string& attr, hid_t type, hid_t mtype, const void* value) {
+  if (H5Aexists(obj, attr.c_str()) > 0 && H5Adelete(obj, attr.c_str()) < 0) return false;
+  Hid space(H5Screate(H5S_SCALAR), H5Sclose);
+  if (!space.ok()) return false;
+  Hid a(H5Acreate2(obj, attr.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  return a.ok() && H5Awrite(a, mtype, value) >= 0;
+}
+
+}  // namespace
+
+void Object::set_string_attr(const std::string& attr, const std::string& value) {
+  Hid type(H5Tcopy(H5T_C_S1), H5Tclose);
+  if (!type.ok() || H5Tset_size(type, H5T_VARIABLE) < 0 || H5Tset_cset(type, H5T_CSET_UTF8) < 0)
+    fail_write("cannot make a string type for attribute '" + attr + "'");
+  const char* p = value.c_str();
+  if (!write_scalar_attr(id_, attr, type, type, &p)) fail_write("cannot write attribute '" + attr + "'");
+}
+
+void Object::set_int_attr(const std::string& attr, int64_t value) {
+  if (!write_scalar_attr(id_, attr, H5T_STD_I64LE, H5T_NATIVE_INT64, &value))
+    fail_write("cannot write attribute '" + attr + "'");
+}
+
+void Object::set_double_attr(const std::string& attr, double value) {
+  if (!write_scalar_attr(id_, attr, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &value))
+    fail_write("cannot write attribute '" + attr + "'");
+}
+
+namespace {
+
+// Opens attribute `attr` of object `id` as one value of class `cls` (or `alt`, e.g. an
+// integer read as a double); on failure returns an invalid id and says why in `problem`.
+Hid open_scalar_attr(hid_t id, const std::string& attr, H5T_class_t cls, H5T_class_t alt, const char* kind,
+                     std::string& problem) {
+  if (H5Aexists(id, attr.c_str()) <= 0) {
+    problem = "missing attribute '" + attr + "'";
+    return Hid(H5I_INVALID_HID, H5Aclose);
+  }
+  Hid a(H5Aopen(id, attr.c_str(), H5P_DEFAULT), H5Aclose);
+  if (!a.ok()) {
+    problem = "cannot open attribute '" + attr + "'";
+    return a;
+  }
+  Hid type(H5Aget_type(a), H5Tclose);
+  Hid space(H5Aget_space(a), H5Sclose);
+  const H5T_class_t c = type.ok() ? H5Tget_class(type) : H5T_NO_CLASS;
+  if (c != cls && c != alt) {
+    problem = "attribute '" + attr + "' is not " + kind;
+    return Hid(H5I_INVALID_HID, H5Aclose);
+  }
+  if (!space.ok() || H5Sget_simple_extent_npoints(space) != 1) {
+    problem = "attribute '" + attr + "' is not a single value";
+    return Hid(H5I_INVALID_HID, H5Aclose);
+  }
+  return a;
+}
+
+}  // namespace
+
+std::string Object::string_attr(const std::string& attr) const {
+  std::string problem;
+  Hid a = open_scalar_attr(id_, attr, H5T_STRING, H5T_STRING, "a string", problem);
+  if (!a.ok()) fail_read(problem.empty() ? "cannot open attribute '" + attr + "'" : problem);
+  Hid type(H5Aget_type(a), H5Tclose);
+  const htri_t variable = H5Tis_variable_str(type);
+  if (variable > 0) {
+    Hid mtype(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_size(mtype, H5T_VARIABLE);
+    H5Tset_cset(mtype, H5Tget_cset(type));
+    char* p = nullptr;
+    if (H5Aread(a, mtype, &p) < 0) fail_read("cannot read attribute '" + attr + "'");
+    std::string value = p ? p : "";
+    H5free_memory(p);
+    return value;
+  }
+  const size_t n = H5Tget_size(type);
+  std::string value(n, '\0');
+  Hid mtype(H5Tcopy(type), H5Tclose);
+  if (n == 0 || H5Aread(a, mtype, value.data()) < 0) fail_read("cannot read attribute '" + attr + "'");
+  value.resize(std::strlen(value.c_str()));  // fixed-length strings may be padded with NULs
+  return value;
+}
+
+int64_t Object::int_attr(const std::string& attr) const {
+  std::string problem;
+  Hid a = open_scalar_attr(id_, attr, H5T_INTEGER, H5T_INTEGER, "an integer", problem);
+  if (!a.ok()) fail_read(problem.empty() ? "cannot open attribute '" + attr + "'" : problem);
+  int64_t value = 0;
+  if (H5Aread(a, H5T_NATIVE_INT64, &value) < 0) fail_read("cannot read attribute '" + attr + "'");
+  return value;
+}
+
+double Object::double_attr(const std::string& attr) const {
+  std::string problem;
+  Hid a = open_scalar_attr(id_, attr, H5T_FLOAT, H5T_INTEGER, "a number", problem);
+  if (!a.ok()) fail_read(problem.empty() ? "cannot open attribute '" + attr + "'" : problem);
+  double value = 0;
+  if (H5Aread(a, H5T_NATIVE_DOUBLE, &value) < 0) fail_read("cannot read attribute '" + attr + "'");
+  return value;
+}
+
+// ---- Location: groups and datasets -----------------------------------------------------
+
+bool Location::exists(const std::string& path) const {
+  // H5Lexists looks at the last component only; walk the path so a missing parent is
+  // "no" rather than an error.
+  size_t pos = 0;
+  while (pos < path.size()) {
+    size_t next = path.find('/', pos);
+    if (next == std::string::npos) next = path.size();
+    if (next > pos) {
+      const std::string prefix = path.substr(0, next);
+      const htri_t e = H5Lexists(id_, prefix.c_str(), H5P_DEFAULT);
+      if (e < 0) fail_read("cannot look up " + full_path(prefix));
+      if (e == 0) return false;
+    }
+    pos = next + 1;
+  }
+  return true;
+}
+
+Group Location::group(const std::string& path) const {
+  if (!exists(path)) fail_read("no group " + full_path(path));
+  const hid_t g = H5Gopen2(id_, path.c_str(), H5P_DEFAULT);
+  if (g < 0) fail_read("cannot open group " + full_path(path));
+  return Group(file_, g, full_path(path));
+}
+
+Group Location::create_group(const std::string& path) const {
+  Hid lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+  H5Pset_create_intermediate_group(lcpl, 1);
+  Hid gcpl(H5Pcreate(H5P_GROUP_CREATE), H5Pclose);
+  H5Pset_obj_track_times(gcpl, 0);  // no timestamps: the same content gives the same bytes
+  const hid_t g = H5Gcreate2(id_, path.c_str(), lcpl, gcpl, H5P_DEFAULT);
+  if (g < 0) fail_write("cannot create group " + full_path(path));
+  return Group(file_, g, full_path(path));
+}
+
+Dataset Location::dataset(const std::string& path) const {
+  if (!exists(path)) fail_read("no dataset " + full_path(path));
+  const hid_t d = H5Dopen2(id_, path.c_str(), H5P_DEFAULT);
+  if (d < 0) fail_read("cannot open dataset " + full_path(path));
+  return Dataset(file_, d, full_path(path));
+}
+
+Dataset Location::create_dataset(const std::string& path, DType type, const std::vector<int64_t>& shape,
+                                 const DatasetOptions& options) const {
+  const std::string name = full_path(path);
+  ALIBI_CHECK(!shape.empty(), "create_dataset " << name << ": a dataset needs at least one dimension");
+  const int rank = static_cast<int>(shape.size());
+  std::vector<hsize_t> dims(shape.begin(), shape.end()), maxdims = dims;
+  if (options.extendible) maxdims[0] = H5S_UNLIMITED;
+
+  // Chunk shape: the caller's, or for an extendible dataset about 1 MiB of rows.
+  std::vector<int64_t> chunk = options.chunk;
+  if (chunk.empty() && options.extendible) {
+    int64_t row = 1;
+    for (int i = 1; i < rank; ++i) row *= std::max<int64_t>(1, shape[i]);
+    chunk = shape;
+    chunk[0] = std::max<int64_t>(1, (int64_t{1} << 20) / (row * static_cast<int64_t>(dtype_size(type))));
+  }
+  Hid dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  bool chunked = !chunk.empty();
+  ALIBI_CHECK(!chunked || static_cast<int>(chunk.size()) == rank,
+              "create_dataset " << name << ": chunk has " << chunk.size() << " dimensions, the dataset " << rank);
+  std::vector<hsize_t> cdims(rank);
+  for (int i = 0; chunked && i < rank; ++i) {
+    // HDF5 refuses chunks larger than a fixed dimension; an empty fixed dimension
+    // cannot be chunked at all (and then holds no data, so contiguous is as good).
+    if (maxdims[i] != H5S_UNLIMITED && maxdims[i] == 0) chunked = options.extendible;
+    hsize_t c = static_cast<hsize_t>(std::max<int64_t>(1, chunk[i]));
+    if (maxdims[i] != H5S_UNLIMITED && maxdims[i] > 0) c = std::min<hsize_t>(c, maxdims[i]);
+    cdims[i] = c;
+  }
+  if (chunked && H5Pset_chunk(dcpl, rank, cdims.data()) < 0)
+    fail_write("cannot set the chunk shape of " + name);
+  // Allocate chunks only when written: an unwritten region reads as zeros.
+  H5Pset_fill_time(dcpl, H5D_FILL_TIME_IFSET);
+  H5Pset_obj_track_times(dcpl, 0);  // no timestamps: the same content gives the same bytes
+
+  Hid space(H5Screate_simple(rank, dims.data(), maxdims.data()), H5Sclose);
+  if (!space.ok()) fail_write("cannot make the dataspace of " + name);
+  Hid lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+  H5Pset_create_intermediate_group(lcpl, 1);
+  const hid_t d = H5Dcreate2(id_, path.c_str(), file_type(type), space, lcpl, dcpl, H5P_DEFAULT);
+  if (d < 0) fail_write("cannot create dataset " + name);
+  return Dataset(file_, d, name);
+}
+
+// ---- File ---------------------------------------------------------------------------------
+
+File::File(const std::string& path, Access access, const FileOptions& options)
+    : Location(std::make_shared<detail::FileContext>(), H5I_INVALID_HID, "/") {
+  silence_hdf5();
+  file_->path = path;
+  file_->damaged_hint = options.damaged_hint;
+  file_->parallel = options.comm != MPI_COMM_NULL;
+
+  Hid fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  // Lock files where the file system can (the default), but carry on where it cannot
+  // (some NFS and Lustre mounts) instead of failing every open.
+  H5Pset_file_locking(fapl, 1, 1);
+  if (file_->parallel && H5Pset_fapl_mpio(fapl, options.comm, options.info) < 0)
+    throw IoError(path + ": cannot set up the MPI-IO driver" + hdf5_detail() +
+                  "; check that HDF5 is the parallel build");
+
+  if (access == Access::create) {
+    const std::string dir = parent_directory(path);
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0)
+      throw IoError("cannot create " + path + ": directory " + dir + " does not exist; create it first");
+    if (!S_ISDIR(st.st_mode))
+      throw IoError("cannot create " + path + ": " + dir + " is not a directory; choose another path");
+    file_->id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    if (file_->id < 0)
+      throw IoError("cannot create " + path + hdf5_detail() +
+                    "; check that the directory is writable and has free space");
+  } else {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) {
+      const int err = errno;
+      if (err == ENOENT) throw IoError(path + " does not exist; " + options.missing_hint);
+      throw IoError("cannot open " + path + ": " + std::strerror(err) + "; " + options.missing_hint);
+    }
+    if (S_ISDIR(st.st_mode)) throw IoError(path + " is a directory, not an HDF5 file; give the file's path");
+    if (st.st_size == 0) throw DataError(path + ": the file is empty (0 bytes); " + options.damaged_hint);
+    if (::access(path.c_str(), R_OK) != 0)
+      throw IoError("cannot read " + path + ": " + std::strerror(errno) + "; check its permissions");
+    const htri_t is_hdf5 = H5Fis_hdf5(path.c_str());
+    if (is_hdf5 == 0) throw DataError(path + ": not an HDF5 file (no HDF5 signature); " + options.damaged_hint);
+    const unsigned flags = access == Access::read_only ? H5F_ACC_RDONLY : H5F_ACC_RDWR;
+    file_->id = H5Fopen(path.c_str(), flags, fapl);
+    if (file_->id < 0) {
+      const std::string detail = hdf5_detail();
+      const bool truncated = detail.find(" bytes are there)") != std::string::npos;  // see hdf5_detail
+      throw DataError(path + (truncated ? ": the HDF5 file is truncated" : ": cannot open as HDF5") +
+                      detail + "; " + options.damaged_hint);
+    }
+  }
+  id_ = H5Gopen2(file_->id, "/", H5P_DEFAULT);
+  if (id_ < 0) fail_read("cannot open the root group");
+}
+
+bool File::parallel() const { return file_ && file_->parallel; }
+
+void File::flush() {
+  ALIBI_CHECK(file_ && file_->id >= 0, "flush of a closed HDF5 file");
+  if (H5Fflush(file_->id, H5F_SCOPE_LOCAL) < 0) fail_write("cannot flush the file");
+}
+
+void File::close() {
+  if (!file_) return;
+  flush();
+  H5Gclose(id_);
+  id_ = H5I_INVALID_HID;
+  // The file closes with its last object; when that is this handle, check the close.
+  if (file_.use_count() == 1 && !file_->close()) {
+    const std::string detail = hdf5_detail();
+    const std::string path = file_->path;
+    file_.reset();
+    throw IoError(path + ": cannot close the file" + detail + "; check free space");
+  }
+  file_.reset();
+}
+
+// ---- Dataset --------------------------------------------------------------------------------
+
+std::vector<int64_t> Dataset::shape() const {
+  Hid space(H5Dget_space(id_), H5Sclose);
+  const int rank = space.ok() ? H5Sget_simple_extent_ndims(space) : -1;
+  if (rank < 0) fail_read("cannot read the dataset's shape");
+  std::vector<hsize_t> dims(rank);
+  H5Sget_simple_extent_dims(space, dims.data(), nullptr);
+  return std::vector<int64_t>(dims.begin(), dims.end());
+}
+
+int64_t Dataset::rows() const {
+  const std::vector<int64_t> s = shape();
+  return s.empty() ? 1 : s[0];
+}
+
+int64_t Dataset::size() const {
+  int64_t n = 1;
+  for (int64_t d : shape()) n *= d;
+  return n;
+}
+
+DType Dataset::dtype() const {
+  Hid type(H5Dget_type(id_), H5Tclose);
+  if (!type.ok()) fail_read("cannot read the dataset's type");
+  const size_t bytes = H5Tget_size(type);
+  switch (H5Tget_class(type)) {
+    case H5T_FLOAT:
+      if (bytes == 4) return DType::f32;
+      if (bytes == 8) return DType::f64;
+      break;
+    case H5T_INTEGER: {
+      const bool is_signed = H5Tget_sign(type) == H5T_SGN_2;
+      if (is_signed && bytes == 4) return DType::i32;
+      if (is_signed && bytes == 8) return DType::i64;
+      if (!is_signed && bytes == 2) return DType::u16;
+      if (!is_signed && bytes == 4) return DType::u32;
+      break;
+    }
+    default: break;
+  }
+  fail_read("element type is not one of float32, float64, int32, int64, uint16, uint32");
+}
+
+void Dataset::transfer(bool write, const std::vector<int64_t>& offset, const std::vector<int64_t>& count,
+                       DType mtype, void* buffer) const {
+  const std::vector<int64_t> dims = shape();
+  auto fail = [&](const std::string& what) {
+    if (write) fail_write(what);
+    fail_read(what);
+  };
+  auto range = [&] { return range_str(offset, count); };
+  if (offset.size() != dims.size() || count.size() != dims.size())
+    fail("hyperslab " + range() + " has " + std::to_string(offset.size()) + " dimensions, the dataset " +
+         std::to_string(dims.size()));
+  int64_t n = 1;
+  for (size_t i = 0; i < dims.size(); ++i) {
+    if (offset[i] < 0 || count[i] < 0 || offset[i] + count[i] > dims[i])
+      fail("hyperslab " + range() + " lies outside the dataset's extent along dimension " + std::to_string(i) +
+           " (" + std::to_string(dims[i]) + ")");
+    n *= count[i];
+  }
+  if (n == 0 && !collective_) return;
+
+  Hid fspace(H5Dget_space(id_), H5Sclose);
+  const std::vector<hsize_t> start(offset.begin(), offset.end()), cnt(count.begin(), count.end());
+  hsize_t one = 1;
+  Hid mspace(n == 0 ? H5Screate_simple(1, &one, nullptr)
+                    : H5Screate_simple(static_cast<int>(cnt.size()), cnt.data(), nullptr),
+             H5Sclose);
+  if (!fspace.ok() || !mspace.ok()) fail("cannot make the dataspaces for " + range());
+  if (n == 0) {
+    H5Sselect_none(fspace);
+    H5Sselect_none(mspace);
+  } else if (H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start.data(), nullptr, cnt.data(), nullptr) < 0) {
+    fail("cannot select " + range());
+  }
+  Hid dxpl(H5Pcreate(H5P_DATASET_XFER), H5Pclose);
+  if (file_->parallel && collective_) H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
+  const herr_t status = write ? H5Dwrite(id_, memory_type(mtype), mspace, fspace, dxpl, buffer)
+                              : H5Dread(id_, memory_type(mtype), mspace, fspace, dxpl, buffer);
+  if (status < 0) fail(std::string(write ? "cannot write " : "cannot read ") + range());
+}
+
+void Dataset::read_all(DType mtype, void* out) const {
+  const std::vector<int64_t> dims = shape();
+  transfer(false, std::vector<int64_t>(dims.size(), 0), dims, mtype, out);
+}
+
+void Dataset::write_all(DType mtype, const void* data) {
+  const std::vector<int64_t> dims = shape();
+  transfer(true, std::vector<int64_t>(dims.size(), 0), dims, mtype, const_cast<void*>(data));
+}
+
+void Dataset::read_rows(int64_t row0, int64_t n, DType mtype, void* out) const {
+  std::vector<int64_t> count = shape(), offset(count.size(), 0);
+  ALIBI_CHECK(!count.empty(), "read_rows on a scalar dataset " << name_);
+  offset[0] = row0;
+  count[0] = n;
+  transfer(false, offset, count, mtype, out);
+}
+
+void Dataset::write_rows(int64_t row0, int64_t n, DType mtype, const void* data) {
+  std::vector<int64_t> count = shape(), offset(count.size(), 0);
+  ALIBI_CHECK(!count.empty(), "write_rows on a scalar dataset " << name_);
+  offset[0] = row0;
+  count[0] = n;
+  transfer(true, offset, count, mtype, const_cast<void*>(data));
+}
+
+void Dataset::read_slab(const std::vector<int64_t>& offset, const std::vector<int64_t>& count, DType mtype,
+                        void* out) const {
+  transfer(false, offset, count, mtype, out);
+}
+
+void Dataset::write_slab(const std::vector<int64_t>& offset, const std::vector<int64_t>& count, DType mtype,
+                         const void* data) {
+  transfer(true, offset, count, mtype, const_cast<void*>(data));
+}
+
+void Dataset::resize(int64_t rows) {
+  std::vector<int64_t> dims = shape();
+  ALIBI_CHECK(!dims.empty() && rows >= 0, "resize of " << name_ << " to " << rows << " rows");
+  dims[0] = rows;
+  const std::vector<hsize_t> d(dims.begin(), dims.end());
+  if (H5Dset_extent(id_, d.data()) < 0)
+    fail_write("cannot resize to " + std::to_string(rows) + " rows (is the dataset extendible?)");
+}
+
+void Dataset::append_rows(int64_t n, DType mtype, const void* data) {
+  const int64_t row0 = rows();
+  resize(row0 + n);
+  write_rows(row0, n, mtype, data);
+}
+
+}  // namespace h5
+}  // namespace alibi

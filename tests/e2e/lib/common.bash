@@ -1,0 +1,45 @@
+# Shared helpers for the end-to-end CLI tests. Each test is run by ctest as
+#   bash tests/e2e/<name>.sh <path-to-alibi> <source-dir>
+set -euo pipefail
+ALIBI=$1
+SRC=$2
+WORK=$(mktemp -d /tmp/alibi-e2e.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# expect_error NAME PATTERN CMD...: CMD must exit non-zero with exactly one line on stderr
+# matching PATTERN (a grep -E regex).
+expect_error() {
+  local name=$1 pattern=$2; shift 2
+  local err="$WORK/$name.err" code=0
+  "$@" >"$WORK/$name.out" 2>"$err" || code=$?
+  [[ $code -ne 0 ]] || fail "$name: exit code 0, expected an error"
+  local lines; lines=$(wc -l <"$err")
+  [[ $lines -eq 1 ]] || { cat "$err" >&2; fail "$name: $lines lines on stderr, expected 1"; }
+  grep -qE -e "$pattern" "$err" || { cat "$err" >&2; fail "$name: error does not match /$pattern/"; }
+  echo "ok: $name: $(cat "$err")"
+}
+
+# make_repeated_corpus DIR: three documents of a short text repeated; each byte of the
+# period determines the next, so a model can drive the loss to ~0.
+make_repeated_corpus() {
+  local dir=$1 period="abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ.,;0123456789"
+  mkdir -p "$dir"
+  for d in 1 2 3; do
+    for _ in $(seq 400); do printf '%s' "$period"; done >"$dir/doc$d.txt"
+  done
+}
+
+# make_text_corpus DIR N: N documents of real text (the Linux docs when installed, else
+# this repository's sources).
+make_text_corpus() {
+  local dir=$1 n=$2 i=0
+  mkdir -p "$dir"
+  local src=/usr/share/doc/linux-doc-6.1/html/_sources
+  [[ -d $src ]] || src=$SRC
+  while IFS= read -r f; do
+    cp "$f" "$dir/doc$i.txt"; i=$((i + 1)); [[ $i -lt $n ]] || break
+  done < <(find "$src" -type f \( -name '*.txt' -o -name '*.cpp' -o -name '*.h' \) -size +4k | sort)
+}

@@ -1,0 +1,31 @@
+# Bad input to alibi train: one clear error line naming the file or option, a non-zero
+# exit, and no good checkpoint replaced by a partial one.
+source "$(dirname "$0")/lib/common.bash"
+make_text_corpus "$WORK/text" 6
+"$ALIBI" preprocess --input "$WORK/text" --output "$WORK/c.h5" >/dev/null
+small=(--layers 1 --channels 16 --heads 2 --seq-len 16 --micro-batch 2 --warmup 1 --eval-batches 1)
+
+expect_error missing-corpus "nope\.h5.*(does not exist|alibi preprocess)" \
+  "$ALIBI" train --data "$WORK/nope.h5" --out-dir "$WORK/r0" "${small[@]}"
+: >"$WORK/empty.h5"
+expect_error empty-corpus "empty\.h5" "$ALIBI" train --data "$WORK/empty.h5" --out-dir "$WORK/r1" "${small[@]}"
+head -c 100000 /dev/urandom >"$WORK/corrupt.h5"
+expect_error corrupt-corpus "corrupt\.h5" "$ALIBI" train --data "$WORK/corrupt.h5" --out-dir "$WORK/r2" "${small[@]}"
+size=$(stat -c %s "$WORK/c.h5")
+head -c $((size / 2)) "$WORK/c.h5" >"$WORK/truncated.h5"
+expect_error truncated-corpus "truncated\.h5" "$ALIBI" train --data "$WORK/truncated.h5" --out-dir "$WORK/r3" "${small[@]}"
+expect_error unwritable-out-dir "out-dir" "$ALIBI" train --data "$WORK/c.h5" --out-dir /etc/passwd/run "${small[@]}"
+expect_error missing-data-flag "--data" "$ALIBI" train --out-dir "$WORK/r4" "${small[@]}"
+expect_error unknown-option "--no-such-option" "$ALIBI" train --no-such-option 3
+expect_error heads-not-dividing "--heads" "$ALIBI" train --data "$WORK/c.h5" --channels 16 --heads 3
+expect_error zero-seq-len "--seq-len" "$ALIBI" train --data "$WORK/c.h5" --seq-len 0
+expect_error missing-value "--steps" "$ALIBI" train --data "$WORK/c.h5" --steps
+
+# A checkpoint of another shape: resuming it with a different --channels names the tensor.
+"$ALIBI" train --data "$WORK/c.h5" --out-dir "$WORK/good" "${small[@]}" --steps 2 --save-every 1 >/dev/null
+cp "$WORK/good/step_00000002.h5" "$WORK/before.h5"
+expect_error other-shape "step_00000002\.h5.*shape" \
+  "$ALIBI" train --resume "$WORK/good/step_00000002.h5" --channels 32 --steps 4
+cmp "$WORK/good/step_00000002.h5" "$WORK/before.h5" || fail "a failed resume changed the checkpoint"
+ls "$WORK/good" | grep -q '\.tmp' && fail "a temporary checkpoint was left behind"
+echo "ok: bad input"

@@ -1,0 +1,110 @@
+// Checkpoint files: round trip, atomic replacement, discovery and pruning, clear errors.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "parallel/checkpoint.h"
+
+namespace alibi {
+namespace {
+
+namespace fs = std::filesystem;
+
+class CheckpointTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("alibi-ckpt-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    w_ = Tensor::empty({6, 4}, DType::f32);
+    m_ = Tensor::empty({6, 4}, DType::f32);
+    v_ = Tensor::empty({6, 4}, DType::f32);
+    for (int i = 0; i < 24; ++i) {
+      w_.data<float>()[i] = 0.1f * static_cast<float>(i) - 1.0f;
+      m_.data<float>()[i] = 1e-3f * static_cast<float>(i);
+      v_.data<float>()[i] = 1e-6f * static_cast<float>(i * i);
+    }
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  void write(const std::string& path, int64_t step, const std::function<void(h5::File&)>& extra = {}) {
+    CheckpointState s{step, 1234567890123ull, 42};
+    // The (6, 4) weight stored as (2, 3, 4), as the fused QKV is stored head-major.
+    write_checkpoint(path, {{"layers", "2"}, {"position", "alibi"}}, s, {{"w", &w_, {2, 3, 4}}},
+                     {{"w", &m_, {2, 3, 4}}}, {{"w", &v_, {2, 3, 4}}}, extra);
+  }
+
+  fs::path dir_;
+  Tensor w_, m_, v_;
+};
+
+TEST_F(CheckpointTest, RoundTripIsExact) {
+  const std::string path = checkpoint_path(dir_.string(), 7);
+  EXPECT_EQ(fs::path(path).filename(), "step_00000007.h5");
+  write(path, 7);
+  Tensor w = Tensor::zeros({6, 4}, DType::f32), m = Tensor::zeros({6, 4}, DType::f32),
+         v = Tensor::zeros({6, 4}, DType::f32);
+  read_checkpoint_tensors(path, {{"w", &w, {2, 3, 4}}}, {{"w", &m, {2, 3, 4}}}, {{"w", &v, {2, 3, 4}}});
+  for (int i = 0; i < 24; ++i) {
+    EXPECT_EQ(w.data<float>()[i], w_.data<float>()[i]);
+    EXPECT_EQ(m.data<float>()[i], m_.data<float>()[i]);
+    EXPECT_EQ(v.data<float>()[i], v_.data<float>()[i]);
+  }
+  const CheckpointState s = read_checkpoint_state(path);
+  EXPECT_EQ(s.step, 7);
+  EXPECT_EQ(s.data_position, 1234567890123ull);
+  EXPECT_EQ(s.seed, 42u);
+  const OptionMap options = read_checkpoint_options(path);
+  EXPECT_EQ(options.at("layers"), "2");
+  EXPECT_EQ(options.at("position"), "alibi");
+}
+
+TEST_F(CheckpointTest, FailedWriteLeavesThePreviousCheckpointIntact) {
+  const std::string path = checkpoint_path(dir_.string(), 3);
+  write(path, 3);
+  const auto size = fs::file_size(path);
+  const float first = w_.data<float>()[0];
+  w_.data<float>()[0] = 99.0f;
+  EXPECT_THROW(write(path, 3, [](h5::File&) { throw IoError("simulated: disk full"); }), IoError);
+  EXPECT_EQ(fs::file_size(path), size);
+  EXPECT_FALSE(fs::exists(temporary_path(path)));
+  Tensor w = Tensor::zeros({6, 4}, DType::f32), m = w.clone(), v = w.clone();
+  read_checkpoint_tensors(path, {{"w", &w, {2, 3, 4}}}, {{"w", &m, {2, 3, 4}}}, {{"w", &v, {2, 3, 4}}});
+  EXPECT_EQ(w.data<float>()[0], first);
+}
+
+TEST_F(CheckpointTest, LatestAndPrune) {
+  EXPECT_FALSE(latest_checkpoint(dir_.string()).has_value());
+  EXPECT_FALSE(latest_checkpoint((dir_ / "missing").string()).has_value());
+  for (int64_t step : {5, 100, 20}) write(checkpoint_path(dir_.string(), step), step);
+  { std::ofstream junk(dir_ / "step_00000500.h5.tmp"); }  // an interrupted write is not complete
+  EXPECT_EQ(latest_checkpoint(dir_.string()).value(), checkpoint_path(dir_.string(), 100));
+  prune_checkpoints(dir_.string(), 2);
+  EXPECT_FALSE(fs::exists(checkpoint_path(dir_.string(), 5)));
+  EXPECT_TRUE(fs::exists(checkpoint_path(dir_.string(), 20)));
+  EXPECT_TRUE(fs::exists(checkpoint_path(dir_.string(), 100)));
+}
+
+TEST_F(CheckpointTest, ShapeMismatchNamesTensorAndShapes) {
+  const std::string path = checkpoint_path(dir_.string(), 1);
+  write(path, 1);
+  Tensor w = Tensor::zeros({8, 4}, DType::f32);
+  try {
+    read_checkpoint_tensors(path, {{"w", &w, {8, 4}}}, {}, {});
+    FAIL() << "expected a DataError";
+  } catch (const DataError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("/model/w"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("(2, 3, 4)"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("(8, 4)"), std::string::npos) << msg;
+  }
+  Tensor x = Tensor::zeros({1}, DType::f32);
+  EXPECT_THROW(read_checkpoint_tensors(path, {{"absent", &x, {1}}}, {}, {}), DataError);
+}
+
+}  // namespace
+}  // namespace alibi

@@ -1,0 +1,623 @@
+// The CPU kernels (kernels/ops.h): every backward against central finite differences in
+// double, every forward against its naive formula in float and double, the `=` / `+=`
+// contracts, in-place cross-entropy, unscored targets, large logits, AdamW by hand, and
+// bitwise determinism across thread counts. Shape tables include awkward sizes (N=1, N=7,
+// C=1, C=13, V=5, and C=130: two full channel blocks of 64 and a partial one).
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <cmath>
+#include <functional>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "kernels/elementwise.h"
+#include "kernels/ops.h"
+
+namespace alibi {
+namespace {
+
+using Vec = std::vector<double>;
+using FVec = std::vector<float>;
+
+// Central-difference step: truncation error ~ h^2 |f'''| / 6 ~ 1e-11 and rounding error
+// ~ 1e-16 |L| / h ~ 1e-11 |L| for the losses here (|L| < 100): both far below kGradTol.
+constexpr double kStep = 1e-5;
+// Analytic vs numeric gradient in double, relative to (1 + |g|): the two agree to ~1e-9
+// (see kStep); any wrong term in a backward formula is off by 1e-2 or more.
+constexpr double kGradTol = 1e-7;
+// A float forward vs the naive double formula, relative to (1 + |y|): float rounding
+// (6e-8 per operation) summed over at most ~130 terms stays below 1e-5.
+constexpr double kFloatTol = 1e-5;
+// The same formula evaluated in double in a different order: a few ulps.
+constexpr double kDoubleTol = 1e-12;
+
+Vec random_vec(size_t n, uint64_t seed, double lo = -1.0, double hi = 1.0) {
+  std::mt19937_64 gen(seed);
+  std::uniform_real_distribution<double> dist(lo, hi);
+  Vec v(n);
+  for (double& x : v) x = dist(gen);
+  return v;
+}
+
+std::vector<int32_t> random_ids(size_t n, int32_t bound, uint64_t seed) {
+  std::mt19937_64 gen(seed);
+  std::uniform_int_distribution<int32_t> dist(0, bound - 1);
+  std::vector<int32_t> ids(n);
+  for (int32_t& t : ids) t = dist(gen);
+  return ids;
+}
+
+FVec to_float(const Vec& v) { return FVec(v.begin(), v.end()); }
+Vec to_double(const FVec& v) { return Vec(v.begin(), v.end()); }
+
+double dot(const Vec& a, const Vec& b) {
+  double s = 0;
+  for (size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
+  return s;
+}
+
+// d loss / d x by central differences; x is restored.
+Vec numeric_grad(Vec& x, const std::function<double()>& loss) {
+  Vec g(x.size());
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double x0 = x[i];
+    x[i] = x0 + kStep;
+    const double up = loss();
+    x[i] = x0 - kStep;
+    const double down = loss();
+    x[i] = x0;
+    g[i] = (up - down) / (2 * kStep);
+  }
+  return g;
+}
+
+void expect_close(const Vec& got, const Vec& want, double tol, const std::string& what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  int reported = 0;
+  for (size_t i = 0; i < got.size() && reported < 5; ++i) {
+    if (!(std::abs(got[i] - want[i]) <= tol * (1 + std::abs(want[i])))) {
+      ADD_FAILURE() << what << " [" << i << "]: got " << got[i] << ", want " << want[i];
+      ++reported;
+    }
+  }
+}
+
+std::string shape_name(int64_t a, int64_t b, int64_t c = -1) {
+  std::ostringstream os;  // not "(" + to_string(a): GCC 12 warns falsely on it (-Wrestrict, PR 105329)
+  os << "(" << a << ", " << b;
+  if (c >= 0) os << ", " << c;
+  os << ")";
+  return os.str();
+}
+
+// Runs f with the OpenMP thread count set to n, then restores it.
+template <class F>
+void with_threads(int n, F f) {
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(n);
+  f();
+  omp_set_num_threads(saved);
+}
+
+struct RowShape {
+  int64_t N, C;
+};
+const RowShape kRowShapes[] = {{1, 1}, {1, 13}, {7, 1}, {7, 13}, {3, 130}};
+
+// ======================================== linear ========================================
+struct LinearShape {
+  int64_t N, IC, OC;
+};
+const LinearShape kLinearShapes[] = {{1, 1, 1}, {7, 13, 5}, {1, 13, 7}, {7, 1, 13}, {5, 7, 1}};
+
+Vec naive_linear(const Vec& x, const Vec& w, const Vec& b, int64_t N, int64_t IC, int64_t OC) {
+  Vec out(N * OC);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t o = 0; o < OC; ++o) {
+      double s = b[o];
+      for (int64_t i = 0; i < IC; ++i) s += x[n * IC + i] * w[o * IC + i];
+      out[n * OC + o] = s;
+    }
+  return out;
+}
+
+TEST(Linear, ForwardMatchesNaive) {
+  for (const auto [N, IC, OC] : kLinearShapes) {
+    const Vec x = random_vec(N * IC, 1), w = random_vec(OC * IC, 2), b = random_vec(OC, 3);
+    const Vec want = naive_linear(x, w, b, N, IC, OC);
+    Vec out(N * OC);
+    cpu::linear_forward(out.data(), x.data(), w.data(), b.data(), N, IC, OC);
+    expect_close(out, want, kDoubleTol, "double " + shape_name(N, IC, OC));
+    FVec xf = to_float(x), wf = to_float(w), bf = to_float(b), outf(N * OC);
+    cpu::linear_forward(outf.data(), xf.data(), wf.data(), bf.data(), N, IC, OC);
+    expect_close(to_double(outf), want, kFloatTol, "float " + shape_name(N, IC, OC));
+    Vec no_bias(N * OC, 7.0);  // bias null: out is overwritten with x W^T
+    cpu::linear_forward<double>(no_bias.data(), x.data(), w.data(), nullptr, N, IC, OC);
+    expect_close(no_bias, naive_linear(x, w, Vec(OC, 0.0), N, IC, OC), kDoubleTol, "no bias");
+  }
+}
+
+TEST(Linear, BackwardMatchesFiniteDifferences) {
+  for (const auto [N, IC, OC] : kLinearShapes) {
+    Vec x = random_vec(N * IC, 4), w = random_vec(OC * IC, 5), b = random_vec(OC, 6);
+    const Vec R = random_vec(N * OC, 7);
+    auto loss = [&] {
+      Vec out(N * OC);
+      cpu::linear_forward(out.data(), x.data(), w.data(), b.data(), N, IC, OC);
+      return dot(out, R);
+    };
+    Vec dx(N * IC, 99.0), dw(OC * IC, 0.0), db(OC, 0.0);  // dx `=`: the 99s must vanish
+    cpu::linear_backward(dx.data(), dw.data(), db.data(), R.data(), x.data(), w.data(), N, IC, OC);
+    const std::string s = shape_name(N, IC, OC);
+    expect_close(dx, numeric_grad(x, loss), kGradTol, "dinp " + s);
+    expect_close(dw, numeric_grad(w, loss), kGradTol, "dweight " + s);
+    expect_close(db, numeric_grad(b, loss), kGradTol, "dbias " + s);
+  }
+}
+
+TEST(Linear, ParameterGradientsAccumulate) {
+  const int64_t N = 7, IC = 13, OC = 5;
+  const Vec x = random_vec(N * IC, 8), w = random_vec(OC * IC, 9), dy = random_vec(N * OC, 10);
+  Vec dx(N * IC), dw(OC * IC, 0.0), db(OC, 0.0);
+  cpu::linear_backward(dx.data(), dw.data(), db.data(), dy.data(), x.data(), w.data(), N, IC, OC);
+  const Vec dx1 = dx, dw1 = dw, db1 = db;
+  cpu::linear_backward(dx.data(), dw.data(), db.data(), dy.data(), x.data(), w.data(), N, IC, OC);
+  Vec dw2 = dw1, db2 = db1;
+  for (double& v : dw2) v *= 2;
+  for (double& v : db2) v *= 2;
+  expect_close(dw, dw2, kDoubleTol, "dweight after two calls");
+  expect_close(db, db2, kDoubleTol, "dbias after two calls");
+  expect_close(dx, dx1, 0.0, "dinp is `=`, not `+=`");
+  // Null dinp and dbias are skipped (the first layer needs no dinp).
+  Vec dw3(OC * IC, 0.0);
+  cpu::linear_backward<double>(nullptr, dw3.data(), nullptr, dy.data(), x.data(), w.data(), N, IC, OC);
+  expect_close(dw3, dw1, kDoubleTol, "dweight with null dinp/dbias");
+}
+
+// ====================================== embedding =======================================
+TEST(Embedding, ForwardMatchesNaive) {
+  for (const auto [N, C] : kRowShapes) {
+    const int32_t V = 5;
+    const Vec wte = random_vec(V * C, 11);
+    const auto tok = random_ids(N, V, 12);
+    Vec out(N * C);
+    cpu::embedding_forward(out.data(), tok.data(), wte.data(), N, C);
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = 0; c < C; ++c) ASSERT_EQ(out[n * C + c], wte[tok[n] * C + c]);  // a copy: exact
+    FVec wf = to_float(wte), outf(N * C);
+    cpu::embedding_forward(outf.data(), tok.data(), wf.data(), N, C);
+    for (int64_t i = 0; i < N * C; ++i) ASSERT_EQ(outf[i], static_cast<float>(out[i]));
+  }
+}
+
+TEST(Embedding, BackwardMatchesFiniteDifferences) {
+  for (const auto [N, C] : kRowShapes) {
+    const int32_t V = 5;  // N=7 over 5 ids: repeated tokens exercise the scatter-add
+    Vec wte = random_vec(V * C, 13);
+    const auto tok = random_ids(N, V, 14);
+    const Vec R = random_vec(N * C, 15);
+    auto loss = [&] {
+      Vec out(N * C);
+      cpu::embedding_forward(out.data(), tok.data(), wte.data(), N, C);
+      return dot(out, R);
+    };
+    Vec dwte(V * C, 0.0);
+    cpu::embedding_backward(dwte.data(), R.data(), tok.data(), N, C);
+    expect_close(dwte, numeric_grad(wte, loss), kGradTol, "dwte " + shape_name(N, C));
+  }
+}
+
+TEST(Embedding, BackwardAccumulates) {
+  const int64_t N = 7, C = 130;
+  const int32_t V = 5;
+  const auto tok = random_ids(N, V, 16);
+  const Vec dy = random_vec(N * C, 17);
+  Vec once(V * C, 0.0), twice(V * C, 0.0);
+  cpu::embedding_backward(once.data(), dy.data(), tok.data(), N, C);
+  cpu::embedding_backward(twice.data(), dy.data(), tok.data(), N, C);
+  cpu::embedding_backward(twice.data(), dy.data(), tok.data(), N, C);
+  for (double& v : once) v *= 2;
+  // Repeated tokens add row by row into what is there, so the rounding differs from 2x by ulps.
+  expect_close(twice, once, kDoubleTol, "dwte after two calls");
+}
+
+TEST(Embedding, BackwardIsBitwiseDeterministic) {
+  const int64_t N = 257, C = 200;
+  const int32_t V = 11;
+  const auto tok = random_ids(N, V, 18);
+  const FVec dy = to_float(random_vec(N * C, 19));
+  FVec one(V * C, 0.f), two(V * C, 0.f), again(V * C, 0.f);
+  with_threads(1, [&] { cpu::embedding_backward(one.data(), dy.data(), tok.data(), N, C); });
+  with_threads(2, [&] { cpu::embedding_backward(two.data(), dy.data(), tok.data(), N, C); });
+  with_threads(2, [&] { cpu::embedding_backward(again.data(), dy.data(), tok.data(), N, C); });
+  EXPECT_EQ(one, two);  // training resume is compared bit for bit
+  EXPECT_EQ(two, again);
+}
+
+// ====================================== LayerNorm =======================================
+void naive_layernorm(Vec& out, Vec& mean, Vec& rstd, const Vec& x, const Vec& w, const Vec& b, int64_t N,
+                     int64_t C) {
+  out.assign(N * C, 0);
+  mean.assign(N, 0);
+  rstd.assign(N, 0);
+  for (int64_t n = 0; n < N; ++n) {
+    double m = 0, var = 0;
+    for (int64_t c = 0; c < C; ++c) m += x[n * C + c] / C;
+    for (int64_t c = 0; c < C; ++c) var += (x[n * C + c] - m) * (x[n * C + c] - m) / C;  // biased
+    mean[n] = m;
+    rstd[n] = 1 / std::sqrt(var + 1e-5);
+    for (int64_t c = 0; c < C; ++c) out[n * C + c] = (x[n * C + c] - m) * rstd[n] * w[c] + b[c];
+  }
+}
+
+TEST(LayerNorm, ForwardMatchesNaive) {
+  for (const auto [N, C] : kRowShapes) {
+    Vec x = random_vec(N * C, 20, -2, 3), w = random_vec(C, 21), b = random_vec(C, 22);
+    Vec want, want_mean, want_rstd;
+    naive_layernorm(want, want_mean, want_rstd, x, w, b, N, C);
+    Vec out(N * C), mean(N), rstd(N);
+    cpu::layernorm_forward(out.data(), mean.data(), rstd.data(), x.data(), w.data(), b.data(), N, C);
+    const std::string s = shape_name(N, C);
+    expect_close(out, want, kDoubleTol, "double out " + s);
+    expect_close(mean, want_mean, kDoubleTol, "double mean " + s);
+    expect_close(rstd, want_rstd, kDoubleTol, "double rstd " + s);
+    FVec xf = to_float(x), wf = to_float(w), bf = to_float(b), outf(N * C), meanf(N), rstdf(N);
+    cpu::layernorm_forward(outf.data(), meanf.data(), rstdf.data(), xf.data(), wf.data(), bf.data(), N, C);
+    // rstd reaches 1/sqrt(eps) = 316 for C=1: compare float against its own scale.
+    expect_close(to_double(outf), want, kFloatTol, "float out " + s);
+    expect_close(to_double(rstdf), want_rstd, kFloatTol, "float rstd " + s);
+  }
+}
+
+TEST(LayerNorm, BackwardMatchesFiniteDifferences) {
+  for (const auto [N, C] : kRowShapes) {
+    Vec x = random_vec(N * C, 23), w = random_vec(C, 24, 0.5, 1.5), b = random_vec(C, 25);
+    const Vec R = random_vec(N * C, 26);
+    auto loss = [&] {
+      Vec out(N * C), mean(N), rstd(N);
+      cpu::layernorm_forward(out.data(), mean.data(), rstd.data(), x.data(), w.data(), b.data(), N, C);
+      return dot(out, R);
+    };
+    Vec out(N * C), mean(N), rstd(N);
+    cpu::layernorm_forward(out.data(), mean.data(), rstd.data(), x.data(), w.data(), b.data(), N, C);
+    Vec dx(N * C, 0.0), dw(C, 0.0), db(C, 0.0);
+    cpu::layernorm_backward(dx.data(), dw.data(), db.data(), R.data(), x.data(), w.data(), mean.data(),
+                            rstd.data(), N, C);
+    const std::string s = shape_name(N, C);
+    expect_close(dx, numeric_grad(x, loss), kGradTol, "dinp " + s);
+    expect_close(dw, numeric_grad(w, loss), kGradTol, "dweight " + s);
+    expect_close(db, numeric_grad(b, loss), kGradTol, "dbias " + s);
+  }
+}
+
+TEST(LayerNorm, BackwardAccumulatesEveryGradient) {
+  const int64_t N = 7, C = 130;
+  const Vec x = random_vec(N * C, 27), w = random_vec(C, 28), b = random_vec(C, 29), dy = random_vec(N * C, 30);
+  Vec out(N * C), mean(N), rstd(N);
+  cpu::layernorm_forward(out.data(), mean.data(), rstd.data(), x.data(), w.data(), b.data(), N, C);
+  auto backward = [&](Vec& dx, Vec& dw, Vec& db) {
+    cpu::layernorm_backward(dx.data(), dw.data(), db.data(), dy.data(), x.data(), w.data(), mean.data(),
+                            rstd.data(), N, C);
+  };
+  Vec dx1(N * C, 0.0), dw1(C, 0.0), db1(C, 0.0);
+  backward(dx1, dw1, db1);
+  // dinp is the residual stream's gradient: it adds to what is there.
+  const Vec residual = random_vec(N * C, 31);
+  Vec dx = residual, dw(C, 0.0), db(C, 0.0);
+  backward(dx, dw, db);
+  backward(dx, dw, db);
+  Vec want_dx(N * C), want_dw(C), want_db(C);
+  for (int64_t i = 0; i < N * C; ++i) want_dx[i] = residual[i] + 2 * dx1[i];
+  for (int64_t c = 0; c < C; ++c) want_dw[c] = 2 * dw1[c], want_db[c] = 2 * db1[c];
+  expect_close(dx, want_dx, kDoubleTol, "dinp += twice");
+  expect_close(dw, want_dw, kDoubleTol, "dweight += twice");
+  expect_close(db, want_db, kDoubleTol, "dbias += twice");
+}
+
+TEST(LayerNorm, BackwardIsBitwiseDeterministic) {
+  const int64_t N = 301, C = 200;
+  const FVec x = to_float(random_vec(N * C, 32)), w = to_float(random_vec(C, 33)), b = to_float(random_vec(C, 34));
+  const FVec dy = to_float(random_vec(N * C, 35));
+  FVec out(N * C), mean(N), rstd(N);
+  cpu::layernorm_forward(out.data(), mean.data(), rstd.data(), x.data(), w.data(), b.data(), N, C);
+  auto run = [&](int threads) {
+    FVec dx(N * C, 0.f), dw(C, 0.f), db(C, 0.f);
+    with_threads(threads, [&] {
+      cpu::layernorm_backward(dx.data(), dw.data(), db.data(), dy.data(), x.data(), w.data(), mean.data(),
+                              rstd.data(), N, C);
+    });
+    dx.insert(dx.end(), dw.begin(), dw.end());
+    dx.insert(dx.end(), db.begin(), db.end());
+    return dx;
+  };
+  const FVec one = run(1), two = run(2);
+  EXPECT_EQ(one, two);  // training resume is compared bit for bit
+  EXPECT_EQ(two, run(2));
+}
+
+// ======================================== GELU ==========================================
+double naive_gelu(double x) {
+  return 0.5 * x * (1 + std::tanh(std::sqrt(2 / 3.14159265358979323846) * (x + 0.044715 * x * x * x)));
+}
+
+TEST(Gelu, ForwardMatchesNaive) {
+  for (int64_t n : {1, 13, 1000}) {
+    const Vec x = random_vec(n, 36, -6, 6);
+    Vec out(n), want(n);
+    for (int64_t i = 0; i < n; ++i) want[i] = naive_gelu(x[i]);
+    cpu::gelu_forward(out.data(), x.data(), n);
+    expect_close(out, want, kDoubleTol, "double gelu");
+    FVec xf = to_float(x), outf(n);
+    cpu::gelu_forward(outf.data(), xf.data(), n);
+    expect_close(to_double(outf), want, kFloatTol, "float gelu");
+  }
+  EXPECT_EQ(gelu(0.0), 0.0);
+  EXPECT_NEAR(gelu(10.0), 10.0, 1e-12);  // tanh saturates: gelu(x) = x for large x
+}
+
+TEST(Gelu, BackwardMatchesFiniteDifferencesAndOverwrites) {
+  for (int64_t n : {1, 13, 1000}) {
+    Vec x = random_vec(n, 37, -5, 5);
+    const Vec R = random_vec(n, 38);
+    auto loss = [&] {
+      Vec out(n);
+      cpu::gelu_forward(out.data(), x.data(), n);
+      return dot(out, R);
+    };
+    Vec dx(n, 99.0);  // `=`: the 99s must vanish
+    cpu::gelu_backward(dx.data(), x.data(), R.data(), n);
+    expect_close(dx, numeric_grad(x, loss), kGradTol, "gelu dinp n=" + std::to_string(n));
+  }
+}
+
+// ==================================== cross-entropy =====================================
+struct CeShape {
+  int64_t N, V;
+};
+const CeShape kCeShapes[] = {{1, 5}, {7, 5}, {7, 13}, {1, 1}, {4, 130}};
+
+// Every third row unscored (row 1, 4, ...), as padding or an evaluation mask would do.
+std::vector<int32_t> ce_targets(int64_t N, int64_t V, uint64_t seed) {
+  auto t = random_ids(N, static_cast<int32_t>(V), seed);
+  for (int64_t n = 1; n < N; n += 3) t[n] = -1;
+  return t;
+}
+
+TEST(CrossEntropy, ForwardMatchesNaive) {
+  for (const auto [N, V] : kCeShapes) {
+    const Vec logits = random_vec(N * V, 39, -3, 3);
+    const auto tgt = ce_targets(N, V, 40);
+    Vec want(N, 0.0);
+    for (int64_t n = 0; n < N; ++n) {
+      if (tgt[n] < 0) continue;
+      double z = 0;  // logits in [-3, 3]: no overflow without the max shift
+      for (int64_t v = 0; v < V; ++v) z += std::exp(logits[n * V + v]);
+      want[n] = -std::log(std::exp(logits[n * V + tgt[n]]) / z);
+    }
+    Vec loss(N, 99.0);
+    cpu::cross_entropy_forward(loss.data(), logits.data(), tgt.data(), N, V);
+    expect_close(loss, want, kDoubleTol, "double loss " + shape_name(N, V));
+    FVec lf = to_float(logits), lossf(N);
+    cpu::cross_entropy_forward(lossf.data(), lf.data(), tgt.data(), N, V);
+    expect_close(to_double(lossf), want, kFloatTol, "float loss " + shape_name(N, V));
+  }
+}
+
+TEST(CrossEntropy, BackwardMatchesFiniteDifferences) {
+  const double scale = 0.37;  // e.g. 1 / (scored tokens of the global batch)
+  for (const auto [N, V] : kCeShapes) {
+    Vec logits = random_vec(N * V, 41, -3, 3);
+    const auto tgt = ce_targets(N, V, 42);
+    auto loss = [&] {
+      Vec l(N);
+      cpu::cross_entropy_forward(l.data(), logits.data(), tgt.data(), N, V);
+      double s = 0;
+      for (double v : l) s += v;
+      return scale * s;
+    };
+    Vec d(N * V, 99.0);  // `=`: the 99s must vanish, also on unscored rows
+    cpu::cross_entropy_backward(d.data(), logits.data(), tgt.data(), N, V, scale);
+    expect_close(d, numeric_grad(logits, loss), kGradTol, "dlogits " + shape_name(N, V));
+  }
+}
+
+template <class T>
+void check_in_place(int64_t N, int64_t V) {
+  std::vector<T> logits(N * V);
+  const Vec r = random_vec(N * V, 43, -8, 8);
+  for (int64_t i = 0; i < N * V; ++i) logits[i] = static_cast<T>(r[i]);
+  const auto tgt = ce_targets(N, V, 44);
+  std::vector<T> out_of_place(N * V);
+  cpu::cross_entropy_backward(out_of_place.data(), logits.data(), tgt.data(), N, V, T(0.25));
+  cpu::cross_entropy_backward(logits.data(), logits.data(), tgt.data(), N, V, T(0.25));
+  EXPECT_EQ(logits, out_of_place);  // the same arithmetic in the same order: identical bits
+}
+
+TEST(CrossEntropy, InPlaceBackwardEqualsOutOfPlace) {
+  for (const auto [N, V] : kCeShapes) {
+    check_in_place<double>(N, V);
+    check_in_place<float>(N, V);
+  }
+}
+
+TEST(CrossEntropy, UnscoredTargetsGiveZeroLossAndGradient) {
+  const int64_t N = 3, V = 5;
+  const Vec logits = random_vec(N * V, 45, -3, 3);
+  const std::vector<int32_t> tgt = {-1, 2, -100};
+  Vec loss(N, 99.0), d(N * V, 99.0);
+  cpu::cross_entropy_forward(loss.data(), logits.data(), tgt.data(), N, V);
+  cpu::cross_entropy_backward(d.data(), logits.data(), tgt.data(), N, V, 1.0);
+  EXPECT_EQ(loss[0], 0.0);
+  EXPECT_GT(loss[1], 0.0);
+  EXPECT_EQ(loss[2], 0.0);
+  double row_sum = 0;
+  for (int64_t v = 0; v < V; ++v) {
+    EXPECT_EQ(d[v], 0.0);
+    EXPECT_EQ(d[2 * V + v], 0.0);
+    row_sum += d[V + v];
+  }
+  EXPECT_NEAR(row_sum, 0.0, 1e-15);  // softmax sums to 1, minus the one-hot: a few ulps of 1
+}
+
+template <class T>
+void check_large_logits() {
+  // Naive exp(1e4) overflows even in double; the shifted form must not.
+  const int64_t N = 2, V = 5;
+  const std::vector<T> logits = {T(1e4), T(0), T(-1e4), T(5e3), T(1e4),   // two maxima tie
+                                 T(-1e4), T(-1e4), T(-1e4), T(-1e4), T(-1e4)};
+  const std::vector<int32_t> tgt = {1, 3};
+  std::vector<T> loss(N), d(N * V);
+  cpu::cross_entropy_forward(loss.data(), logits.data(), tgt.data(), N, V);
+  cpu::cross_entropy_backward(d.data(), logits.data(), tgt.data(), N, V, T(1));
+  for (T l : loss) EXPECT_TRUE(std::isfinite(l));
+  for (T g : d) EXPECT_TRUE(std::isfinite(g));
+  // Row 0: softmax is (1/2, 0, 0, 0, 1/2) up to e^-5000, the target logit is 1e4 below the max.
+  // 1e-3 is one float ulp at 1e4.
+  EXPECT_NEAR(loss[0], 1e4 + std::log(2.0), 1e-3);
+  EXPECT_NEAR(loss[1], std::log(5.0), 1e-6);  // all equal: uniform; float log(5) to 1e-6
+  const double want0[] = {0.5, -1, 0, 0, 0.5};
+  for (int64_t v = 0; v < V; ++v) EXPECT_NEAR(d[v], want0[v], 1e-6) << v;  // float rounding of 1/2
+  for (int64_t v = 0; v < V; ++v) EXPECT_NEAR(d[V + v], v == 3 ? -0.8 : 0.2, 1e-6) << v;
+}
+
+TEST(CrossEntropy, LargeLogitsStayFinite) {
+  check_large_logits<float>();
+  check_large_logits<double>();
+}
+
+// ========================================= add ==========================================
+TEST(Add, MatchesNaiveAndAllowsAliasing) {
+  for (int64_t n : {1, 13, 100000}) {  // 100000 crosses the parallel threshold
+    const Vec a = random_vec(n, 46), b = random_vec(n, 47);
+    Vec want(n);
+    for (int64_t i = 0; i < n; ++i) want[i] = a[i] + b[i];
+    Vec out(n);
+    cpu::add(out.data(), a.data(), b.data(), n);
+    expect_close(out, want, 0.0, "add");  // one rounding, same as the naive sum: exact
+    Vec in_a = a, in_b = b;
+    cpu::add(in_a.data(), in_a.data(), b.data(), n);
+    cpu::add(in_b.data(), a.data(), in_b.data(), n);
+    expect_close(in_a, want, 0.0, "add into a");
+    expect_close(in_b, want, 0.0, "add into b");
+  }
+}
+
+// ======================================= optimizer ======================================
+// Hyperparameters that are exact in binary (float and double alike), so the hand values
+// below are exact decimal arithmetic, not float approximations of 0.1 etc.
+constexpr float kLr = 0.125f, kBeta1 = 0.875f, kBeta2 = 0.96875f, kEps = 0.0009765625f /* 2^-10 */,
+                kWd = 0.0625f;
+
+TEST(AdamW, OneStepHandComputed) {
+  // p = 1, g = 1/2, m = v = 0, step 1: m = (1-b1) g, v = (1-b2) g^2, and the bias corrections
+  // undo the (1-b) factors: mhat = 1/2, vhat = 1/4. p -= lr (0.5 / (0.5 + eps) + wd * 1).
+  double p = 1, m = 0, v = 0;
+  const double g = 0.5;
+  cpu::adamw_update(&p, &g, &m, &v, 1, kLr, kBeta1, kBeta2, kEps, kWd, 1);
+  EXPECT_NEAR(p, 0.8674311647173489, 1e-15);  // = 1 - 0.125 (0.5/0.5009765625 + 0.0625); a few ulps
+  EXPECT_NEAR(m, 0.0625, 1e-17);               // (1 - 0.875) * 0.5, exact in binary
+  EXPECT_NEAR(v, 0.0078125, 1e-17);            // (1 - 0.96875) * 0.25, exact in binary
+  float pf = 1, mf = 0, vf = 0;
+  const float gf = 0.5f;
+  cpu::adamw_update(&pf, &gf, &mf, &vf, 1, kLr, kBeta1, kBeta2, kEps, kWd, 1);
+  EXPECT_NEAR(pf, 0.8674311647173489, 1e-7);  // float: a few ulps of 0.87 (6e-8 each)
+}
+
+// AdamW as the paper writes it, scalar, in double: the reference for several steps.
+double reference_adamw(double p, const Vec& grads) {
+  double m = 0, v = 0;
+  for (size_t t = 1; t <= grads.size(); ++t) {
+    const double g = grads[t - 1];
+    m = kBeta1 * m + (1 - kBeta1) * g;
+    v = kBeta2 * v + (1 - kBeta2) * g * g;
+    const double mhat = m / (1 - std::pow(kBeta1, t)), vhat = v / (1 - std::pow(kBeta2, t));
+    p = p - kLr * (mhat / (std::sqrt(vhat) + kEps) + kWd * p);
+  }
+  return p;
+}
+
+TEST(AdamW, SeveralStepsMatchReference) {
+  const int64_t n = 1000;  // n above the parallel threshold is tested in FloatTracksDouble
+  Vec p = random_vec(n, 48), m(n, 0.0), v(n, 0.0);
+  const Vec p0 = p;
+  std::vector<Vec> grads(5);
+  for (int s = 0; s < 5; ++s) grads[s] = random_vec(n, 49 + s, -2, 2);
+  for (int s = 0; s < 5; ++s) cpu::adamw_update(p.data(), grads[s].data(), m.data(), v.data(), n, kLr, kBeta1, kBeta2, kEps, kWd, s + 1);
+  Vec want(n);
+  for (int64_t i = 0; i < n; ++i) {
+    Vec gi(5);
+    for (int s = 0; s < 5; ++s) gi[s] = grads[s][i];
+    want[i] = reference_adamw(p0[i], gi);
+  }
+  expect_close(p, want, kDoubleTol, "AdamW after 5 steps");
+}
+
+TEST(AdamW, WeightDecayIsDecoupled) {
+  // Decoupled decay subtracts lr * wd * p whatever the gradient's size; L2-in-the-gradient
+  // Adam would divide it by sqrt(vhat), which differs by 1e6 between these two gradients.
+  for (double g : {1e-3, 1e3}) {
+    double p_decay = 2, m1 = 0, v1 = 0, p_plain = 2, m2 = 0, v2 = 0;
+    cpu::adamw_update(&p_decay, &g, &m1, &v1, 1, kLr, kBeta1, kBeta2, kEps, kWd, 1);
+    cpu::adamw_update(&p_plain, &g, &m2, &v2, 1, kLr, kBeta1, kBeta2, kEps, 0.0f, 1);
+    EXPECT_NEAR(p_plain - p_decay, 0.125 * 0.0625 * 2, 1e-15) << "g = " << g;  // lr * wd * p, a few ulps
+  }
+  double p = 2, m = 0, v = 0;
+  const double zero = 0;  // no gradient: only the decay moves p
+  cpu::adamw_update(&p, &zero, &m, &v, 1, kLr, kBeta1, kBeta2, kEps, kWd, 1);
+  EXPECT_EQ(p, 1.984375);  // 2 (1 - lr wd), exact in binary
+}
+
+TEST(AdamW, FloatTracksDouble) {
+  const int64_t n = 40000;  // above the parallel threshold
+  const Vec p0 = random_vec(n, 55), g = random_vec(n, 56);
+  Vec p = p0, m(n, 0.0), v(n, 0.0);
+  FVec pf = to_float(p0), gf = to_float(g), mf(n, 0.f), vf(n, 0.f);
+  cpu::adamw_update(p.data(), g.data(), m.data(), v.data(), n, kLr, kBeta1, kBeta2, kEps, kWd, 3);
+  cpu::adamw_update(pf.data(), gf.data(), mf.data(), vf.data(), n, kLr, kBeta1, kBeta2, kEps, kWd, 3);
+  // Float rounds p, g and each operation (6e-8 relative, a few times over); a wrong
+  // formula would move p by a sizeable part of lr = 0.125, far above 1e-5.
+  expect_close(to_double(pf), p, 1e-5, "float AdamW");
+}
+
+TEST(SumSquares, MatchesNaiveSum) {
+  for (int64_t n : {0, 1, 7, 8, 9, 16383, 16384, 16385, 100003}) {
+    const Vec x = random_vec(n, 57, -3, 3);
+    double want = 0;
+    for (double xi : x) want += xi * xi;
+    // Positive terms summed in another order: each order's error is below n * 1.1e-16 of the
+    // sum (1e-11 for n = 1e5).
+    EXPECT_NEAR(cpu::sum_squares(x.data(), n), want, 1e-10 * want) << "n = " << n;
+    const FVec xf = to_float(x);
+    double want_f = 0;
+    for (float xi : xf) want_f += static_cast<double>(xi) * xi;
+    EXPECT_NEAR(cpu::sum_squares(xf.data(), n), want_f, 1e-10 * want_f) << "float n = " << n;
+  }
+}
+
+TEST(SumSquares, IsBitwiseDeterministic) {
+  const int64_t n = 1000003;
+  const FVec x = to_float(random_vec(n, 58));
+  double one = 0, two = 0, again = 0;
+  with_threads(1, [&] { one = cpu::sum_squares(x.data(), n); });
+  with_threads(2, [&] { two = cpu::sum_squares(x.data(), n); });
+  with_threads(2, [&] { again = cpu::sum_squares(x.data(), n); });
+  EXPECT_EQ(one, two);  // the gradient-norm clip must be reproducible bit for bit on resume
+  EXPECT_EQ(two, again);
+}
+
+TEST(ScaleInplace, Scales) {
+  for (int64_t n : {1, 13, 100000}) {
+    const Vec x0 = random_vec(n, 59);
+    Vec x = x0;
+    cpu::scale_inplace(x.data(), n, 0.3);
+    Vec want(n);
+    for (int64_t i = 0; i < n; ++i) want[i] = x0[i] * 0.3;
+    expect_close(x, want, 0.0, "scale");  // one multiplication: exact match
+  }
+}
+
+}  // namespace
+}  // namespace alibi
