@@ -9,14 +9,14 @@ constexpr int64_t kGeluParallelMin = 1 << 14;
 
 template <class T>
 void gelu_forward(T* out, const T* inp, int64_t n) {
-#pragma omp parallel for schedule(static) if (n >= kGeluParallelMin)
+#pragma omp parallel for simd schedule(static) if (n >= kGeluParallelMin)
   for (int64_t i = 0; i < n; ++i) out[i] = gelu(inp[i]);
 }
 
 // dinp = dout * gelu'(inp)
 template <class T>
 void gelu_backward(T* dinp, const T* inp, const T* dout, int64_t n) {
-#pragma omp parallel for schedule(static) if (n >= kGeluParallelMin)
+#pragma omp parallel for simd schedule(static) if (n >= kGeluParallelMin)
   for (int64_t i = 0; i < n; ++i) dinp[i] = dout[i] * gelu_grad(inp[i]);
 }
 

@@ -1,4 +1,6 @@
 // Linear layer math on the CPU: every product through BLAS (OpenMP-threaded OpenBLAS).
+#include <algorithm>
+
 #include "kernels/blas.h"
 #include "kernels/ops.h"
 
@@ -23,11 +25,20 @@ void linear_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp,
   if (dinp != nullptr) gemm(false, false, N, IC, OC, T(1), dout, OC, weight, IC, T(0), dinp, IC);
   gemm(true, false, OC, IC, N, T(1), dout, OC, inp, IC, T(1), dweight, IC);
   if (dbias != nullptr) {
+    // Column sums, walked row by row over blocks of columns: contiguous loads, and each
+    // column summed in the same order whatever the thread count (deterministic).
+    constexpr int64_t kCols = 64;
+    const int64_t blocks = (OC + kCols - 1) / kCols;
 #pragma omp parallel for schedule(static)
-    for (int64_t o = 0; o < OC; ++o) {
-      T s = 0;
-      for (int64_t n = 0; n < N; ++n) s += dout[n * OC + o];
-      dbias[o] += s;
+    for (int64_t blk = 0; blk < blocks; ++blk) {
+      const int64_t o0 = blk * kCols, width = std::min(kCols, OC - o0);
+      T acc[kCols] = {};
+      for (int64_t n = 0; n < N; ++n) {
+        const T* row = dout + n * OC + o0;
+#pragma omp simd
+        for (int64_t o = 0; o < width; ++o) acc[o] += row[o];
+      }
+      for (int64_t o = 0; o < width; ++o) dbias[o0 + o] += acc[o];
     }
   }
 }
