@@ -25,6 +25,8 @@ void linear_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp,
                      int64_t N, int64_t IC, int64_t OC);
 
 // ---- embedding: out (N, C) = wte[tokens] -------------------------------------------------
+// A negative token selects no row: its output row is zero and it adds no gradient (a
+// vocab-parallel shard passes token - v0 for its rows and -1 for the others).
 template <class T>
 void embedding_forward(T* out, const int32_t* tokens, const T* wte, int64_t N, int64_t C);
 // dwte (V, C) `+=` scatter-add of dout (N, C) by token.
@@ -57,6 +59,29 @@ void cross_entropy_forward(T* losses, const T* logits, const int32_t* targets, i
 template <class T>
 void cross_entropy_backward(T* dlogits, const T* logits, const int32_t* targets, int64_t N, int64_t V,
                             T scale);
+
+// ---- vocabulary-parallel softmax cross-entropy ---------------------------------------------
+// A rank holds logits (N, V) for vocabulary rows [v0, v0 + V) of the full vocabulary. Row
+// n's loss, log sum_v exp(x_v - m) + m - x_target with m the max over the *whole*
+// vocabulary, is assembled from local pieces with TP all-reduces (max, then sums) in
+// between; with one rank those reductions are the identity. Negative targets: not scored.
+// row_max `=` the local maximum of each row.
+template <class T>
+void vocab_ce_row_max(T* row_max, const T* logits, int64_t N, int64_t V);
+// sum_exp `=` sum_v exp(x_v - row_max) over the local rows; target_logit `=` x[target - v0]
+// when the target lies in this shard, else 0 (so a sum over ranks gives the target's logit).
+template <class T>
+void vocab_ce_partials(double* sum_exp, double* target_logit, const T* logits, const T* row_max,
+                       const int32_t* targets, int64_t v0, int64_t N, int64_t V);
+// losses `=` log(sum_exp) + row_max - target_logit, 0 for unscored rows.
+template <class T>
+void vocab_ce_losses(T* losses, const double* sum_exp, const double* target_logit, const T* row_max,
+                     const int32_t* targets, int64_t N);
+// dlogits `=` scale * (exp(x - row_max) / sum_exp - [v0 + v == target]), 0 for unscored rows;
+// may alias logits.
+template <class T>
+void vocab_ce_backward(T* dlogits, const T* logits, const T* row_max, const double* sum_exp,
+                       const int32_t* targets, int64_t v0, int64_t N, int64_t V, T scale);
 
 // ---- residual add: out = a + b (out may alias a or b) -------------------------------------
 template <class T>

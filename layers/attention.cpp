@@ -1,16 +1,23 @@
 // Attention layer: QKV projection, blocked ALiBi attention, output projection.
 #include "layers/attention.h"
 
+#include "parallel/tensor_parallel.h"
+
 namespace alibi {
 
 template <class Real>
 Attention<Real>::Attention(const std::string& name, const AttentionShape& shape, double proj_std,
-                        uint64_t seed)
-    : shape_(shape) {
+                           uint64_t seed, const Communicator& tp)
+    : shape_(shape), tp_(&tp) {
   ALIBI_CHECK(shape.NH > 0 && shape.C % shape.n_heads_total == 0, name << ": bad head layout");
   HS_ = shape.C / shape.n_heads_total;
-  qkv = Linear<Real>(name + ".qkv", shape.C, int64_t{3} * shape.NH * HS_, true, 0.02, seed);
-  proj = Linear<Real>(name + ".proj", int64_t{shape.NH} * HS_, shape.C, true, proj_std, seed);
+  const int64_t C = shape.C, rows = int64_t{3} * shape.NH * HS_, all_rows = int64_t{3} * shape.n_heads_total * HS_;
+  const int64_t row0 = int64_t{3} * shape.head_offset * HS_;
+  qkv = Linear<Real>(name + ".qkv", C, rows, true, 0.02, seed, Sharding::rows({all_rows, C}, row0),
+                     Sharding::range(all_rows, row0));
+  proj = Linear<Real>(name + ".proj", int64_t{shape.NH} * HS_, C, true, proj_std, seed,
+                      Sharding::cols({C, int64_t{shape.n_heads_total} * HS_}, int64_t{shape.head_offset} * HS_),
+                      Sharding::whole({C}));
 }
 
 template <class Real>
@@ -45,9 +52,11 @@ void Attention<Real>::forward(Tensor& out, const Tensor& inp, int B, int T) {
     B_ = B;
     T_ = T;
   }
-  qkv.forward(qkv_act_, inp);
+  qkv.forward(qkv_act_, inp);  // copy_to_tp: identity forward
   cpu::attention_forward<Real>(params(B, T));
-  proj.forward(out, att_);
+  proj.forward(out, att_, /*add_bias=*/false);
+  reduce_from_tp_forward(*tp_, out);
+  proj.add_bias(out);  // once, after the partial sums are reduced
 }
 
 template <class Real>
@@ -59,6 +68,7 @@ void Attention<Real>::backward(Tensor& dinp, const Tensor& dout, const Tensor& i
   Real* d = dqkv.data<Real>();
   cpu::attention_backward<Real>(params(B_, T_), datt.data<Real>(), d, d + HS_, d + 2 * HS_);
   qkv.backward(&dinp, dqkv, inp);
+  copy_to_tp_backward(*tp_, dinp);
 }
 
 template <class Real>

@@ -4,12 +4,18 @@
 //
 // Shapes (N = B*T): inp (B, T, C) -> qkv (B, T, NH, 3, HS) -> att (B, T, NH, HS) -> out (B, T, C).
 // The QKV weight is (NH*3*HS, C): row h*3*HS + s*HS + d is head h's q (s=0), k (1) or v (2).
+//
+// Tensor parallel over heads: a rank holds heads [head_offset, head_offset + NH) of
+// n_heads_total, i.e. a contiguous block of QKV rows (column-parallel, after copy_to_tp)
+// and the matching columns of the output projection (row-parallel, then reduce_from_tp).
+// Its ALiBi slopes come from the *global* head index inside the kernel.
 #pragma once
 
 #include <string>
 
 #include "kernels/attention.h"
 #include "layers/linear.h"
+#include "parallel/comm.h"
 
 namespace alibi {
 
@@ -26,7 +32,9 @@ class Attention {
  public:
   Attention() = default;
   // proj_std: init std of the output projection (GPT-2 scales residual projections).
-  Attention(const std::string& name, const AttentionShape& shape, double proj_std, uint64_t seed);
+  // tp: the tensor-parallel group (a SelfCommunicator when unsharded); must outlive this.
+  Attention(const std::string& name, const AttentionShape& shape, double proj_std, uint64_t seed,
+            const Communicator& tp);
 
   // out (B, T, C) `=`. Keeps qkv, att and lse for backward.
   void forward(Tensor& out, const Tensor& inp, int B, int T);
@@ -35,12 +43,13 @@ class Attention {
 
   void collect(ParameterList& params);
 
-  Linear<Real> qkv;   // C -> NH*3*HS
-  Linear<Real> proj;  // NH*HS -> C
+  Linear<Real> qkv;   // C -> NH*3*HS, column-parallel
+  Linear<Real> proj;  // NH*HS -> C, row-parallel
 
  private:
   AttentionParams<Real> params(int B, int T) const;
   AttentionShape shape_;
+  const Communicator* tp_ = nullptr;
   int HS_ = 0;
   int B_ = 0, T_ = 0;
   Tensor qkv_act_;  // (B, T, NH, 3, HS)

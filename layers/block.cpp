@@ -9,15 +9,15 @@ namespace alibi {
 
 template <class Real>
 Block<Real>::Block(const std::string& name, const AttentionShape& shape, int64_t F, int n_layers,
-                uint64_t seed)
+                   uint64_t seed, const Communicator& tp)
     : C_(shape.C) {
   // GPT-2: residual projections start smaller so the residual stream's variance does not
   // grow with depth.
   const double proj_std = 0.02 / std::sqrt(2.0 * n_layers);
   ln1 = LayerNorm<Real>(name + ".ln1", shape.C, seed);
-  attn = Attention<Real>(name + ".attn", shape, proj_std, seed);
+  attn = Attention<Real>(name + ".attn", shape, proj_std, seed, tp);
   ln2 = LayerNorm<Real>(name + ".ln2", shape.C, seed);
-  mlp = Mlp<Real>(name + ".mlp", shape.C, F, proj_std, seed);
+  mlp = Mlp<Real>(name + ".mlp", shape.C, F, proj_std, seed, tp);
 }
 
 template <class Real>

@@ -14,7 +14,9 @@ template <class Real>
 class Block {
  public:
   Block() = default;
-  Block(const std::string& name, const AttentionShape& attn, int64_t F, int n_layers, uint64_t seed);
+  // attn: this rank's heads; F: the global feed-forward width; tp must outlive the block.
+  Block(const std::string& name, const AttentionShape& attn, int64_t F, int n_layers, uint64_t seed,
+        const Communicator& tp);
 
   // out (B, T, C) `=`. Keeps a handle on x and the activations backward needs.
   void forward(Tensor& out, const Tensor& x, int B, int T);

@@ -7,8 +7,8 @@ namespace alibi {
 
 template <class Real>
 LayerNorm<Real>::LayerNorm(const std::string& name, int64_t C, uint64_t seed) : name_(name), C_(C) {
-  make_parameter<Real>(weight, dweight, name + ".weight", {C}, Init::ones, 0.0, seed);
-  make_parameter<Real>(bias, dbias, name + ".bias", {C}, Init::zeros, 0.0, seed);
+  make_parameter<Real>(weight, dweight, name + ".weight", {C}, Sharding::whole({C}), Init::ones, 0.0, seed);
+  make_parameter<Real>(bias, dbias, name + ".bias", {C}, Sharding::whole({C}), Init::zeros, 0.0, seed);
 }
 
 template <class Real>
@@ -28,8 +28,8 @@ void LayerNorm<Real>::backward(Tensor& dinp, const Tensor& dout, const Tensor& i
 
 template <class Real>
 void LayerNorm<Real>::collect(ParameterList& params) {
-  params.push_back({name_ + ".weight", &weight, &dweight, false});
-  params.push_back({name_ + ".bias", &bias, &dbias, false});
+  params.push_back({name_ + ".weight", &weight, &dweight, false, Sharding::whole({C_})});
+  params.push_back({name_ + ".bias", &bias, &dbias, false, Sharding::whole({C_})});
 }
 
 template class LayerNorm<float>;

@@ -7,33 +7,51 @@ namespace alibi {
 
 template <class Real>
 Linear<Real>::Linear(const std::string& name, int64_t in, int64_t out, bool bias, double std, uint64_t seed)
-    : name_(name), in_(in), out_(out) {
-  make_parameter<Real>(weight, dweight, name + ".weight", {out, in}, Init::normal, std, seed);
-  if (bias) make_parameter<Real>(this->bias, dbias, name + ".bias", {out}, Init::zeros, 0.0, seed);
+    : Linear(name, in, out, bias, std, seed, Sharding::whole({out, in}), Sharding::whole({out})) {}
+
+template <class Real>
+Linear<Real>::Linear(const std::string& name, int64_t in, int64_t out, bool bias, double std, uint64_t seed,
+                     const Sharding& weight_sharding, const Sharding& bias_sharding)
+    : name_(name), in_(in), out_(out), weight_sharding_(weight_sharding), bias_sharding_(bias_sharding) {
+  make_parameter<Real>(weight, dweight, name + ".weight", {out, in}, weight_sharding, Init::normal, std, seed);
+  if (bias) {
+    make_parameter<Real>(this->bias, dbias, name + ".bias", {out}, bias_sharding, Init::zeros, 0.0, seed);
+  }
 }
 
 template <class Real>
-void Linear<Real>::forward(Tensor& out, const Tensor& inp) const {
+void Linear<Real>::forward(Tensor& out, const Tensor& inp, bool add_bias) const {
   const int64_t N = inp.numel() / in_;
   ALIBI_CHECK(inp.numel() == N * in_ && out.numel() == N * out_,
               name_ << ": input " << shape_str(inp.shape()) << " / output " << shape_str(out.shape())
                     << " do not match (" << in_ << " -> " << out_ << ")");
-  cpu::linear_forward<Real>(out.data<Real>(), inp.data<Real>(), weight.data<Real>(),
-                         bias.defined() ? bias.data<Real>() : nullptr, N, in_, out_);
+  const Real* b = add_bias && bias.defined() ? bias.data<Real>() : nullptr;
+  cpu::linear_forward<Real>(out.data<Real>(), inp.data<Real>(), weight.data<Real>(), b, N, in_, out_);
+}
+
+template <class Real>
+void Linear<Real>::add_bias(Tensor& out) const {
+  if (!bias.defined()) return;
+  const int64_t N = out.numel() / out_;
+  Real* o = out.data<Real>();
+  const Real* b = bias.data<Real>();
+#pragma omp parallel for schedule(static)
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t j = 0; j < out_; ++j) o[n * out_ + j] += b[j];
 }
 
 template <class Real>
 void Linear<Real>::backward(Tensor* dinp, const Tensor& dout, const Tensor& inp) {
   const int64_t N = inp.numel() / in_;
   cpu::linear_backward<Real>(dinp ? dinp->data<Real>() : nullptr, dweight.data<Real>(),
-                          bias.defined() ? dbias.data<Real>() : nullptr, dout.data<Real>(), inp.data<Real>(),
-                          weight.data<Real>(), N, in_, out_);
+                             bias.defined() ? dbias.data<Real>() : nullptr, dout.data<Real>(),
+                             inp.data<Real>(), weight.data<Real>(), N, in_, out_);
 }
 
 template <class Real>
 void Linear<Real>::collect(ParameterList& params) {
-  params.push_back({name_ + ".weight", &weight, &dweight, true});
-  if (bias.defined()) params.push_back({name_ + ".bias", &bias, &dbias, false});
+  params.push_back({name_ + ".weight", &weight, &dweight, true, weight_sharding_});
+  if (bias.defined()) params.push_back({name_ + ".bias", &bias, &dbias, false, bias_sharding_});
 }
 
 template class Linear<float>;

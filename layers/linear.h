@@ -1,4 +1,6 @@
-// Linear: y = x W^T + b, W stored (out, in) as in the checkpoint format.
+// Linear: y = x W^T + b, W stored (out, in) as in the checkpoint format. Tensor-parallel
+// layers use it for their local block: column-parallel (W's rows split, bias split) or
+// row-parallel (W's columns split, bias replicated and added once after the reduction).
 #pragma once
 
 #include <string>
@@ -11,11 +13,15 @@ template <class Real>
 class Linear {
  public:
   Linear() = default;
-  // std: initial weight standard deviation (GPT-2: 0.02, residual projections scaled down).
+  // A whole (unsharded) layer. std: initial weight standard deviation.
   Linear(const std::string& name, int64_t in, int64_t out, bool bias, double std, uint64_t seed);
+  // This rank's (out, in) block of a layer whose weight is weight_sharding.global_shape.
+  Linear(const std::string& name, int64_t in, int64_t out, bool bias, double std, uint64_t seed,
+         const Sharding& weight_sharding, const Sharding& bias_sharding);
 
-  // out (N, out) = inp (N, in) W^T + b
-  void forward(Tensor& out, const Tensor& inp) const;
+  // out (N, out) = inp (N, in) W^T (+ b when add_bias)
+  void forward(Tensor& out, const Tensor& inp, bool add_bias = true) const;
+  void add_bias(Tensor& out) const;
   // dinp `=` (skipped when null); dweight, dbias `+=`.
   void backward(Tensor* dinp, const Tensor& dout, const Tensor& inp);
 
@@ -29,6 +35,7 @@ class Linear {
  private:
   std::string name_;
   int64_t in_ = 0, out_ = 0;
+  Sharding weight_sharding_, bias_sharding_;
 };
 
 }  // namespace alibi

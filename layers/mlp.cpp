@@ -2,13 +2,18 @@
 #include "layers/mlp.h"
 
 #include "kernels/ops.h"
+#include "parallel/tensor_parallel.h"
 
 namespace alibi {
 
 template <class Real>
-Mlp<Real>::Mlp(const std::string& name, int64_t C, int64_t F, double proj_std, uint64_t seed) {
-  fc = Linear<Real>(name + ".fc", C, F, true, 0.02, seed);
-  proj = Linear<Real>(name + ".proj", F, C, true, proj_std, seed);
+Mlp<Real>::Mlp(const std::string& name, int64_t C, int64_t F, double proj_std, uint64_t seed,
+               const Communicator& tp)
+    : tp_(&tp) {
+  const int64_t F_local = F / tp.size(), f0 = F_local * tp.rank();
+  fc = Linear<Real>(name + ".fc", C, F_local, true, 0.02, seed, Sharding::rows({F, C}, f0), Sharding::range(F, f0));
+  proj = Linear<Real>(name + ".proj", F_local, C, true, proj_std, seed, Sharding::cols({C, F}, f0),
+                      Sharding::whole({C}));
 }
 
 template <class Real>
@@ -19,9 +24,11 @@ void Mlp<Real>::forward(Tensor& out, const Tensor& inp) {
     fch_ = Tensor::empty({N, F}, dtype_of<Real>());
     fch_gelu_ = Tensor::empty({N, F}, dtype_of<Real>());
   }
-  fc.forward(fch_, inp);
+  fc.forward(fch_, inp);  // copy_to_tp: identity forward
   cpu::gelu_forward<Real>(fch_gelu_.data<Real>(), fch_.data<Real>(), N * F);
-  proj.forward(out, fch_gelu_);
+  proj.forward(out, fch_gelu_, /*add_bias=*/false);
+  reduce_from_tp_forward(*tp_, out);
+  proj.add_bias(out);
 }
 
 template <class Real>
@@ -30,6 +37,7 @@ void Mlp<Real>::backward(Tensor& dinp, const Tensor& dout, const Tensor& inp) {
   proj.backward(&dgelu, dout, fch_gelu_);
   cpu::gelu_backward<Real>(dgelu.data<Real>(), fch_.data<Real>(), dgelu.data<Real>(), dgelu.numel());  // in place
   fc.backward(&dinp, dgelu, inp);
+  copy_to_tp_backward(*tp_, dinp);
 }
 
 template <class Real>

@@ -1,9 +1,12 @@
-// The feed-forward network: Linear C -> F, GELU (tanh form), Linear F -> C.
+// The feed-forward network: Linear C -> F, GELU (tanh form), Linear F -> C. Tensor
+// parallel as Megatron: fc column-parallel (F split), proj row-parallel, one all-reduce
+// forward and one backward.
 #pragma once
 
 #include <string>
 
 #include "layers/linear.h"
+#include "parallel/comm.h"
 
 namespace alibi {
 
@@ -11,7 +14,8 @@ template <class Real>
 class Mlp {
  public:
   Mlp() = default;
-  Mlp(const std::string& name, int64_t C, int64_t F, double proj_std, uint64_t seed);
+  // F: the global width; this rank holds columns [tp.rank() F/tp, (tp.rank()+1) F/tp).
+  Mlp(const std::string& name, int64_t C, int64_t F, double proj_std, uint64_t seed, const Communicator& tp);
 
   // out (N, C) `=`; keeps fc and gelu activations (N, F) for backward.
   void forward(Tensor& out, const Tensor& inp);
@@ -20,12 +24,13 @@ class Mlp {
 
   void collect(ParameterList& params);
 
-  Linear<Real> fc;    // C -> F
-  Linear<Real> proj;  // F -> C
+  Linear<Real> fc;    // C -> F_local, column-parallel
+  Linear<Real> proj;  // F_local -> C, row-parallel
 
  private:
-  Tensor fch_;       // (N, F) pre-activation
-  Tensor fch_gelu_;  // (N, F)
+  const Communicator* tp_ = nullptr;
+  Tensor fch_;       // (N, F_local) pre-activation
+  Tensor fch_gelu_;  // (N, F_local)
 };
 
 }  // namespace alibi

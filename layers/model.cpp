@@ -1,7 +1,9 @@
-// The model: forward through the blocks, backward walking them in exact reverse.
+// The model as one rank's pipeline stage: forward through the local blocks, backward
+// walking them in exact reverse; vocab-parallel embedding, head and cross-entropy.
 #include "layers/model.h"
 
 #include "kernels/ops.h"
+#include "parallel/tensor_parallel.h"
 
 namespace alibi {
 
@@ -10,92 +12,183 @@ static PositionBias attention_bias(PositionMethod method) {
 }
 
 template <class Real>
-Model<Real>::Model(const ModelConfig& config, uint64_t seed) : config_(config) {
+Model<Real>::Model(const ModelConfig& config, uint64_t seed) : Model(config, seed, ProcessGrid::single()) {}
+
+template <class Real>
+Model<Real>::Model(const ModelConfig& config, uint64_t seed, const ProcessGrid& grid)
+    : config_(config), grid_(grid) {
   config.validate();
+  const GridShape& g = grid.shape();
+  const GridCoord& c = grid.coord();
+  validate_grid(g, g.world(), config);
   const int64_t V = config.vocab, C = config.channels;
-  make_parameter<Real>(wte, dwte, "embedding.weight", {V, C}, Init::normal, 0.02, seed);
-  params_.push_back({"embedding.weight", &wte, &dwte, true});
+  std::tie(v0_, v1_) = shard_range(V, g.tp, c.tp_rank);
+  const Sharding vocab_rows = Sharding::rows({V, C}, v0_);
+  const bool embedding_here = grid.first_stage() || (grid.last_stage() && config.tie_embeddings);
+  if (embedding_here) {
+    make_parameter<Real>(wte, dwte, "embedding.weight", {v1_ - v0_, C}, vocab_rows, Init::normal, 0.02, seed);
+    params_.push_back({"embedding.weight", &wte, &dwte, true, vocab_rows, /*tied_copy=*/!grid.first_stage()});
+  }
   AttentionShape shape;
   shape.C = config.channels;
-  shape.NH = config.heads;
-  shape.head_offset = 0;
+  shape.NH = config.heads / g.tp;
+  shape.head_offset = shape.NH * c.tp_rank;
   shape.n_heads_total = config.heads;
   shape.bias = attention_bias(config.position_method());
-  blocks.reserve(config.layers);
-  for (int l = 0; l < config.layers; ++l) {
-    blocks.emplace_back("blocks." + std::to_string(l), shape, config.ffn_width(), config.layers, seed);
+  int last_layer = 0;
+  std::tie(first_layer_, last_layer) = stage_layers(config.layers, g.pp, c.pp_rank);
+  blocks.reserve(last_layer - first_layer_);
+  for (int l = first_layer_; l < last_layer; ++l) {
+    blocks.emplace_back("blocks." + std::to_string(l), shape, config.ffn_width(), config.layers, seed, grid_.tp());
   }
   for (Block<Real>& b : blocks) b.collect(params_);
-  ln_f = LayerNorm<Real>("ln_f", C, seed);
-  ln_f.collect(params_);
-  if (!config.tie_embeddings) {
-    lm_head = Linear<Real>("lm_head", C, V, false, 0.02, seed);
-    lm_head.collect(params_);
+  if (grid.last_stage()) {
+    ln_f = LayerNorm<Real>("ln_f", C, seed);
+    ln_f.collect(params_);
+    if (!config.tie_embeddings) {
+      lm_head = Linear<Real>("lm_head", C, v1_ - v0_, false, 0.02, seed, vocab_rows, Sharding::range(V, v0_));
+      lm_head.collect(params_);
+    }
   }
 }
 
 template <class Real>
-double Model<Real>::forward(const int32_t* tokens, const int32_t* targets, int B, int T) {
-  const int64_t N = int64_t{B} * T, C = config_.channels, V = config_.vocab;
+typename Model<Real>::Slot& Model<Real>::slot(int index) {
+  while (static_cast<int>(slots_.size()) <= index) {
+    slots_.emplace_back();
+    slots_.back().blocks = blocks;  // shallow: shared parameters and gradients
+  }
+  return slots_[index];
+}
+
+template <class Real>
+void Model<Real>::ensure_buffers(Slot& s, int B, int T) {
+  if (s.B == B && s.T == T) return;
+  const int64_t N = int64_t{B} * T, C = config_.channels, V_local = v1_ - v0_;
   const DType dt = dtype_of<Real>();
+  s.residuals.assign(blocks.size() + 1, Tensor());
+  for (Tensor& r : s.residuals) r = Tensor::empty({N, C}, dt);
+  s.dres = Tensor::empty({N, C}, dt);
+  if (has_head()) {
+    s.lnf_out = Tensor::empty({N, C}, dt);
+    s.lnf_mean = Tensor::empty({N}, dt);
+    s.lnf_rstd = Tensor::empty({N}, dt);
+    s.logits = Tensor::empty({N, V_local}, dt);
+    s.losses = Tensor::empty({N}, dt);
+    s.row_max = Tensor::empty({N}, dt);
+    s.sum_exp = Tensor::empty({N}, DType::f64);
+    s.target_logit = Tensor::empty({N}, DType::f64);
+  }
+  s.B = B;
+  s.T = T;
+}
+
+template <class Real>
+Tensor& Model<Real>::stage_input(int index, int B, int T) {
+  Slot& s = slot(index);
+  ensure_buffers(s, B, T);
+  return s.residuals.front();
+}
+
+template <class Real>
+const Tensor& Model<Real>::stage_output(int index) const {
+  return slots_.at(index).residuals.back();
+}
+
+template <class Real>
+Tensor& Model<Real>::stage_output_grad(int index, int B, int T) {
+  Slot& s = slot(index);
+  ensure_buffers(s, B, T);
+  return s.dres;
+}
+
+template <class Real>
+const Tensor& Model<Real>::stage_input_grad(int index) const {
+  return slots_.at(index).dres;
+}
+
+template <class Real>
+double Model<Real>::forward_stage(int index, const int32_t* tokens, const int32_t* targets, int B, int T) {
+  Slot& s = slot(index);
+  ensure_buffers(s, B, T);
+  const int64_t N = int64_t{B} * T, C = config_.channels, V = config_.vocab, V_local = v1_ - v0_;
+  const Communicator& tp = grid_.tp();
+
+  // ---- embedding (vocab-parallel: each rank looks up its rows, the sum is the lookup)
+  if (has_embedding()) {
+    s.tokens.assign(tokens, tokens + N);
+    s.local_tokens.resize(N);
+    for (int64_t i = 0; i < N; ++i) {
+      ALIBI_CHECK_AS(DataError, tokens[i] >= 0 && tokens[i] < V,
+                     "token id " << tokens[i] << " at position " << i << " is outside the vocabulary [0, " << V
+                                 << "); the corpus and the model's --vocab disagree");
+      s.local_tokens[i] = tokens[i] >= v0_ && tokens[i] < v1_ ? static_cast<int32_t>(tokens[i] - v0_) : -1;
+    }
+    cpu::embedding_forward<Real>(s.residuals[0].template data<Real>(), s.local_tokens.data(), wte.data<Real>(), N, C);
+    reduce_from_tp_forward(tp, s.residuals[0]);
+  }
+
+  // ---- blocks
+  for (size_t l = 0; l < s.blocks.size(); ++l) s.blocks[l].forward(s.residuals[l + 1], s.residuals[l], B, T);
+  s.scored = 0;
+  s.pending_backward = targets != nullptr;
+  if (!has_head()) return 0.0;
+
+  // ---- final LayerNorm, LM head (copy_to_tp: identity forward), vocab-parallel CE
+  ln_f.forward(s.lnf_out, s.lnf_mean, s.lnf_rstd, s.residuals.back());
+  cpu::linear_forward<Real>(s.logits.template data<Real>(), s.lnf_out.template data<Real>(), head_weight().template data<Real>(), nullptr,
+                            N, C, V_local);
+  if (targets == nullptr) return 0.0;
+  s.targets.assign(targets, targets + N);
   for (int64_t i = 0; i < N; ++i) {
-    ALIBI_CHECK_AS(DataError, tokens[i] >= 0 && tokens[i] < V,
-                   "token id " << tokens[i] << " at position " << i << " is outside the vocabulary [0, "
-                               << V << "); the corpus and the model's --vocab disagree");
+    ALIBI_CHECK_AS(DataError, targets[i] < V, "target id " << targets[i] << " is outside the vocabulary [0, " << V << ")");
+    s.scored += targets[i] >= 0;
   }
-  if (B != B_ || T != T_) {
-    residuals_.assign(config_.layers + 1, Tensor());
-    for (Tensor& r : residuals_) r = Tensor::empty({N, C}, dt);
-    lnf_out_ = Tensor::empty({N, C}, dt);
-    lnf_mean_ = Tensor::empty({N}, dt);
-    lnf_rstd_ = Tensor::empty({N}, dt);
-    logits_ = Tensor::empty({N, V}, dt);
-    losses_ = Tensor::empty({N}, dt);
-    B_ = B;
-    T_ = T;
-  }
-  tokens_.assign(tokens, tokens + N);
-  cpu::embedding_forward<Real>(residuals_[0].data<Real>(), tokens, wte.data<Real>(), N, C);
-  for (int l = 0; l < config_.layers; ++l) blocks[l].forward(residuals_[l + 1], residuals_[l], B, T);
-  ln_f.forward(lnf_out_, lnf_mean_, lnf_rstd_, residuals_.back());
-  const Tensor& head = config_.tie_embeddings ? wte : lm_head.weight;
-  cpu::linear_forward<Real>(logits_.data<Real>(), lnf_out_.data<Real>(), head.data<Real>(), nullptr, N, C, V);
-  scored_ = 0;
-  if (targets == nullptr) {
-    targets_.clear();
-    return 0.0;
-  }
-  targets_.assign(targets, targets + N);
-  for (int64_t i = 0; i < N; ++i) {
-    ALIBI_CHECK_AS(DataError, targets[i] < V,
-                   "target id " << targets[i] << " is outside the vocabulary [0, " << V << ")");
-    scored_ += targets[i] >= 0;
-  }
-  cpu::cross_entropy_forward<Real>(losses_.data<Real>(), logits_.data<Real>(), targets, N, V);
+  Real* row_max = s.row_max.template data<Real>();
+  double* sum_exp = s.sum_exp.template data<double>();
+  double* target_logit = s.target_logit.template data<double>();
+  cpu::vocab_ce_row_max<Real>(row_max, s.logits.template data<Real>(), N, V_local);
+  tp.all_reduce_max(row_max, N);
+  cpu::vocab_ce_partials<Real>(sum_exp, target_logit, s.logits.template data<Real>(), row_max, targets, v0_, N, V_local);
+  tp.all_reduce_sum(sum_exp, N);
+  tp.all_reduce_sum(target_logit, N);
+  cpu::vocab_ce_losses<Real>(s.losses.template data<Real>(), sum_exp, target_logit, row_max, targets, N);
   double sum = 0.0;
-  const Real* l = losses_.data<Real>();
-  for (int64_t i = 0; i < N; ++i) sum += l[i];
+  const Real* losses = s.losses.template data<Real>();
+  for (int64_t i = 0; i < N; ++i) sum += losses[i];
   return sum;
 }
 
 template <class Real>
-void Model<Real>::backward(Real scale) {
-  ALIBI_CHECK(!targets_.empty(), "Model::backward needs a forward with targets first");
-  const int64_t N = int64_t{B_} * T_, C = config_.channels, V = config_.vocab;
-  // dlogits replace the logits in place: (N, V) is the largest activation.
-  cpu::cross_entropy_backward<Real>(logits_.data<Real>(), logits_.data<Real>(), targets_.data(), N, V, scale);
-  Tensor dlnf = Tensor::empty({N, C}, dtype_of<Real>());
-  if (config_.tie_embeddings) {
-    cpu::linear_backward<Real>(dlnf.data<Real>(), dwte.data<Real>(), nullptr, logits_.data<Real>(),
-                            lnf_out_.data<Real>(), wte.data<Real>(), N, C, V);
-  } else {
-    lm_head.backward(&dlnf, logits_, lnf_out_);
+void Model<Real>::backward_stage(int index, Real scale, const std::function<void(int)>& on_block_done) {
+  Slot& s = slots_.at(index);
+  ALIBI_CHECK(s.pending_backward, "Model::backward needs a forward with targets first");
+  s.pending_backward = false;  // dlogits overwrite the logits: a second backward would be wrong
+  const int64_t N = int64_t{s.B} * s.T, C = config_.channels, V_local = v1_ - v0_;
+  const Communicator& tp = grid_.tp();
+
+  // ---- head: vocab-parallel CE, LM head (copy_to_tp backward: all-reduce), final LN
+  if (has_head()) {
+    Real* dlogits = s.logits.template data<Real>();  // in place: (N, V_local) is the largest activation
+    cpu::vocab_ce_backward<Real>(dlogits, dlogits, s.row_max.template data<Real>(), s.sum_exp.template data<double>(),
+                                 s.targets.data(), v0_, N, V_local, scale);
+    Tensor dlnf = Tensor::empty({N, C}, dtype_of<Real>());
+    Tensor& dhead = config_.tie_embeddings ? dwte : lm_head.dweight;
+    cpu::linear_backward<Real>(dlnf.data<Real>(), dhead.data<Real>(), nullptr, dlogits, s.lnf_out.template data<Real>(),
+                               head_weight().template data<Real>(), N, C, V_local);
+    copy_to_tp_backward(tp, dlnf);
+    s.dres.zero_();
+    ln_f.backward(s.dres, dlnf, s.residuals.back(), s.lnf_mean, s.lnf_rstd);
   }
-  Tensor dres = Tensor::zeros({N, C}, dtype_of<Real>());
-  ln_f.backward(dres, dlnf, residuals_.back(), lnf_mean_, lnf_rstd_);
-  for (int l = config_.layers - 1; l >= 0; --l) blocks[l].backward(dres);
-  cpu::embedding_backward<Real>(dwte.data<Real>(), dres.data<Real>(), tokens_.data(), N, C);
-  targets_.clear();  // dlogits overwrote the logits: a second backward would be wrong
+
+  // ---- blocks, in exact reverse
+  for (int l = static_cast<int>(s.blocks.size()) - 1; l >= 0; --l) {
+    s.blocks[l].backward(s.dres);
+    if (on_block_done) on_block_done(first_layer_ + l);
+  }
+
+  // ---- embedding: scatter-add of this rank's vocabulary rows (no communication)
+  if (has_embedding()) cpu::embedding_backward<Real>(dwte.data<Real>(), s.dres.template data<Real>(), s.local_tokens.data(), N, C);
 }
 
 template class Model<float>;

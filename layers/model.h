@@ -2,16 +2,29 @@
 // positions live in the attention scores), L pre-LN blocks, a final LayerNorm and the LM
 // head, tied to the embedding by default.
 //
-//   Model<float> model(config, seed);
+//   Model<float> model(config, seed);                         // the whole model, one process
 //   double loss_sum = model.forward(tokens, targets, B, T);   // sum over scored targets
 //   model.backward(1.0f / n_targets);                         // grads += d(mean loss)
 //   for (const ParamRef& p : model.parameters()) ...          // names, values, grads
+//
+// Under a process grid a Model is one rank's part: pipeline stage pp_rank's blocks
+// (stage_layers), the TP shard of each (heads, F columns), and on the first and last
+// stage the TP shard of the vocabulary (vocab-parallel embedding, LM head and
+// cross-entropy: no rank ever holds full logits). With a tied head and pp > 1 the last
+// stage holds a copy of the embedding shard (ParamRef::tied_copy) kept equal by summing
+// the two copies' gradients over grid.embedding().
+//
+// Micro-batches in flight (the 1F1B schedule) each keep their activations in a slot. A
+// slot's blocks are copies of the model's blocks: Tensor copies share storage, so every
+// slot reads and accumulates the same parameters and gradients, and owns its activations.
+// So parameters must be updated in place (copy_from, data pointers), never rebound.
 #pragma once
 
-#include <memory>
+#include <functional>
 #include <vector>
 
 #include "layers/block.h"
+#include "parallel/grid.h"
 #include "runtime/config.h"
 
 namespace alibi {
@@ -20,40 +33,72 @@ template <class Real>
 class Model {
  public:
   Model(const ModelConfig& config, uint64_t seed);
+  Model(const ModelConfig& config, uint64_t seed, const ProcessGrid& grid);
   Model(const Model&) = delete;
   Model& operator=(const Model&) = delete;
 
+  // ---- one process, one micro-batch (slot 0) ----
   // tokens, targets (B, T) int32; a negative target is not scored. Returns the sum of the
-  // scored targets' losses (double) and keeps activations for backward. With targets
-  // null, computes logits only.
-  double forward(const int32_t* tokens, const int32_t* targets, int B, int T);
-  // Gradients `+=` of scale * (the sum of losses forward returned): pass
-  // 1 / (scored targets in the global batch) to optimise the mean. Call once per forward.
-  void backward(Real scale);
+  // scored targets' losses. With targets null, computes logits only.
+  double forward(const int32_t* tokens, const int32_t* targets, int B, int T) {
+    return forward_stage(0, tokens, targets, B, T);
+  }
+  // Gradients `+=` of scale * (the loss sum forward returned).
+  void backward(Real scale) { backward_stage(0, scale); }
 
-  // Number of targets the last forward scored.
-  int64_t scored_targets() const { return scored_; }
-  const Tensor& logits() const { return logits_; }  // (B*T, V), after forward
-  const Tensor& losses() const { return losses_; }  // (B*T), after forward with targets
+  // ---- a pipeline stage's micro-batch in slot `slot` ----
+  // The first stage embeds `tokens`; the others start from stage_input(slot). The last
+  // stage returns the sum of scored losses (0 elsewhere).
+  double forward_stage(int slot, const int32_t* tokens, const int32_t* targets, int B, int T);
+  // The last stage starts from its losses; the others from stage_output_grad(slot).
+  // Afterwards stage_input_grad(slot) holds d(scaled loss)/d(stage input).
+  // on_block_done(l) runs after global block l's backward (for DP gradient buckets).
+  void backward_stage(int slot, Real scale, const std::function<void(int)>& on_block_done = {});
+  Tensor& stage_input(int slot, int B, int T);        // (B*T, C), for the caller to fill
+  const Tensor& stage_output(int slot) const;          // (B*T, C) after forward_stage
+  Tensor& stage_output_grad(int slot, int B, int T);  // (B*T, C), for the caller to fill
+  const Tensor& stage_input_grad(int slot) const;      // (B*T, C) after backward_stage
+
+  int64_t scored_targets(int slot = 0) const { return slots_.at(slot).scored; }
+  const Tensor& losses(int slot = 0) const { return slots_.at(slot).losses; }  // (B*T), last stage
 
   const ParameterList& parameters() const { return params_; }
   const ModelConfig& config() const { return config_; }
+  const ProcessGrid& grid() const { return grid_; }
+  std::pair<int, int> layer_range() const { return {first_layer_, first_layer_ + static_cast<int>(blocks.size())}; }
+  bool has_embedding() const { return grid_.first_stage(); }
+  bool has_head() const { return grid_.last_stage(); }
+  std::pair<int64_t, int64_t> vocab_range() const { return {v0_, v1_}; }
 
-  Tensor wte, dwte;  // (V, C) token embedding; the LM head when tied
-  std::vector<Block<Real>> blocks;
-  LayerNorm<Real> ln_f;
-  Linear<Real> lm_head;  // (V, C), only when not tied
+  Tensor wte, dwte;          // (V_local, C) embedding shard; first stage, and last when tied
+  std::vector<Block<Real>> blocks;  // this stage's blocks (templates for the slots; never run)
+  LayerNorm<Real> ln_f;      // last stage
+  Linear<Real> lm_head;      // (V_local, C), last stage, only when not tied
 
  private:
+  struct Slot {
+    std::vector<Block<Real>> blocks;  // copies: shared parameters, own activations
+    std::vector<Tensor> residuals;    // local L+1 tensors (N, C): stage input, each block's out
+    Tensor dres;                      // (N, C) residual-stream gradient
+    Tensor lnf_out, lnf_mean, lnf_rstd;
+    Tensor logits;                    // (N, V_local); dlogits after backward
+    Tensor losses, row_max;           // (N)
+    Tensor sum_exp, target_logit;     // (N) double
+    std::vector<int32_t> tokens, local_tokens, targets;
+    int B = 0, T = 0;
+    int64_t scored = 0;
+    bool pending_backward = false;
+  };
+  Slot& slot(int index);
+  void ensure_buffers(Slot& s, int B, int T);
+  const Tensor& head_weight() const { return config_.tie_embeddings ? wte : lm_head.weight; }
+
   ModelConfig config_;
+  ProcessGrid grid_;
+  int first_layer_ = 0;
+  int64_t v0_ = 0, v1_ = 0;
   ParameterList params_;
-  int B_ = 0, T_ = 0;
-  int64_t scored_ = 0;
-  std::vector<int32_t> tokens_, targets_;
-  std::vector<Tensor> residuals_;  // L+1 tensors (B*T, C): embedding out, each block's out
-  Tensor lnf_out_, lnf_mean_, lnf_rstd_;
-  Tensor logits_;                  // (B*T, V); holds dlogits after backward
-  Tensor losses_;                  // (B*T)
+  std::vector<Slot> slots_;
 };
 
 }  // namespace alibi

@@ -6,7 +6,16 @@
 //
 // The layout is a pure function (tested without MPI); ProcessGrid holds the communicators
 // split from it once at start-up and is passed as `const ProcessGrid&`, never a global.
+//
+//   ProcessGrid grid = ProcessGrid::create(MPI_COMM_WORLD, {tp, pp, dp}, model_config);
+//   grid.tp().all_reduce_sum(x, n);   // the ranks holding the other heads of my layers
 #pragma once
+
+#include <memory>
+#include <utility>
+
+#include "parallel/comm.h"
+#include "runtime/config.h"
 
 namespace alibi {
 
@@ -34,5 +43,45 @@ inline GridCoord grid_coord(const GridShape& g, int rank) {
   c.pp_rank = rank / (g.tp * g.dp);
   return c;
 }
+
+// Throws ConfigError printing the failed equation: world = tp*pp*dp, NH % tp == 0,
+// F % tp == 0, L >= pp.
+void validate_grid(const GridShape& g, int world, const ModelConfig& model);
+
+// Blocks [first, second) of pipeline stage `stage`: contiguous, as even as possible (the
+// first L % pp stages take one more).
+std::pair<int, int> stage_layers(int n_layers, int pp, int stage);
+
+// Rows [first, second) of a dimension of `n` split over `parts` as evenly as possible
+// (used for the vocabulary, which need not divide by tp).
+std::pair<int64_t, int64_t> shard_range(int64_t n, int parts, int part);
+
+class ProcessGrid {
+ public:
+  // Splits `world` into TP, PP, DP and embedding communicators (collective over world).
+  static ProcessGrid create(MPI_Comm world, const GridShape& shape, const ModelConfig& model);
+  // One process, every communicator of size 1.
+  static ProcessGrid single();
+
+  const GridShape& shape() const { return shape_; }
+  const GridCoord& coord() const { return coord_; }
+  int rank() const { return rank_; }
+  bool first_stage() const { return coord_.pp_rank == 0; }
+  bool last_stage() const { return coord_.pp_rank == shape_.pp - 1; }
+
+  const Communicator& world() const { return *world_; }
+  const Communicator& tp() const { return *tp_; }  // same dp, pp; ranks are tp_rank
+  const Communicator& pp() const { return *pp_; }  // same tp, dp; ranks are pp_rank
+  const Communicator& dp() const { return *dp_; }  // same tp, pp; ranks are dp_rank
+  // First and last stage with the same tp, dp (the tied embedding's two copies); size 1
+  // when pp == 1.
+  const Communicator& embedding() const { return *embedding_; }
+
+ private:
+  GridShape shape_;
+  GridCoord coord_;
+  int rank_ = 0;
+  std::shared_ptr<Communicator> world_, tp_, pp_, dp_, embedding_;
+};
 
 }  // namespace alibi

@@ -5,6 +5,8 @@
 // Memory: per thread a few score-sized tiles (kBlockQ x kBlockK) and head-sized tiles,
 // taken from the CpuAllocator once per parallel region (so its peak statistic sees them),
 // plus O(T) in the backward; never a T x T buffer.
+#include "kernels/attention.h"
+
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -13,7 +15,6 @@
 #include <limits>
 
 #include "kernels/alibi.h"
-#include "kernels/attention.h"
 #include "kernels/blas.h"
 #include "runtime/error.h"
 #include "runtime/tensor.h"
@@ -22,11 +23,12 @@ namespace alibi::cpu {
 namespace {
 
 // ---- tuning ------------------------------------------------------------------------------
-// 128 x 128 tiles beat 64 x 64 by ~25% at HS = 32 and 64 (bench_attention): each GEMM call
-// is then large enough that OpenBLAS's per-call packing overhead stops dominating, while a
-// score tile (64 KB in float) still sits in L2 beside the packed operands.
-constexpr int kBlockQ = 128;  // query rows per tile
-constexpr int kBlockK = 128;  // key rows per tile
+// 64 x 64 tiles (bench_attention, HS = 32 and 64, T = 128..2048; 32..128 and unequal
+// shapes tried): as fast as 128 x 128 at T = 2048 and faster at T <= 512, where bigger tiles
+// waste more of the half-masked diagonal tile; every product is then small enough
+// (M N K <= 100^3) for OpenBLAS's unpacked small-matrix kernels.
+constexpr int kBlockQ = 64;  // query rows per tile
+constexpr int kBlockK = 64;  // key rows per tile
 
 // ---- element math --------------------------------------------------------------------------
 // exp(x) for the softmax weights, whose arguments are <= 0 up to rounding (x - running max,
@@ -37,8 +39,8 @@ constexpr int kBlockK = 128;  // key rows per tile
 inline float softmax_exp(float x) {
   // Weights below e^-64 (~1.6e-28) are flushed to exactly 0: they vanish against the row
   // sum (>= 1) at float precision, and left in, they make subnormal products in the P V,
-  // dS and dS K GEMMs (ALiBi drives far-away weights to e^-1000), which ran the backward
-  // 30x slower at T = 2048. The clamp keeps the exponent bits below valid.
+  // dS and dS K GEMMs (ALiBi drives far-away weights to e^-1000), which made the backward
+  // 15x slower at T = 2048. The clamp keeps the exponent bits below in range.
   constexpr float kFlush = -64.0f;
   const bool flush = x < kFlush;
   x = std::clamp(x, kFlush, 88.0f);
@@ -78,9 +80,11 @@ struct Scratch {
 };
 
 // dst (cols x rows, leading dimension ldd) = src (rows x cols, row stride lds) transposed.
-// Q K^T and dO V^T as "NT" products take OpenBLAS's packing path, which spent as long
-// packing the strided K as multiplying; with K^T (and V^T) as contiguous tiles they are
-// plain "NN" products, which OpenBLAS runs unpacked for tiles this small.
+// In the backward, dO V^T and Q K^T as "NT" products take OpenBLAS's packing path, which
+// spent as long re-packing the strided K and V tiles for every query block as it did
+// multiplying; with K_j^T and V_j^T transposed once per key block they are "NN" products
+// that run unpacked. (In the forward each K tile is used once per work item, and the
+// transpose saved nothing there.)
 template <class T>
 void transpose_tile(T* dst, int64_t ldd, const T* src, int64_t lds, int rows, int cols) {
   // Rows of src outer: its row stride (3 NH HS floats, a multiple of 2 KB at NH HS = 512)
@@ -96,11 +100,13 @@ void check_params(const AttentionParams<T>& p, const char* who) {
   ALIBI_CHECK_AS(ShapeError, p.B >= 1 && p.T >= 1 && p.NH >= 1 && p.HS >= 1,
                  who << ": need B, T, NH, HS >= 1 (got B=" << p.B << " T=" << p.T << " NH=" << p.NH
                      << " HS=" << p.HS << ")");
-  ALIBI_CHECK_AS(ShapeError,
-                 p.head_offset >= 0 && p.n_heads_total >= p.head_offset + p.NH,
-                 who << ": local heads [" << p.head_offset << ", " << p.head_offset + p.NH
-                     << ") must lie inside the n_heads_total=" << p.n_heads_total
-                     << " global heads; set n_heads_total to the model's head count, not NH_local");
+  // n_heads_total only feeds the slopes, so only ALiBi needs it set.
+  ALIBI_CHECK_AS(
+      ShapeError,
+      p.bias != PositionBias::alibi || (p.head_offset >= 0 && p.n_heads_total >= p.head_offset + p.NH),
+      who << ": local heads [" << p.head_offset << ", " << p.head_offset + p.NH
+          << ") must lie inside the n_heads_total=" << p.n_heads_total
+          << " global heads; set n_heads_total to the model's head count, not NH_local");
   ALIBI_CHECK_AS(ShapeError,
                  p.head_stride >= p.HS && p.row_stride >= (int64_t)(p.NH - 1) * p.head_stride + p.HS &&
                      (p.B == 1 || p.batch_stride >= (int64_t)p.T * p.row_stride),
@@ -114,7 +120,8 @@ void check_params(const AttentionParams<T>& p, const char* who) {
 // The ALiBi slope of local head h, in T's precision; 0 turns the bias off.
 template <class T>
 T head_slope(const AttentionParams<T>& p, int h) {
-  return p.bias == PositionBias::alibi ? static_cast<T>(alibi_slope(p.head_offset + h, p.n_heads_total)) : T(0);
+  return p.bias == PositionBias::alibi ? static_cast<T>(alibi_slope(p.head_offset + h, p.n_heads_total))
+                                       : T(0);
 }
 
 }  // namespace
@@ -134,10 +141,9 @@ void attention_forward(const AttentionParams<T>& p) {
 
 #pragma omp parallel
   {
-    Scratch<T> scratch(padded((int64_t)kBlockQ * kBlockK) + padded((int64_t)kBlockQ * HS) + padded((int64_t)HS * kBlockK) +
+    Scratch<T> scratch(padded((int64_t)kBlockQ * kBlockK) + padded((int64_t)kBlockQ * HS) +
                        2 * padded(kBlockQ));
     T* S = scratch.take((int64_t)kBlockQ * kBlockK);  // scores, then weights, of one tile
-    T* Kt = scratch.take((int64_t)HS * kBlockK);      // K_j^T
     T* O = scratch.take((int64_t)kBlockQ * HS);       // unnormalised output rows
     T* m = scratch.take(kBlockQ);                     // running row max
     T* l = scratch.take(kBlockQ);                     // running row sum of exp(s - m)
@@ -158,10 +164,9 @@ void attention_forward(const AttentionParams<T>& p) {
 
       for (int j0 = 0; j0 <= i0 + bq - 1; j0 += kBlockK) {
         const int bk = std::min(kBlockK, Tn - j0);
-        // S = scale * Q_i K_j^T, read straight from the strided qkv.
-        transpose_tile(Kt, kBlockK, p.k + base + j0 * p.row_stride, p.row_stride, bk, HS);
-        gemm(false, false, bq, bk, HS, scale, p.q + base + i0 * p.row_stride, p.row_stride, Kt, kBlockK, T(0), S,
-             kBlockK);
+        // S = scale * Q_i K_j^T, read straight from the strided qkv
+        gemm(false, true, bq, bk, HS, scale, p.q + base + i0 * p.row_stride, p.row_stride,
+             p.k + base + j0 * p.row_stride, p.row_stride, T(0), S, kBlockK);
         for (int r = 0; r < bq; ++r) {
           const int i = i0 + r;
           T* s = S + (int64_t)r * kBlockK;
@@ -192,8 +197,8 @@ void attention_forward(const AttentionParams<T>& p) {
           l[r] += sum;
         }
         // O += P V_j
-        gemm(false, false, bq, HS, bk, T(1), S, kBlockK, p.v + base + j0 * p.row_stride, p.row_stride,
-             T(1), O, HS);
+        gemm(false, false, bq, HS, bk, T(1), S, kBlockK, p.v + base + j0 * p.row_stride, p.row_stride, T(1),
+             O, HS);
       }
 
       T* out = p.out + ((int64_t)b * Tn + i0) * out_row + (int64_t)h * HS;
@@ -225,14 +230,15 @@ void attention_backward(const AttentionParams<T>& p, const T* dout, T* dq, T* dk
 
 #pragma omp parallel
   {
-    Scratch<T> scratch(2 * padded((int64_t)kBlockQ * kBlockK) + 4 * padded((int64_t)kBlockK * HS) + padded(Tn));
+    Scratch<T> scratch(2 * padded((int64_t)kBlockQ * kBlockK) + 4 * padded((int64_t)kBlockK * HS) +
+                       padded(Tn));
     T* P = scratch.take((int64_t)kBlockQ * kBlockK);   // weights of one tile, then dS
     T* dP = scratch.take((int64_t)kBlockQ * kBlockK);  // dO_i V_j^T
     T* dK = scratch.take((int64_t)kBlockK * HS);
     T* dV = scratch.take((int64_t)kBlockK * HS);
-    T* Kt = scratch.take((int64_t)HS * kBlockK);  // K_j^T and V_j^T, reused by every query block
-    T* Vt = scratch.take((int64_t)HS * kBlockK);
-    T* D = scratch.take(Tn);                            // rowsum(dO * O) of this (b, h)
+    T* Kt = scratch.take((int64_t)HS * kBlockK);  // K_j^T and V_j^T, reused by every
+    T* Vt = scratch.take((int64_t)HS * kBlockK);  // query block
+    T* D = scratch.take(Tn);                      // rowsum(dO * O) of this (b, h)
 
 #pragma omp for schedule(dynamic, 1)
     for (int64_t bh = 0; bh < n_bh; ++bh) {
@@ -271,7 +277,8 @@ void attention_backward(const AttentionParams<T>& p, const T* dout, T* dq, T* dk
             const int valid = std::clamp(i - j0 + 1, 0, bk);
             const T li = lse[i];
 #pragma omp simd
-            for (int c = 0; c < valid; ++c) s[c] = softmax_exp(s[c] + neg_slope * static_cast<T>(i - j0 - c) - li);
+            for (int c = 0; c < valid; ++c)
+              s[c] = softmax_exp(s[c] + neg_slope * static_cast<T>(i - j0 - c) - li);
             std::fill(s + valid, s + bk, T(0));
           }
           // dV_j += P^T dO_i

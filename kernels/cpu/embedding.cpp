@@ -2,7 +2,6 @@
 #include <algorithm>
 
 #include "kernels/ops.h"
-#include "runtime/error.h"
 
 namespace alibi::cpu {
 
@@ -10,18 +9,15 @@ namespace alibi::cpu {
 // visit amortise the walk over all N rows, and C=128 still splits over two threads.
 constexpr int64_t kEmbeddingChannelBlock = 64;
 
-static void check_tokens(const int32_t* tokens, int64_t N) {
-  for (int64_t n = 0; n < N; ++n)
-    ALIBI_CHECK(tokens[n] >= 0, "embedding: token " << tokens[n] << " at row " << n
-                                                    << " is negative; the corpus or sampler is corrupt");
-}
-
 // ---- forward: out (N, C) = wte[tokens] -------------------------------------------------
 template <class T>
 void embedding_forward(T* out, const int32_t* tokens, const T* wte, int64_t N, int64_t C) {
-  check_tokens(tokens, N);
 #pragma omp parallel for schedule(static)
   for (int64_t n = 0; n < N; ++n) {
+    if (tokens[n] < 0) {  // not in this vocabulary shard
+      std::fill(out + n * C, out + (n + 1) * C, T(0));
+      continue;
+    }
     const T* row = wte + static_cast<int64_t>(tokens[n]) * C;
     std::copy(row, row + C, out + n * C);
   }
@@ -33,13 +29,13 @@ void embedding_forward(T* out, const int32_t* tokens, const T* wte, int64_t N, i
 // updates in row order whatever the thread count (bitwise-reproducible resume).
 template <class T>
 void embedding_backward(T* dwte, const T* dout, const int32_t* tokens, int64_t N, int64_t C) {
-  check_tokens(tokens, N);
   const int64_t blocks = (C + kEmbeddingChannelBlock - 1) / kEmbeddingChannelBlock;
 #pragma omp parallel for schedule(static)
   for (int64_t blk = 0; blk < blocks; ++blk) {
     const int64_t c0 = blk * kEmbeddingChannelBlock;
     const int64_t c1 = std::min(C, c0 + kEmbeddingChannelBlock);
     for (int64_t n = 0; n < N; ++n) {
+      if (tokens[n] < 0) continue;  // not in this vocabulary shard
       T* drow = dwte + static_cast<int64_t>(tokens[n]) * C;
       const T* grow = dout + n * C;
       for (int64_t c = c0; c < c1; ++c) drow[c] += grow[c];

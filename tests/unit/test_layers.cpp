@@ -8,6 +8,7 @@
 #include <random>
 
 #include "layers/model.h"
+#include "parallel/comm.h"
 #include "runtime/allocator.h"
 
 namespace alibi {
@@ -20,6 +21,8 @@ namespace {
 constexpr double kRelTol = 1e-6;
 constexpr double kAbsTolPerUnitLoss = 1e-9;
 constexpr double kStep = 1e-5;
+
+const SelfCommunicator kNoTp;  // layers unsharded: every TP collective is the identity
 
 Tensor random_tensor(const Shape& shape, std::mt19937_64& gen, double scale = 1.0) {
   Tensor t = Tensor::empty(shape, DType::f64);
@@ -99,7 +102,7 @@ TEST_P(AttentionGrad, MatchesFiniteDifferences) {
   std::mt19937_64 gen(3);
   AttentionShape shape{c.C, c.NH, 0, c.NH, c.bias};
   // A larger init than GPT-2's 0.02 so the scores are far from uniform and ALiBi matters.
-  Attention<double> attn("attn", shape, 0.5, 7);
+  Attention<double> attn("attn", shape, 0.5, 7, kNoTp);
   attn.qkv.weight = random_tensor(attn.qkv.weight.shape(), gen, 0.5);
   attn.qkv.bias = random_tensor(attn.qkv.bias.shape(), gen, 0.1);
   Tensor x = random_tensor({c.B, c.T, c.C}, gen), r = random_tensor({c.B, c.T, c.C}, gen);
@@ -128,7 +131,7 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(LayerGrad, Mlp) {
   std::mt19937_64 gen(4);
   const int64_t N = 5, C = 6, F = 11;
-  Mlp<double> mlp("mlp", C, F, 0.5, 3);
+  Mlp<double> mlp("mlp", C, F, 0.5, 3, kNoTp);
   mlp.fc.weight = random_tensor({F, C}, gen);
   Tensor x = random_tensor({N, C}, gen), r = random_tensor({N, C}, gen);
   Tensor out = Tensor::empty({N, C}, DType::f64), dx = Tensor::empty({N, C}, DType::f64);
@@ -145,7 +148,7 @@ TEST(LayerGrad, Block) {
   std::mt19937_64 gen(5);
   const int B = 2, T = 7, C = 24, NH = 12;
   AttentionShape shape{C, NH, 0, NH, PositionBias::alibi};
-  Block<double> block("blocks.0", shape, 4 * C, 2, 11);
+  Block<double> block("blocks.0", shape, 4 * C, 2, 11, kNoTp);
   block.attn.qkv.weight = random_tensor(block.attn.qkv.weight.shape(), gen, 0.5);
   Tensor x = random_tensor({B, T, C}, gen), r = random_tensor({B, T, C}, gen);
   Tensor out = Tensor::empty({B, T, C}, DType::f64);
@@ -183,7 +186,7 @@ TEST_P(ModelGrad, EveryParameterMatchesFiniteDifferences) {
   // finite-difference noise floor.
   std::mt19937_64 gen(6);
   for (const ParamRef& p : model.parameters()) {
-    if (p.value->ndim() == 2) *p.value = random_tensor(p.value->shape(), gen, 0.3);
+    if (p.value->ndim() == 2) p.value->copy_from(random_tensor(p.value->shape(), gen, 0.3));
   }
   const int B = 2;
   std::vector<int32_t> tokens(B * c.T), targets(B * c.T);

@@ -1,0 +1,77 @@
+// Vocabulary-parallel softmax cross-entropy on the CPU: the local steps between the TP
+// reductions (see kernels/ops.h). Sums of exponentials are accumulated in double, as in
+// the single-rank reference (cross_entropy.cpp), which the tests compare against.
+#include <cmath>
+
+#include "kernels/ops.h"
+
+namespace alibi::cpu {
+
+template <class T>
+void vocab_ce_row_max(T* row_max, const T* logits, int64_t N, int64_t V) {
+#pragma omp parallel for schedule(static)
+  for (int64_t n = 0; n < N; ++n) {
+    const T* x = logits + n * V;
+    T m = -INFINITY;
+    for (int64_t v = 0; v < V; ++v) m = x[v] > m ? x[v] : m;
+    row_max[n] = m;
+  }
+}
+
+template <class T>
+void vocab_ce_partials(double* sum_exp, double* target_logit, const T* logits, const T* row_max,
+                       const int32_t* targets, int64_t v0, int64_t N, int64_t V) {
+#pragma omp parallel for schedule(static)
+  for (int64_t n = 0; n < N; ++n) {
+    const T* x = logits + n * V;
+    const T m = row_max[n];
+    double s = 0;
+    for (int64_t v = 0; v < V; ++v) s += std::exp(x[v] - m);
+    sum_exp[n] = s;
+    const int64_t local = int64_t{targets[n]} - v0;
+    target_logit[n] = targets[n] >= 0 && local >= 0 && local < V ? static_cast<double>(x[local]) : 0.0;
+  }
+}
+
+template <class T>
+void vocab_ce_losses(T* losses, const double* sum_exp, const double* target_logit, const T* row_max,
+                     const int32_t* targets, int64_t N) {
+#pragma omp parallel for schedule(static)
+  for (int64_t n = 0; n < N; ++n) {
+    losses[n] = targets[n] < 0 ? T(0)
+                               : static_cast<T>(std::log(sum_exp[n]) -
+                                                (target_logit[n] - static_cast<double>(row_max[n])));
+  }
+}
+
+template <class T>
+void vocab_ce_backward(T* dlogits, const T* logits, const T* row_max, const double* sum_exp,
+                       const int32_t* targets, int64_t v0, int64_t N, int64_t V, T scale) {
+#pragma omp parallel for schedule(static)
+  for (int64_t n = 0; n < N; ++n) {
+    const T* x = logits + n * V;
+    T* dx = dlogits + n * V;
+    if (targets[n] < 0) {
+      for (int64_t v = 0; v < V; ++v) dx[v] = T(0);
+      continue;
+    }
+    const T m = row_max[n];
+    const T inv = static_cast<T>(1.0 / sum_exp[n]);
+    for (int64_t v = 0; v < V; ++v) dx[v] = scale * (std::exp(x[v] - m) * inv);
+    const int64_t local = int64_t{targets[n]} - v0;
+    if (local >= 0 && local < V) dx[local] -= scale;
+  }
+}
+
+#define ALIBI_INSTANTIATE(T)                                                                           \
+  template void vocab_ce_row_max<T>(T*, const T*, int64_t, int64_t);                                  \
+  template void vocab_ce_partials<T>(double*, double*, const T*, const T*, const int32_t*, int64_t,   \
+                                     int64_t, int64_t);                                               \
+  template void vocab_ce_losses<T>(T*, const double*, const double*, const T*, const int32_t*, int64_t); \
+  template void vocab_ce_backward<T>(T*, const T*, const T*, const double*, const int32_t*, int64_t,   \
+                                     int64_t, int64_t, T);
+ALIBI_INSTANTIATE(float)
+ALIBI_INSTANTIATE(double)
+#undef ALIBI_INSTANTIATE
+
+}  // namespace alibi::cpu

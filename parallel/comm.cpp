@@ -1,0 +1,121 @@
+// MPI-backed and single-process communicators.
+#include "parallel/comm.h"
+
+#include <cstring>
+#include <limits>
+
+#include "runtime/error.h"
+
+namespace alibi {
+
+MPI_Datatype mpi_type(DType dtype) {
+  switch (dtype) {
+    case DType::f32: return MPI_FLOAT;
+    case DType::f64: return MPI_DOUBLE;
+    case DType::i32: return MPI_INT32_T;
+    case DType::i64: return MPI_INT64_T;
+    case DType::u16: return MPI_UINT16_T;
+    case DType::u32: return MPI_UINT32_T;
+  }
+  return MPI_DATATYPE_NULL;
+}
+
+void check_mpi(int code, const char* call) {
+  if (code == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  MPI_Error_string(code, text, &len);
+  throw Error(ErrorKind::internal, std::string(call) + " failed: " + std::string(text, len));
+}
+
+static int count_of(int64_t n) {
+  ALIBI_CHECK(n >= 0 && n <= std::numeric_limits<int>::max(),
+              "message of " << n << " elements exceeds MPI's int count; split it");
+  return static_cast<int>(n);
+}
+
+Request& Request::operator=(Request&& o) noexcept {
+  if (this != &o) {
+    if (request_ != MPI_REQUEST_NULL) MPI_Wait(&request_, MPI_STATUS_IGNORE);
+    request_ = o.request_;
+    o.request_ = MPI_REQUEST_NULL;
+  }
+  return *this;
+}
+
+Request::~Request() {
+  if (request_ != MPI_REQUEST_NULL) MPI_Wait(&request_, MPI_STATUS_IGNORE);
+}
+
+void Request::wait() {
+  if (request_ != MPI_REQUEST_NULL) check_mpi(MPI_Wait(&request_, MPI_STATUS_IGNORE), "MPI_Wait");
+}
+
+bool Request::done() {
+  if (request_ == MPI_REQUEST_NULL) return true;
+  int flag = 0;
+  check_mpi(MPI_Test(&request_, &flag, MPI_STATUS_IGNORE), "MPI_Test");
+  return flag != 0;
+}
+
+MpiCommunicator::MpiCommunicator(MPI_Comm comm, bool owned) : comm_(comm), owned_(owned) {
+  check_mpi(MPI_Comm_rank(comm_, &rank_), "MPI_Comm_rank");
+  check_mpi(MPI_Comm_size(comm_, &size_), "MPI_Comm_size");
+}
+
+MpiCommunicator::~MpiCommunicator() {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (owned_ && !finalized) MPI_Comm_free(&comm_);
+}
+
+void MpiCommunicator::all_reduce_sum(void* data, int64_t n, DType dtype) const {
+  if (size_ == 1) return;
+  check_mpi(MPI_Allreduce(MPI_IN_PLACE, data, count_of(n), mpi_type(dtype), MPI_SUM, comm_), "MPI_Allreduce");
+}
+
+void MpiCommunicator::all_reduce_max(void* data, int64_t n, DType dtype) const {
+  if (size_ == 1) return;
+  check_mpi(MPI_Allreduce(MPI_IN_PLACE, data, count_of(n), mpi_type(dtype), MPI_MAX, comm_), "MPI_Allreduce");
+}
+
+Request MpiCommunicator::iall_reduce_sum(void* data, int64_t n, DType dtype) const {
+  if (size_ == 1) return Request();
+  MPI_Request r;
+  check_mpi(MPI_Iallreduce(MPI_IN_PLACE, data, count_of(n), mpi_type(dtype), MPI_SUM, comm_, &r), "MPI_Iallreduce");
+  return Request(r);
+}
+
+void MpiCommunicator::all_gather(const void* in, void* out, int64_t n, DType dtype) const {
+  check_mpi(MPI_Allgather(in, count_of(n), mpi_type(dtype), out, count_of(n), mpi_type(dtype), comm_),
+            "MPI_Allgather");
+}
+
+void MpiCommunicator::broadcast(void* data, int64_t n, DType dtype, int root) const {
+  if (size_ == 1) return;
+  check_mpi(MPI_Bcast(data, count_of(n), mpi_type(dtype), root, comm_), "MPI_Bcast");
+}
+
+void MpiCommunicator::send(const void* data, int64_t n, DType dtype, int dest, int tag) const {
+  check_mpi(MPI_Send(data, count_of(n), mpi_type(dtype), dest, tag, comm_), "MPI_Send");
+}
+
+void MpiCommunicator::recv(void* data, int64_t n, DType dtype, int source, int tag) const {
+  check_mpi(MPI_Recv(data, count_of(n), mpi_type(dtype), source, tag, comm_, MPI_STATUS_IGNORE), "MPI_Recv");
+}
+
+void MpiCommunicator::barrier() const { check_mpi(MPI_Barrier(comm_), "MPI_Barrier"); }
+
+void SelfCommunicator::all_gather(const void* in, void* out, int64_t n, DType dtype) const {
+  std::memcpy(out, in, static_cast<size_t>(n) * dtype_size(dtype));
+}
+
+void SelfCommunicator::send(const void*, int64_t, DType, int, int) const {
+  ALIBI_CHECK(false, "send on a single-process communicator");
+}
+
+void SelfCommunicator::recv(void*, int64_t, DType, int, int) const {
+  ALIBI_CHECK(false, "recv on a single-process communicator");
+}
+
+}  // namespace alibi

@@ -1,0 +1,115 @@
+// Communicators: the collectives and point-to-point messages the parallel layouts need,
+// behind one interface so layers never see MPI (and NCCL can implement it later).
+//
+//   const Communicator& tp = grid.tp();
+//   tp.all_reduce_sum(x.data<float>(), x.numel());        // every rank gets the sum
+//   Request r = dp.iall_reduce_sum(bucket, n);             // non-blocking; r.wait() later
+//
+// A SelfCommunicator (size 1: every collective is the identity) lets layers and their
+// tests run without any other process.
+#pragma once
+
+#include <mpi.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "runtime/tensor.h"
+
+namespace alibi {
+
+// A pending non-blocking operation; wait() completes it (and is called by the destructor).
+class Request {
+ public:
+  Request() = default;
+  explicit Request(MPI_Request r) : request_(r) {}
+  Request(Request&& o) noexcept : request_(o.request_) { o.request_ = MPI_REQUEST_NULL; }
+  Request& operator=(Request&& o) noexcept;
+  Request(const Request&) = delete;
+  Request& operator=(const Request&) = delete;
+  ~Request();
+  void wait();
+  bool done();  // true once complete (tests without blocking)
+
+ private:
+  MPI_Request request_ = MPI_REQUEST_NULL;
+};
+
+class Communicator {
+ public:
+  virtual ~Communicator() = default;
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+
+  // In place: every rank ends with the elementwise sum (max) over ranks.
+  virtual void all_reduce_sum(void* data, int64_t n, DType dtype) const = 0;
+  virtual void all_reduce_max(void* data, int64_t n, DType dtype) const = 0;
+  virtual Request iall_reduce_sum(void* data, int64_t n, DType dtype) const = 0;
+  // Concatenation of every rank's `n` elements, in rank order, into out (size * n).
+  virtual void all_gather(const void* in, void* out, int64_t n, DType dtype) const = 0;
+  virtual void broadcast(void* data, int64_t n, DType dtype, int root) const = 0;
+  virtual void send(const void* data, int64_t n, DType dtype, int dest, int tag) const = 0;
+  virtual void recv(void* data, int64_t n, DType dtype, int source, int tag) const = 0;
+  virtual void barrier() const = 0;
+  // The MPI communicator behind this one (MPI_COMM_SELF for a SelfCommunicator), for
+  // collective file I/O.
+  virtual MPI_Comm mpi_comm() const = 0;
+
+  template <class T> void all_reduce_sum(T* data, int64_t n) const { all_reduce_sum(data, n, dtype_of<T>()); }
+  template <class T> void all_reduce_max(T* data, int64_t n) const { all_reduce_max(data, n, dtype_of<T>()); }
+  template <class T> void broadcast(T* data, int64_t n, int root) const { broadcast(data, n, dtype_of<T>(), root); }
+  template <class T> void send(const T* data, int64_t n, int dest, int tag) const { send(data, n, dtype_of<T>(), dest, tag); }
+  template <class T> void recv(T* data, int64_t n, int source, int tag) const { recv(data, n, dtype_of<T>(), source, tag); }
+  double sum(double x) const { all_reduce_sum(&x, 1, DType::f64); return x; }
+  double max(double x) const { all_reduce_max(&x, 1, DType::f64); return x; }
+};
+
+// An MPI communicator it owns (freed on destruction) or borrows (MPI_COMM_WORLD/SELF).
+class MpiCommunicator : public Communicator {
+ public:
+  explicit MpiCommunicator(MPI_Comm comm, bool owned = false);
+  ~MpiCommunicator() override;
+  MpiCommunicator(const MpiCommunicator&) = delete;
+  MpiCommunicator& operator=(const MpiCommunicator&) = delete;
+
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+  void all_reduce_sum(void* data, int64_t n, DType dtype) const override;
+  void all_reduce_max(void* data, int64_t n, DType dtype) const override;
+  Request iall_reduce_sum(void* data, int64_t n, DType dtype) const override;
+  void all_gather(const void* in, void* out, int64_t n, DType dtype) const override;
+  void broadcast(void* data, int64_t n, DType dtype, int root) const override;
+  void send(const void* data, int64_t n, DType dtype, int dest, int tag) const override;
+  void recv(void* data, int64_t n, DType dtype, int source, int tag) const override;
+  void barrier() const override;
+  MPI_Comm mpi_comm() const override { return comm_; }
+
+ private:
+  MPI_Comm comm_;
+  bool owned_;
+  int rank_ = 0, size_ = 1;
+};
+
+// One process: collectives are the identity; point-to-point is an error.
+class SelfCommunicator : public Communicator {
+ public:
+  int rank() const override { return 0; }
+  int size() const override { return 1; }
+  void all_reduce_sum(void*, int64_t, DType) const override {}
+  void all_reduce_max(void*, int64_t, DType) const override {}
+  Request iall_reduce_sum(void*, int64_t, DType) const override { return Request(); }
+  void all_gather(const void* in, void* out, int64_t n, DType dtype) const override;
+  void broadcast(void*, int64_t, DType, int) const override {}
+  void send(const void*, int64_t, DType, int, int) const override;
+  void recv(void*, int64_t, DType, int, int) const override;
+  void barrier() const override {}
+  MPI_Comm mpi_comm() const override { return MPI_COMM_SELF; }
+};
+
+MPI_Datatype mpi_type(DType dtype);
+
+// Throws alibi::Error naming the MPI call and MPI's message for a failed return code.
+void check_mpi(int code, const char* call);
+
+}  // namespace alibi
