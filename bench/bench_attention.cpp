@@ -60,15 +60,26 @@ int main(int argc, char** argv) {
 
     AttentionParams<float> p;
     float* base = qkv.data<float>();
-    p.q = base; p.k = base + HS; p.v = base + 2 * HS;
-    p.head_stride = 3 * HS; p.row_stride = 3 * NH * HS; p.batch_stride = T * p.row_stride;
-    p.out = out.data<float>(); p.lse = lse.data<float>();
-    p.B = B; p.T = T; p.NH = NH; p.HS = HS;
-    p.head_offset = 0; p.n_heads_total = NH; p.bias = PositionBias::alibi;
+    p.q = base;
+    p.k = base + HS;
+    p.v = base + 2 * HS;
+    p.head_stride = 3 * HS;
+    p.row_stride = 3 * NH * HS;
+    p.batch_stride = T * p.row_stride;
+    p.out = out.data<float>();
+    p.lse = lse.data<float>();
+    p.B = B;
+    p.T = T;
+    p.NH = NH;
+    p.HS = HS;
+    p.head_offset = 0;
+    p.n_heads_total = NH;
+    p.bias = PositionBias::alibi;
     float* d = dqkv.data<float>();
 
     const double fwd_s = time_per_call([&] { cpu::attention_forward(p); });
-    const double bwd_s = time_per_call([&] { cpu::attention_backward(p, dout.data<float>(), d, d + HS, d + 2 * HS); });
+    const double bwd_s =
+        time_per_call([&] { cpu::attention_backward(p, dout.data<float>(), d, d + HS, d + 2 * HS); });
     const double fwd_flops = 4.0 * B * NH * (double)T * T * HS / 2;
     std::printf("%6d %12.3f %12.1f %12.3f %12.1f\n", T, fwd_s * 1e3, fwd_flops / fwd_s * 1e-9, bwd_s * 1e3,
                 2.5 * fwd_flops / bwd_s * 1e-9);

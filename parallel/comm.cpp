@@ -104,6 +104,12 @@ void MpiCommunicator::recv(void* data, int64_t n, DType dtype, int source, int t
   check_mpi(MPI_Recv(data, count_of(n), mpi_type(dtype), source, tag, comm_, MPI_STATUS_IGNORE), "MPI_Recv");
 }
 
+Request MpiCommunicator::isend(const void* data, int64_t n, DType dtype, int dest, int tag) const {
+  MPI_Request r;
+  check_mpi(MPI_Isend(data, count_of(n), mpi_type(dtype), dest, tag, comm_, &r), "MPI_Isend");
+  return Request(r);
+}
+
 void MpiCommunicator::barrier() const { check_mpi(MPI_Barrier(comm_), "MPI_Barrier"); }
 
 void SelfCommunicator::all_gather(const void* in, void* out, int64_t n, DType dtype) const {
@@ -112,6 +118,11 @@ void SelfCommunicator::all_gather(const void* in, void* out, int64_t n, DType dt
 
 void SelfCommunicator::send(const void*, int64_t, DType, int, int) const {
   ALIBI_CHECK(false, "send on a single-process communicator");
+}
+
+Request SelfCommunicator::isend(const void*, int64_t, DType, int, int) const {
+  ALIBI_CHECK(false, "isend on a single-process communicator");
+  return Request();
 }
 
 void SelfCommunicator::recv(void*, int64_t, DType, int, int) const {

@@ -51,6 +51,8 @@ class Communicator {
   virtual void broadcast(void* data, int64_t n, DType dtype, int root) const = 0;
   virtual void send(const void* data, int64_t n, DType dtype, int dest, int tag) const = 0;
   virtual void recv(void* data, int64_t n, DType dtype, int source, int tag) const = 0;
+  // Non-blocking send; `data` must stay valid until the request completes.
+  virtual Request isend(const void* data, int64_t n, DType dtype, int dest, int tag) const = 0;
   virtual void barrier() const = 0;
   // The MPI communicator behind this one (MPI_COMM_SELF for a SelfCommunicator), for
   // collective file I/O.
@@ -82,6 +84,7 @@ class MpiCommunicator : public Communicator {
   void broadcast(void* data, int64_t n, DType dtype, int root) const override;
   void send(const void* data, int64_t n, DType dtype, int dest, int tag) const override;
   void recv(void* data, int64_t n, DType dtype, int source, int tag) const override;
+  Request isend(const void* data, int64_t n, DType dtype, int dest, int tag) const override;
   void barrier() const override;
   MPI_Comm mpi_comm() const override { return comm_; }
 
@@ -103,6 +106,7 @@ class SelfCommunicator : public Communicator {
   void broadcast(void*, int64_t, DType, int) const override {}
   void send(const void*, int64_t, DType, int, int) const override;
   void recv(void*, int64_t, DType, int, int) const override;
+  Request isend(const void*, int64_t, DType, int, int) const override;
   void barrier() const override {}
   MPI_Comm mpi_comm() const override { return MPI_COMM_SELF; }
 };

@@ -1,0 +1,60 @@
+// Bucketed, overlapped DP gradient all-reduce.
+#include "parallel/data_parallel.h"
+
+#include <cstring>
+
+#include "runtime/error.h"
+
+namespace alibi {
+
+GradBuckets::GradBuckets(std::vector<std::vector<Tensor*>> groups, const Communicator& dp) : dp_(&dp) {
+  for (std::vector<Tensor*>& g : groups) {
+    Bucket b;
+    int64_t n = 0;
+    DType dtype = DType::f32;
+    for (Tensor* t : g) {
+      n += t->numel();
+      dtype = t->dtype();
+    }
+    b.grads = std::move(g);
+    if (dp.size() > 1 && n > 0) b.buffer = Tensor::empty({n}, dtype);
+    buckets_.push_back(std::move(b));
+  }
+}
+
+void GradBuckets::start(int index) {
+  Bucket& b = buckets_.at(index);
+  if (b.started || !b.buffer.defined()) return;
+  if (!any_started_) {
+    first_start_ = std::chrono::steady_clock::now();
+    any_started_ = true;
+  }
+  char* dst = static_cast<char*>(b.buffer.raw());
+  for (Tensor* t : b.grads) {
+    std::memcpy(dst, t->raw(), t->nbytes());
+    dst += t->nbytes();
+  }
+  b.request = dp_->iall_reduce_sum(b.buffer.raw(), b.buffer.numel(), b.buffer.dtype());
+  b.started = true;
+}
+
+void GradBuckets::finish() {
+  for (size_t i = 0; i < buckets_.size(); ++i) start(static_cast<int>(i));
+  const auto t0 = std::chrono::steady_clock::now();
+  for (Bucket& b : buckets_) b.request.wait();
+  const auto t1 = std::chrono::steady_clock::now();
+  wait_s_ = std::chrono::duration<double>(t1 - t0).count();
+  window_s_ = any_started_ ? std::chrono::duration<double>(t1 - first_start_).count() : 0.0;
+  for (Bucket& b : buckets_) {
+    if (!b.started) continue;
+    const char* src = static_cast<const char*>(b.buffer.raw());
+    for (Tensor* t : b.grads) {
+      std::memcpy(t->raw(), src, t->nbytes());
+      src += t->nbytes();
+    }
+    b.started = false;
+  }
+  any_started_ = false;
+}
+
+}  // namespace alibi
