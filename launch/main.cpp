@@ -30,10 +30,17 @@ void print_usage() {
   for (const Command& c : kCommands) std::printf("  %-12s %s\n", c.name, c.summary);
 }
 
-void report(const char* kind, const char* what) {
+// A config error is the same on every rank: rank 0 prints it and the others stay quiet
+// for a moment so the abort that ends them comes from rank 0. Any other error may be one
+// rank's own (its shard unreadable): that rank prints it, with its rank and host.
+void report(alibi::ErrorKind error_kind, const char* kind, const char* what) {
   int rank = 0, world = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &world);
+  if (world > 1 && error_kind == alibi::ErrorKind::config && rank != 0) {
+    sleep(5);
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
   char host[256] = "?";
   gethostname(host, sizeof host);
   if (world > 1) {
@@ -65,10 +72,10 @@ int main(int argc, char** argv) {
       try {
         code = command->run(argc - 1, argv + 1);
       } catch (const alibi::Error& e) {
-        report(alibi::error_kind_name(e.kind()), e.what());
+        report(e.kind(), alibi::error_kind_name(e.kind()), e.what());
         code = 1;
       } catch (const std::exception& e) {
-        report("error", e.what());
+        report(alibi::ErrorKind::internal, "error", e.what());
         code = 1;
       }
     }

@@ -22,6 +22,8 @@ void add_train_options(po::options_description& desc, TrainOptions& t) {
       ("beta2", po::value<double>(&t.beta2)->default_value(t.beta2), "AdamW beta2")
       ("clip", po::value<double>(&t.clip)->default_value(t.clip), "clip the global gradient norm to this (0: off)")
       ("seed", po::value<uint64_t>(&t.seed)->default_value(t.seed), "seed of initialisation and data order")
+      ("tp", po::value<int>(&t.tp)->default_value(t.tp), "tensor-parallel ranks (divides --heads and --ffn)")
+      ("pp", po::value<int>(&t.pp)->default_value(t.pp), "pipeline stages (at most --layers); dp = ranks / (tp*pp)")
       ("device", po::value<std::string>(&t.device)->default_value(t.device), "cpu | cuda")
       ("resume", po::value<std::string>(&t.resume), "checkpoint PATH, or auto: the newest in --out-dir (fresh start if none)")
       ("save-every", po::value<int64_t>(&t.save_every)->default_value(t.save_every), "steps between checkpoints (0: only at the end)")
@@ -69,7 +71,7 @@ OptionMap to_option_map(const ModelConfig& m, const TrainOptions& t) {
       {"grad-accum", str(t.grad_accum)}, {"steps", str(t.steps)}, {"lr", str(t.lr)},
       {"warmup", str(t.warmup)}, {"min-lr", str(t.min_lr)}, {"weight-decay", str(t.weight_decay)},
       {"beta1", str(t.beta1)}, {"beta2", str(t.beta2)}, {"clip", str(t.clip)}, {"seed", str(t.seed)},
-      {"device", t.device}, {"save-every", str(t.save_every)}, {"keep", str(t.keep)},
+      {"device", t.device}, {"tp", str(t.tp)}, {"pp", str(t.pp)}, {"save-every", str(t.save_every)}, {"keep", str(t.keep)},
       {"log-every", str(t.log_every)}, {"eval-every", str(t.eval_every)},
       {"eval-batches", str(t.eval_batches)},
   };

@@ -22,6 +22,8 @@ struct TrainOptions {
   double beta1 = 0.9, beta2 = 0.95;   // AdamW
   double clip = 1.0;                  // global grad-norm clip (0: off)
   uint64_t seed = 1234;               // initialisation and data order
+  int tp = 1;                         // tensor-parallel ranks (heads, F and V split)
+  int pp = 1;                         // pipeline stages (contiguous blocks); dp = world / (tp*pp)
   std::string device = "cpu";         // cpu | cuda
   std::string resume;                 // PATH | auto | "" (fresh)
   int64_t save_every = 500;           // steps between checkpoints (0: only at the end)

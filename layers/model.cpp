@@ -91,7 +91,7 @@ Tensor& Model<Real>::stage_input(int index, int B, int T) {
 }
 
 template <class Real>
-const Tensor& Model<Real>::stage_output(int index) const {
+Tensor& Model<Real>::stage_output(int index) {
   return slots_.at(index).residuals.back();
 }
 
@@ -103,7 +103,7 @@ Tensor& Model<Real>::stage_output_grad(int index, int B, int T) {
 }
 
 template <class Real>
-const Tensor& Model<Real>::stage_input_grad(int index) const {
+Tensor& Model<Real>::stage_input_grad(int index) {
   return slots_.at(index).dres;
 }
 

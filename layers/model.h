@@ -55,9 +55,9 @@ class Model {
   // on_block_done(l) runs after global block l's backward (for DP gradient buckets).
   void backward_stage(int slot, Real scale, const std::function<void(int)>& on_block_done = {});
   Tensor& stage_input(int slot, int B, int T);        // (B*T, C), for the caller to fill
-  const Tensor& stage_output(int slot) const;          // (B*T, C) after forward_stage
+  Tensor& stage_output(int slot);                      // (B*T, C) after forward_stage
   Tensor& stage_output_grad(int slot, int B, int T);  // (B*T, C), for the caller to fill
-  const Tensor& stage_input_grad(int slot) const;      // (B*T, C) after backward_stage
+  Tensor& stage_input_grad(int slot);                  // (B*T, C) after backward_stage
 
   int64_t scored_targets(int slot = 0) const { return slots_.at(slot).scored; }
   const Tensor& losses(int slot = 0) const { return slots_.at(slot).losses; }  // (B*T), last stage

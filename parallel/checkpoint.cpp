@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <regex>
+#include <set>
+#include <sstream>
 
 #include "runtime/error.h"
 
@@ -33,19 +35,51 @@ std::vector<std::pair<int64_t, std::string>> list_checkpoints(const std::string&
   return found;
 }
 
-void write_tensors(h5::File& f, const std::string& prefix, const std::string& suffix,
-                   const std::vector<CheckpointTensor>& tensors) {
+// One line per dataset: "<path>\t<d0>,<d1>,...".
+std::string describe(const std::string& prefix, const std::string& suffix, const std::vector<CheckpointTensor>& ts) {
+  std::string out;
+  for (const CheckpointTensor& t : ts) {
+    out += prefix + t.name + suffix + "\t";
+    for (size_t d = 0; d < t.stored_shape.size(); ++d) out += (d ? "," : "") + std::to_string(t.stored_shape[d]);
+    out += "\n";
+  }
+  return out;
+}
+
+// The union over ranks of every rank's datasets, in rank order then declaration order;
+// the same list on every rank (HDF5 creates datasets collectively, in the same order).
+std::vector<std::pair<std::string, Shape>> union_of_datasets(const Communicator& comm, const std::string& mine) {
+  std::vector<std::pair<std::string, Shape>> out;
+  std::set<std::string> seen;
+  for (const std::string& text : comm.all_gather_strings(mine)) {
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+      const size_t tab = line.find('\t');
+      const std::string path = line.substr(0, tab);
+      if (!seen.insert(path).second) continue;
+      Shape shape;
+      std::istringstream dims(line.substr(tab + 1));
+      for (std::string d; std::getline(dims, d, ',');) shape.push_back(std::stoll(d));
+      out.emplace_back(path, shape);
+    }
+  }
+  return out;
+}
+
+void write_blocks(h5::File& f, const std::string& prefix, const std::string& suffix,
+                  const std::vector<CheckpointTensor>& tensors) {
   for (const CheckpointTensor& t : tensors) {
-    ALIBI_CHECK(t.value->numel() == [&] { int64_t n = 1; for (int64_t d : t.stored_shape) n *= d; return n; }(),
-                t.name << ": stored shape " << shape_str(t.stored_shape) << " does not match "
-                       << shape_str(t.value->shape()));
-    h5::Dataset d = f.create_dataset(prefix + t.name + suffix, DType::f32, t.stored_shape);
-    d.write_all(t.value->dtype(), t.value->raw());
+    if (!t.write) continue;
+    int64_t n = 1;
+    for (int64_t d : t.count) n *= d;
+    ALIBI_CHECK(n == t.value->numel(), t.name << ": block " << shape_str(t.count) << " does not match "
+                                              << shape_str(t.value->shape()));
+    f.dataset(prefix + t.name + suffix).write_slab(t.offset, t.count, t.value->dtype(), t.value->raw());
   }
 }
 
-void read_tensors(h5::File& f, const std::string& path, const std::string& prefix, const std::string& suffix,
-                  const std::vector<CheckpointTensor>& tensors) {
+void read_blocks(h5::File& f, const std::string& path, const std::string& prefix, const std::string& suffix,
+                 const std::vector<CheckpointTensor>& tensors) {
   for (const CheckpointTensor& t : tensors) {
     const std::string name = prefix + t.name + suffix;
     ALIBI_CHECK_AS(DataError, f.exists(name),
@@ -59,7 +93,7 @@ void read_tensors(h5::File& f, const std::string& path, const std::string& prefi
                         << " but this model needs " << shape_str(t.stored_shape)
                         << "; the checkpoint is from a different model shape (--vocab/--channels/--heads/"
                            "--ffn): use matching options or a new --out-dir");
-    d.read_all(t.value->dtype(), t.value->raw());
+    d.read_slab(t.offset, t.count, t.value->dtype(), t.value->raw());
   }
 }
 
@@ -83,12 +117,17 @@ void prune_checkpoints(const std::string& out_dir, int keep) {
   for (size_t i = 0; i + keep < found.size(); ++i) remove_file_quietly(found[i].second);
 }
 
-void write_checkpoint(const std::string& path, const OptionMap& options, const CheckpointState& state,
-                      const std::vector<CheckpointTensor>& model, const std::vector<CheckpointTensor>& adam_m,
-                      const std::vector<CheckpointTensor>& adam_v, const std::function<void(h5::File&)>& extra) {
+void write_checkpoint(const std::string& path, const Communicator& comm, const OptionMap& options,
+                      const CheckpointState& state, const std::vector<CheckpointTensor>& model,
+                      const std::vector<CheckpointTensor>& adam_m, const std::vector<CheckpointTensor>& adam_v,
+                      const std::function<void(h5::File&)>& extra) {
   const std::string tmp = temporary_path(path);
+  const auto datasets = union_of_datasets(
+      comm, describe("/model/", "", model) + describe("/optimizer/", "/m", adam_m) + describe("/optimizer/", "/v", adam_v));
   try {
-    h5::File f(tmp, h5::Access::create);
+    h5::FileOptions file_options;
+    if (comm.size() > 1) file_options.comm = comm.mpi_comm();
+    h5::File f(tmp, h5::Access::create, file_options);
     f.set_int_attr("format_version", kFormatVersion);
     f.set_int_attr("step", state.step);
     f.set_int_attr("data_position", static_cast<int64_t>(state.data_position));
@@ -97,14 +136,17 @@ void write_checkpoint(const std::string& path, const OptionMap& options, const C
       h5::Group config = f.create_group("config");  // closed before the file, so close() sees every write
       for (const auto& [key, value] : options) config.set_string_attr(key, value);
     }
-    write_tensors(f, "/model/", "", model);
-    write_tensors(f, "/optimizer/", "/m", adam_m);
-    write_tensors(f, "/optimizer/", "/v", adam_v);
+    for (const auto& [name, shape] : datasets) f.create_dataset(name, DType::f32, shape);
+    write_blocks(f, "/model/", "", model);
+    write_blocks(f, "/optimizer/", "/m", adam_m);
+    write_blocks(f, "/optimizer/", "/v", adam_v);
     if (extra) extra(f);
     f.close();
-    atomic_rename(tmp, path);
+    comm.barrier();  // every rank's blocks are in the file
+    if (comm.rank() == 0) atomic_rename(tmp, path);
+    comm.barrier();  // nobody reports success (or prunes) before the rename
   } catch (...) {
-    remove_file_quietly(tmp);  // never leave a partial file; the previous checkpoint stays
+    if (comm.rank() == 0) remove_file_quietly(tmp);  // never a partial file; the previous one stays
     throw;
   }
 }
@@ -133,9 +175,9 @@ void read_checkpoint_tensors(const std::string& path, const std::vector<Checkpoi
                              const std::vector<CheckpointTensor>& adam_m,
                              const std::vector<CheckpointTensor>& adam_v) {
   h5::File f(path, h5::Access::read_only, {.missing_hint = "check --resume"});
-  read_tensors(f, path, "/model/", "", model);
-  read_tensors(f, path, "/optimizer/", "/m", adam_m);
-  read_tensors(f, path, "/optimizer/", "/v", adam_v);
+  read_blocks(f, path, "/model/", "", model);
+  read_blocks(f, path, "/optimizer/", "/m", adam_m);
+  read_blocks(f, path, "/optimizer/", "/v", adam_v);
 }
 
 }  // namespace alibi

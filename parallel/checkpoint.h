@@ -8,10 +8,11 @@
 //   /optimizer/<name>/m, /v  AdamW moments, same shapes
 //   root attributes          step, data_position, seed, format_version
 //
-// Written to "<path>.tmp" and renamed into place, so a crash mid-write never damages a
-// checkpoint that was already there; `--resume auto` takes the newest step_*.h5.
-// (Written by one process for now; the parallelism issue makes the I/O collective with
-// each rank writing its own hyperslabs.)
+// Collective over a communicator (parallel HDF5, MPI-IO): every rank creates every
+// dataset, and each rank writes (or reads) only its own hyperslab of each tensor, so a
+// checkpoint saved under one tp x pp x dp layout resumes under any other. Written to
+// "<path>.tmp" and renamed into place once every rank has written, so a crash mid-write
+// never damages a checkpoint that was already there; `--resume auto` takes the newest.
 #pragma once
 
 #include <functional>
@@ -20,17 +21,20 @@
 #include <string>
 #include <vector>
 
+#include "parallel/comm.h"
 #include "runtime/h5.h"
 #include "runtime/tensor.h"
 
 namespace alibi {
 
-// One tensor as stored: `stored_shape` has the same element count as the tensor but may
-// split dimensions (the fused QKV weight (3C, C) is stored (NH, 3, HS, C)).
+// This rank's block of one stored tensor.
 struct CheckpointTensor {
-  std::string name;
-  Tensor* value;
-  Shape stored_shape;
+  std::string name;                   // "blocks.0.attn.qkv.weight"
+  Tensor* value;                      // the block, contiguous
+  Shape stored_shape;                 // the whole tensor as stored, e.g. (NH, 3, HS, C)
+  std::vector<int64_t> offset;        // where the block starts in stored_shape
+  Shape count;                        // the block's extent in stored dimensions
+  bool write = true;                  // this rank writes the block (one writer per element)
 };
 
 struct CheckpointState {
@@ -49,20 +53,23 @@ std::optional<std::string> latest_checkpoint(const std::string& out_dir);
 // Deletes all but the newest `keep` checkpoints (keep <= 0 keeps all).
 void prune_checkpoints(const std::string& out_dir, int keep);
 
-// Writes the checkpoint atomically. `extra` may add groups (the tokenizer) before the
-// file is closed and renamed.
-void write_checkpoint(const std::string& path, const OptionMap& options, const CheckpointState& state,
-                      const std::vector<CheckpointTensor>& model, const std::vector<CheckpointTensor>& adam_m,
-                      const std::vector<CheckpointTensor>& adam_v,
+// Writes the checkpoint collectively over `comm` (every rank calls it with the same
+// options, state and tensor names in the same order; `model`, `adam_m`, `adam_v` hold
+// the calling rank's blocks, and ranks may hold different tensors: the union is
+// created). `extra` may add groups (the tokenizer) collectively before the file is
+// closed and renamed.
+void write_checkpoint(const std::string& path, const Communicator& comm, const OptionMap& options,
+                      const CheckpointState& state, const std::vector<CheckpointTensor>& model,
+                      const std::vector<CheckpointTensor>& adam_m, const std::vector<CheckpointTensor>& adam_v,
                       const std::function<void(h5::File&)>& extra = {});
 
 // Reads /config and the root attributes.
 OptionMap read_checkpoint_options(const std::string& path);
 CheckpointState read_checkpoint_state(const std::string& path);
 
-// Fills each tensor from /model/<name> (or the optimizer moments); a missing tensor or a
-// shape that differs from stored_shape is a DataError naming the tensor, both shapes and
-// the fix.
+// Fills each block from /model/<name> (or the optimizer moments). A missing tensor or a
+// stored shape that differs from stored_shape is a DataError naming the tensor, both
+// shapes and the fix.
 void read_checkpoint_tensors(const std::string& path, const std::vector<CheckpointTensor>& model,
                              const std::vector<CheckpointTensor>& adam_m,
                              const std::vector<CheckpointTensor>& adam_v);

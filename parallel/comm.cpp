@@ -28,10 +28,32 @@ void check_mpi(int code, const char* call) {
   throw Error(ErrorKind::internal, std::string(call) + " failed: " + std::string(text, len));
 }
 
+
 static int count_of(int64_t n) {
   ALIBI_CHECK(n >= 0 && n <= std::numeric_limits<int>::max(),
               "message of " << n << " elements exceeds MPI's int count; split it");
   return static_cast<int>(n);
+}
+
+std::vector<std::string> Communicator::all_gather_strings(const std::string& mine) const {
+  const int n = size();
+  std::vector<int64_t> lengths(n);
+  const int64_t length = static_cast<int64_t>(mine.size());
+  all_gather(&length, lengths.data(), 1, DType::i64);
+  std::vector<int> counts(n), displs(n);
+  int total = 0;
+  for (int r = 0; r < n; ++r) {
+    counts[r] = count_of(lengths[r]);
+    displs[r] = total;
+    total += counts[r];
+  }
+  std::string all(static_cast<size_t>(total), '\0');
+  check_mpi(MPI_Allgatherv(mine.data(), count_of(length), MPI_CHAR, all.data(), counts.data(), displs.data(),
+                           MPI_CHAR, mpi_comm()),
+            "MPI_Allgatherv");
+  std::vector<std::string> out;
+  for (int r = 0; r < n; ++r) out.push_back(all.substr(static_cast<size_t>(displs[r]), static_cast<size_t>(counts[r])));
+  return out;
 }
 
 Request& Request::operator=(Request&& o) noexcept {

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "runtime/tensor.h"
 
@@ -63,6 +64,8 @@ class Communicator {
   template <class T> void broadcast(T* data, int64_t n, int root) const { broadcast(data, n, dtype_of<T>(), root); }
   template <class T> void send(const T* data, int64_t n, int dest, int tag) const { send(data, n, dtype_of<T>(), dest, tag); }
   template <class T> void recv(T* data, int64_t n, int source, int tag) const { recv(data, n, dtype_of<T>(), source, tag); }
+  // Every rank's string, in rank order.
+  std::vector<std::string> all_gather_strings(const std::string& mine) const;
   double sum(double x) const { all_reduce_sum(&x, 1, DType::f64); return x; }
   double max(double x) const { all_reduce_max(&x, 1, DType::f64); return x; }
 };

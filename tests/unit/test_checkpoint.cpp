@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "parallel/checkpoint.h"
+#include "parallel/comm.h"
 
 namespace alibi {
 namespace {
@@ -34,8 +35,12 @@ class CheckpointTest : public ::testing::Test {
   void write(const std::string& path, int64_t step, const std::function<void(h5::File&)>& extra = {}) {
     CheckpointState s{step, 1234567890123ull, 42};
     // The (6, 4) weight stored as (2, 3, 4), as the fused QKV is stored head-major.
-    write_checkpoint(path, {{"layers", "2"}, {"position", "alibi"}}, s, {{"w", &w_, {2, 3, 4}}},
-                     {{"w", &m_, {2, 3, 4}}}, {{"w", &v_, {2, 3, 4}}}, extra);
+    write_checkpoint(path, SelfCommunicator(), {{"layers", "2"}, {"position", "alibi"}}, s, {whole("w", &w_)},
+                     {whole("w", &m_)}, {whole("w", &v_)}, extra);
+  }
+
+  static CheckpointTensor whole(const std::string& name, Tensor* t) {
+    return {name, t, {2, 3, 4}, {0, 0, 0}, {2, 3, 4}, true};
   }
 
   fs::path dir_;
@@ -48,7 +53,7 @@ TEST_F(CheckpointTest, RoundTripIsExact) {
   write(path, 7);
   Tensor w = Tensor::zeros({6, 4}, DType::f32), m = Tensor::zeros({6, 4}, DType::f32),
          v = Tensor::zeros({6, 4}, DType::f32);
-  read_checkpoint_tensors(path, {{"w", &w, {2, 3, 4}}}, {{"w", &m, {2, 3, 4}}}, {{"w", &v, {2, 3, 4}}});
+  read_checkpoint_tensors(path, {whole("w", &w)}, {whole("w", &m)}, {whole("w", &v)});
   for (int i = 0; i < 24; ++i) {
     EXPECT_EQ(w.data<float>()[i], w_.data<float>()[i]);
     EXPECT_EQ(m.data<float>()[i], m_.data<float>()[i]);
@@ -73,7 +78,7 @@ TEST_F(CheckpointTest, FailedWriteLeavesThePreviousCheckpointIntact) {
   EXPECT_EQ(fs::file_size(path), size);
   EXPECT_FALSE(fs::exists(temporary_path(path)));
   Tensor w = Tensor::zeros({6, 4}, DType::f32), m = w.clone(), v = w.clone();
-  read_checkpoint_tensors(path, {{"w", &w, {2, 3, 4}}}, {{"w", &m, {2, 3, 4}}}, {{"w", &v, {2, 3, 4}}});
+  read_checkpoint_tensors(path, {whole("w", &w)}, {whole("w", &m)}, {whole("w", &v)});
   EXPECT_EQ(w.data<float>()[0], first);
 }
 
@@ -94,7 +99,7 @@ TEST_F(CheckpointTest, ShapeMismatchNamesTensorAndShapes) {
   write(path, 1);
   Tensor w = Tensor::zeros({8, 4}, DType::f32);
   try {
-    read_checkpoint_tensors(path, {{"w", &w, {8, 4}}}, {}, {});
+    read_checkpoint_tensors(path, {{"w", &w, {8, 4}, {0, 0}, {8, 4}, true}}, {}, {});
     FAIL() << "expected a DataError";
   } catch (const DataError& e) {
     const std::string msg = e.what();
@@ -103,7 +108,16 @@ TEST_F(CheckpointTest, ShapeMismatchNamesTensorAndShapes) {
     EXPECT_NE(msg.find("(8, 4)"), std::string::npos) << msg;
   }
   Tensor x = Tensor::zeros({1}, DType::f32);
-  EXPECT_THROW(read_checkpoint_tensors(path, {{"absent", &x, {1}}}, {}, {}), DataError);
+  EXPECT_THROW(read_checkpoint_tensors(path, {{"absent", &x, {1}, {0}, {1}, true}}, {}, {}), DataError);
+}
+
+TEST_F(CheckpointTest, BlocksReadBackFromTheirHyperslab) {
+  const std::string path = checkpoint_path(dir_.string(), 2);
+  write(path, 2);
+  // Rows [1, 2) of the first stored dimension: elements 12..23 of the whole tensor.
+  Tensor half = Tensor::zeros({3, 4}, DType::f32);
+  read_checkpoint_tensors(path, {{"w", &half, {2, 3, 4}, {1, 0, 0}, {1, 3, 4}, true}}, {}, {});
+  for (int i = 0; i < 12; ++i) EXPECT_EQ(half.data<float>()[i], w_.data<float>()[12 + i]);
 }
 
 }  // namespace

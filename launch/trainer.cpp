@@ -1,0 +1,165 @@
+// The training step over the process grid.
+#include "launch/trainer.h"
+
+#include <cmath>
+
+#include "kernels/ops.h"
+#include "parallel/pipeline.h"
+
+namespace alibi {
+
+namespace {
+
+// The model as the 1F1B schedule sees one pipeline stage.
+struct TrainStage {
+  Model<float>& model;
+  int B, T, M;
+  const int32_t* inputs;   // (M, B, T)
+  const int32_t* targets;  // (M, B, T)
+  float scale;
+  std::function<void(int)> on_last_block_done;
+  double loss_sum = 0;
+
+  Tensor& input(int slot) { return model.stage_input(slot, B, T); }
+  Tensor& output(int slot) { return model.stage_output(slot); }
+  Tensor& output_grad(int slot) { return model.stage_output_grad(slot, B, T); }
+  Tensor& input_grad(int slot) { return model.stage_input_grad(slot); }
+  void forward(int micro, int slot) {
+    const int64_t off = int64_t{micro} * B * T;
+    loss_sum += model.forward_stage(slot, inputs + off, targets + off, B, T);
+  }
+  void backward(int micro, int slot) {
+    model.backward_stage(slot, scale, micro == M - 1 ? on_last_block_done : std::function<void(int)>());
+  }
+};
+
+// DP buckets: one per local block (its gradients are final once the last micro-batch's
+// backward leaves it), then one for everything else (embedding, final LN, head).
+std::vector<std::vector<Tensor*>> bucket_groups(const Model<float>& model, std::vector<int>& bucket_of_layer) {
+  const auto [first, last] = model.layer_range();
+  bucket_of_layer.assign(model.config().layers, -1);
+  std::vector<std::vector<Tensor*>> groups(last - first + 1);
+  for (const ParamRef& p : model.parameters()) {
+    int bucket = last - first;  // the rest
+    if (p.name.rfind("blocks.", 0) == 0) bucket = std::stoi(p.name.substr(7)) - first;
+    groups[bucket].push_back(p.grad);
+  }
+  for (int l = first; l < last; ++l) bucket_of_layer[l] = l - first;
+  return groups;
+}
+
+// Stored layout of a parameter's block: the fused QKV weight (3C, C) and bias (3C) are
+// stored head-major (NH, 3, HS, C) and (NH, 3, HS); a TP shard of heads is a contiguous
+// range of the first stored dimension.
+CheckpointTensor stored_block(const ParamRef& p, Tensor* value, const ModelConfig& cfg, const GridCoord& c) {
+  CheckpointTensor t{p.name, value, p.sharding.global_shape, p.sharding.offset, value->shape(), true};
+  const bool qkv = p.name.find(".attn.qkv.") != std::string::npos;
+  if (qkv) {
+    const int64_t HS = cfg.head_size(), head0 = p.sharding.offset[0] / (3 * HS), heads = value->dim(0) / (3 * HS);
+    if (value->ndim() == 2) {
+      t.stored_shape = {cfg.heads, 3, HS, cfg.channels};
+      t.offset = {head0, 0, 0, 0};
+      t.count = {heads, 3, HS, cfg.channels};
+    } else {
+      t.stored_shape = {cfg.heads, 3, HS};
+      t.offset = {head0, 0, 0};
+      t.count = {heads, 3, HS};
+    }
+  }
+  // One writer per element: DP replicas hold the same values, TP ranks the same
+  // replicated tensors, and the tied copy equals the first stage's embedding.
+  t.write = c.dp_rank == 0 && !p.tied_copy && (!p.sharding.replicated || c.tp_rank == 0);
+  return t;
+}
+
+}  // namespace
+
+Trainer::Trainer(const ModelConfig& cfg, const TrainOptions& opt, const ProcessGrid& grid, const Corpus& corpus)
+    : cfg_(cfg),
+      opt_(opt),
+      grid_(grid),
+      corpus_(corpus),
+      model_(cfg, opt.seed, grid),
+      adam_(model_.parameters(), {static_cast<float>(opt.beta1), static_cast<float>(opt.beta2), 1e-8f}),
+      sampler_(corpus, Split::train, cfg.seq_len, opt.seed, grid.coord().dp_rank, grid.shape().dp),
+      buckets_(bucket_groups(model_, bucket_of_layer_), grid.dp()) {}
+
+int64_t Trainer::tokens_per_step() const {
+  return int64_t{opt_.micro_batch} * cfg_.seq_len * opt_.grad_accum * grid_.shape().dp;
+}
+
+double Trainer::global_grad_norm() const {
+  const GridCoord& c = grid_.coord();
+  double local = 0.0;
+  if (c.dp_rank == 0) {  // DP replicas hold the same (already summed) gradients
+    for (const ParamRef& p : model_.parameters()) {
+      if (p.tied_copy || (p.sharding.replicated && c.tp_rank != 0)) continue;
+      local += cpu::sum_squares<float>(p.grad->data<float>(), p.grad->numel());
+    }
+  }
+  return std::sqrt(grid_.world().sum(local));
+}
+
+StepResult Trainer::step(double lr) {
+  const int B = opt_.micro_batch, T = cfg_.seq_len, M = opt_.grad_accum;
+  inputs_.resize(size_t(M) * B * T);
+  targets_.resize(inputs_.size());
+  for (int m = 0; m < M; ++m) {
+    sampler_.next_batch(B, inputs_.data() + size_t(m) * B * T, targets_.data() + size_t(m) * B * T);
+  }
+  zero_grads(model_.parameters());
+  TrainStage stage{model_, B, T, M, inputs_.data(), targets_.data(), 1.0f / static_cast<float>(tokens_per_step()),
+                   [this](int layer) { buckets_.start(bucket_of_layer_[layer]); }};
+  StepResult r;
+  r.pipeline_wait_s = run_1f1b(stage, grid_, M).wait_s;
+  buckets_.finish();
+  r.dp_wait_s = buckets_.last_wait_s();
+  r.dp_window_s = buckets_.last_window_s();
+  if (cfg_.tie_embeddings && grid_.shape().pp > 1 && model_.wte.defined()) {
+    grid_.embedding().all_reduce_sum(model_.dwte.data<float>(), model_.dwte.numel());
+  }
+  r.grad_norm = global_grad_norm();
+  if (opt_.clip > 0 && r.grad_norm > opt_.clip) {
+    const float s = static_cast<float>(opt_.clip / (r.grad_norm + 1e-6));
+    for (const ParamRef& p : model_.parameters()) cpu::scale_inplace<float>(p.grad->data<float>(), p.grad->numel(), s);
+  }
+  adam_.step(static_cast<float>(lr), static_cast<float>(opt_.weight_decay));
+  // Each loss once: the last stage's TP rank 0 of every DP replica.
+  const bool reports = model_.has_head() && grid_.coord().tp_rank == 0;
+  r.loss = grid_.world().sum(reports ? stage.loss_sum : 0.0) / static_cast<double>(tokens_per_step());
+  return r;
+}
+
+EvalResult Trainer::evaluate(Split split, int max_batches) {
+  const int B = opt_.micro_batch, T = cfg_.seq_len;
+  EvalWindows windows(corpus_, split, T, grid_.coord().dp_rank, grid_.shape().dp);
+  std::vector<int32_t> inputs(size_t(B) * T), targets(size_t(B) * T);
+  const bool reports = model_.has_head() && grid_.coord().tp_rank == 0;
+  double loss_sum = 0, tokens = 0;
+  for (int batch = 0; max_batches <= 0 || batch < max_batches; ++batch) {
+    const int n = windows.next_batch(B, inputs.data(), targets.data());  // the same n on every stage
+    if (n == 0) break;
+    TrainStage stage{model_, n, T, 1, inputs.data(), targets.data(), 0.0f, {}};
+    run_forward_only(stage, grid_, 1);
+    if (reports) {
+      loss_sum += stage.loss_sum;
+      tokens += static_cast<double>(model_.scored_targets(0));
+    }
+  }
+  EvalResult r;
+  r.loss_sum = grid_.world().sum(loss_sum);
+  r.tokens = static_cast<int64_t>(grid_.world().sum(tokens));
+  return r;
+}
+
+std::vector<CheckpointTensor> Trainer::checkpoint_tensors(int which) {
+  std::vector<CheckpointTensor> out;
+  const ParameterList& params = model_.parameters();
+  for (size_t i = 0; i < params.size(); ++i) {
+    Tensor* t = which == 0 ? params[i].value : which == 1 ? &adam_.first_moments()[i] : &adam_.second_moments()[i];
+    out.push_back(stored_block(params[i], t, cfg_, grid_.coord()));
+  }
+  return out;
+}
+
+}  // namespace alibi

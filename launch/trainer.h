@@ -1,0 +1,66 @@
+// One rank's share of training: the model part (pipeline stage, TP shard), its AdamW
+// state, the DP gradient buckets and this DP rank's sampler; one call per optimizer step.
+//
+//   Trainer trainer(cfg, opt, grid, corpus);
+//   StepResult r = trainer.step(lr);            // every rank gets the same loss and norm
+//   EvalResult v = trainer.evaluate(Split::valid, 8);
+//
+// A step: grad-accum micro-batches through the 1F1B schedule (the last micro-batch's
+// backward starts each block's DP all-reduce as soon as the block is done), the tied
+// embedding's two copies summed, the global grad-norm clip, AdamW on local shards.
+#pragma once
+
+#include <vector>
+
+#include "data/corpus.h"
+#include "data/sampler.h"
+#include "launch/evaluate.h"
+#include "launch/train_options.h"
+#include "layers/model.h"
+#include "layers/optimizer.h"
+#include "parallel/checkpoint.h"
+#include "parallel/data_parallel.h"
+#include "parallel/grid.h"
+
+namespace alibi {
+
+struct StepResult {
+  double loss = 0;             // mean over every target of the global batch
+  double grad_norm = 0;        // before clipping
+  double pipeline_wait_s = 0;  // blocked on the neighbour stages
+  double dp_wait_s = 0;        // blocked on the DP all-reduce after backward
+  double dp_window_s = 0;      // from the first bucket's start to the end of the all-reduce
+};
+
+class Trainer {
+ public:
+  Trainer(const ModelConfig& cfg, const TrainOptions& opt, const ProcessGrid& grid, const Corpus& corpus);
+
+  StepResult step(double lr);
+  // Loss over the first max_batches x micro-batch x dp windows of `split` (all when 0).
+  EvalResult evaluate(Split split, int max_batches);
+
+  // This rank's blocks of the model and of the AdamW moments, as checkpointed.
+  std::vector<CheckpointTensor> checkpoint_tensors(int which /*0 params, 1 m, 2 v*/);
+  // Global squared-norm contribution rules, exposed for tests: each element once.
+  double global_grad_norm() const;
+
+  Model<float>& model() { return model_; }
+  AdamW<float>& optimizer() { return adam_; }
+  Sampler& sampler() { return sampler_; }
+  int64_t tokens_per_step() const;
+
+ private:
+  ModelConfig cfg_;
+  TrainOptions opt_;
+  const ProcessGrid& grid_;
+  const Corpus& corpus_;
+  Model<float> model_;
+  AdamW<float> adam_;
+  Sampler sampler_;
+  std::vector<int> bucket_of_layer_;  // global layer -> bucket (-1: not here); before buckets_, which fills it
+  GradBuckets buckets_;
+  std::vector<int32_t> inputs_, targets_;  // (M, B, T)
+};
+
+}  // namespace alibi
