@@ -42,6 +42,7 @@ class Attention {
   void backward(Tensor& dinp, const Tensor& dout, const Tensor& inp);
 
   void collect(ParameterList& params);
+  const AttentionShape& shape() const { return shape_; }
 
   Linear<Real> qkv;   // C -> NH*3*HS, column-parallel
   Linear<Real> proj;  // NH*HS -> C, row-parallel
