@@ -3,8 +3,8 @@
 // document and the tokenizer stored beside the tokens. The same inputs, options and seed
 // always give the same file.
 //
-//   alibi preprocess --input /usr/share/doc/linux-doc-6.1/html/_sources --output linuxdoc.h5 \
-//                    --tokenizer bpe --vocab 8192
+//   alibi preprocess --input /usr/share/doc/linux-doc-6.1/html/_sources --output linuxdoc.h5
+//                    --tokenizer bpe --vocab 8192      (one line)
 //   alibi preprocess --input more/ --tokenizer-from linuxdoc.h5 --output more.h5
 //   alibi preprocess --megatron my_text_document --tokenizer gpt2 --gpt2-files gpt2/ --output m.h5
 //

@@ -67,6 +67,7 @@ OptionMap to_option_map(const ModelConfig& m, const TrainOptions& t) {
       {"vocab", str(m.vocab)}, {"layers", str(m.layers)}, {"channels", str(m.channels)},
       {"heads", str(m.heads)}, {"ffn", str(m.ffn)}, {"seq-len", str(m.seq_len)},
       {"position", m.position}, {"tie-embeddings", m.tie_embeddings ? "1" : "0"},
+      {"max-positions", str(m.max_positions)},
       {"data", t.data}, {"out-dir", t.out_dir}, {"micro-batch", str(t.micro_batch)},
       {"grad-accum", str(t.grad_accum)}, {"steps", str(t.steps)}, {"lr", str(t.lr)},
       {"warmup", str(t.warmup)}, {"min-lr", str(t.min_lr)}, {"weight-decay", str(t.weight_decay)},

@@ -2,6 +2,9 @@
 // walking them in exact reverse; vocab-parallel embedding, head and cross-entropy.
 #include "layers/model.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "kernels/ops.h"
 #include "parallel/tensor_parallel.h"
 
@@ -11,6 +14,16 @@ static PositionBias attention_bias(PositionMethod method) {
   return method == PositionMethod::alibi ? PositionBias::alibi : PositionBias::none;
 }
 
+// Sinusoidal positions (Vaswani et al.; fairseq's layout: sines in the first C/2
+// channels, cosines in the rest), added to token embeddings scaled by sqrt(C) as fairseq
+// and the paper's baseline do: unscaled, unit-amplitude sinusoids swamp the tokens.
+static double sinusoid(int64_t t, int64_t c, int64_t C) {
+  const int64_t half = C / 2, i = c < half ? c : c - half;
+  const double freq = std::exp(-std::log(10000.0) * static_cast<double>(i) / static_cast<double>(std::max<int64_t>(1, half - 1)));
+  if (c >= 2 * half) return 0.0;  // odd C: the last channel carries no position
+  return c < half ? std::sin(static_cast<double>(t) * freq) : std::cos(static_cast<double>(t) * freq);
+}
+
 template <class Real>
 Model<Real>::Model(const ModelConfig& config, uint64_t seed) : Model(config, seed, ProcessGrid::single()) {}
 
@@ -18,6 +31,9 @@ template <class Real>
 Model<Real>::Model(const ModelConfig& config, uint64_t seed, const ProcessGrid& grid)
     : config_(config), grid_(grid) {
   config.validate();
+  const PositionMethod method = config.position_method();
+  ALIBI_CHECK_AS(ConfigError, method != PositionMethod::rotary && method != PositionMethod::t5,
+                 "--position " << config.position << " is not available in this build yet; use alibi, sinusoidal, learned or none");
   const GridShape& g = grid.shape();
   const GridCoord& c = grid.coord();
   validate_grid(g, g.world(), config);
@@ -28,6 +44,11 @@ Model<Real>::Model(const ModelConfig& config, uint64_t seed, const ProcessGrid& 
   if (embedding_here) {
     make_parameter<Real>(wte, dwte, "embedding.weight", {v1_ - v0_, C}, vocab_rows, Init::normal, 0.02, seed);
     params_.push_back({"embedding.weight", &wte, &dwte, true, vocab_rows, /*tied_copy=*/!grid.first_stage()});
+  }
+  if (grid.first_stage() && config.position_method() == PositionMethod::learned) {
+    const Shape shape{config.position_rows(), C};
+    make_parameter<Real>(wpe, dwpe, "position.weight", shape, Sharding::whole(shape), Init::normal, 0.02, seed);
+    params_.push_back({"position.weight", &wpe, &dwpe, true, Sharding::whole(shape)});
   }
   AttentionShape shape;
   shape.C = config.channels;
@@ -126,6 +147,7 @@ double Model<Real>::forward_stage(int index, const int32_t* tokens, const int32_
     }
     cpu::embedding_forward<Real>(s.residuals[0].template data<Real>(), s.local_tokens.data(), wte.data<Real>(), N, C);
     reduce_from_tp_forward(tp, s.residuals[0]);
+    add_positions(s.residuals[0], B, T);
   }
 
   // ---- blocks
@@ -187,8 +209,68 @@ void Model<Real>::backward_stage(int index, Real scale, const std::function<void
     if (on_block_done) on_block_done(first_layer_ + l);
   }
 
-  // ---- embedding: scatter-add of this rank's vocabulary rows (no communication)
-  if (has_embedding()) cpu::embedding_backward<Real>(dwte.data<Real>(), s.dres.template data<Real>(), s.local_tokens.data(), N, C);
+  // ---- positions, then the embedding: scatter-add of this rank's vocabulary rows
+  if (has_embedding()) {
+    positions_backward(s, s.dres);
+    cpu::embedding_backward<Real>(dwte.data<Real>(), s.dres.template data<Real>(), s.local_tokens.data(), N, C);
+  }
+}
+
+template <class Real>
+void Model<Real>::add_positions(Tensor& x, int B, int T) {
+  const int64_t C = config_.channels;
+  Real* p = x.data<Real>();
+  switch (config_.position_method()) {
+    case PositionMethod::learned: {
+      ALIBI_CHECK_AS(ConfigError, T <= config_.position_rows(),
+                     "length " << T << " is past the learned position table's " << config_.position_rows()
+                               << " rows (--max-positions); evaluate learned positions at most that long");
+      const Real* w = wpe.data<Real>();
+#pragma omp parallel for schedule(static)
+      for (int64_t n = 0; n < int64_t{B} * T; ++n)
+        for (int64_t c = 0; c < C; ++c) p[n * C + c] += w[(n % T) * C + c];
+      break;
+    }
+    case PositionMethod::sinusoidal: {
+      if (!sinusoids_.defined() || sinusoids_.dim(0) != T) {
+        sinusoids_ = Tensor::empty({T, C}, dtype_of<Real>());
+        Real* table = sinusoids_.data<Real>();
+        for (int64_t t = 0; t < T; ++t)
+          for (int64_t c = 0; c < C; ++c) table[t * C + c] = static_cast<Real>(sinusoid(t, c, C));
+      }
+      const Real* table = sinusoids_.data<Real>();
+      const Real scale = static_cast<Real>(std::sqrt(static_cast<double>(C)));
+#pragma omp parallel for schedule(static)
+      for (int64_t n = 0; n < int64_t{B} * T; ++n)
+        for (int64_t c = 0; c < C; ++c) p[n * C + c] = scale * p[n * C + c] + table[(n % T) * C + c];
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+template <class Real>
+void Model<Real>::positions_backward(Slot& s, Tensor& dx) {
+  const int64_t C = config_.channels, T = s.T, B = s.B;
+  Real* d = dx.template data<Real>();
+  switch (config_.position_method()) {
+    case PositionMethod::learned: {
+      Real* dw = dwpe.data<Real>();
+#pragma omp parallel for schedule(static)
+      for (int64_t t = 0; t < T; ++t)  // rows of different t are disjoint: no races, fixed order over b
+        for (int64_t b = 0; b < B; ++b)
+          for (int64_t c = 0; c < C; ++c) dw[t * C + c] += d[(b * T + t) * C + c];
+      break;
+    }
+    case PositionMethod::sinusoidal: {  // the lookup was scaled by sqrt(C)
+      const Real scale = static_cast<Real>(std::sqrt(static_cast<double>(C)));
+      cpu::scale_inplace<Real>(d, B * T * C, scale);
+      break;
+    }
+    default:
+      break;
+  }
 }
 
 template class Model<float>;

@@ -71,6 +71,7 @@ class Model {
   std::pair<int64_t, int64_t> vocab_range() const { return {v0_, v1_}; }
 
   Tensor wte, dwte;          // (V_local, C) embedding shard; first stage, and last when tied
+  Tensor wpe, dwpe;          // (max_positions, C) learned positions, first stage
   std::vector<Block<Real>> blocks;  // this stage's blocks (templates for the slots; never run)
   LayerNorm<Real> ln_f;      // last stage
   Linear<Real> lm_head;      // (V_local, C), last stage, only when not tied
@@ -92,6 +93,8 @@ class Model {
   Slot& slot(int index);
   void ensure_buffers(Slot& s, int B, int T);
   const Tensor& head_weight() const { return config_.tie_embeddings ? wte : lm_head.weight; }
+  void add_positions(Tensor& x, int B, int T);                    // after the token lookup
+  void positions_backward(Slot& s, Tensor& dx_tokens);            // dx_tokens: grad of the lookup
 
   ModelConfig config_;
   ProcessGrid grid_;
@@ -99,6 +102,7 @@ class Model {
   int64_t v0_ = 0, v1_ = 0;
   ParameterList params_;
   std::vector<Slot> slots_;
+  Tensor sinusoids_;  // (T, C) table of the last T seen, sinusoidal positions
 };
 
 }  // namespace alibi

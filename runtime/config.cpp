@@ -45,9 +45,11 @@ void ModelConfig::validate() const {
   ALIBI_CHECK_AS(ConfigError, ffn >= 0, "--ffn must be >= 0 (0 means 4 x channels; got " << ffn << ")");
   ALIBI_CHECK_AS(ConfigError, seq_len >= 1, "--seq-len must be at least 1 (got " << seq_len << ")");
   const PositionMethod method = position_method();
-  ALIBI_CHECK_AS(ConfigError, method == PositionMethod::alibi || method == PositionMethod::none,
-                 "--position " << position
-                               << " is not implemented yet in this build; use alibi or none");
+  ALIBI_CHECK_AS(ConfigError, method != PositionMethod::rotary || head_size() % 2 == 0,
+                 "--position rotary needs an even head size (channels / heads = " << head_size() << ")");
+  ALIBI_CHECK_AS(ConfigError, max_positions >= 0 && (method != PositionMethod::learned || position_rows() >= seq_len),
+                 "--max-positions " << max_positions << " is below --seq-len " << seq_len
+                                    << "; learned positions need a row for every training position");
 }
 
 int64_t ModelConfig::parameter_count() const {
@@ -58,7 +60,11 @@ int64_t ModelConfig::parameter_count() const {
                             + 2 * C              // ln2
                             + F * C + F          // fc
                             + C * F + C;         // fc proj
-  return V * C + L * per_block + 2 * C + (tie_embeddings ? 0 : V * C);
+  const PositionMethod method = position_method();
+  const int64_t positions = method == PositionMethod::learned ? int64_t{position_rows()} * C
+                            : method == PositionMethod::t5    ? int64_t{32} * heads  // one table, all layers
+                                                              : 0;
+  return V * C + L * per_block + 2 * C + (tie_embeddings ? 0 : V * C) + positions;
 }
 
 void add_model_options(po::options_description& desc, ModelConfig& m) {
@@ -70,7 +76,9 @@ void add_model_options(po::options_description& desc, ModelConfig& m) {
       ("ffn", po::value<int>(&m.ffn)->default_value(m.ffn), "feed-forward width F (0: 4 x C)")
       ("seq-len", po::value<int>(&m.seq_len)->default_value(m.seq_len), "training window T in tokens")
       ("position", po::value<std::string>(&m.position)->default_value(m.position),
-       "position method: alibi | none (sinusoidal, rotary, t5, learned: not yet)")
+       "position method: alibi | sinusoidal | rotary | t5 | learned | none")
+      ("max-positions", po::value<int>(&m.max_positions)->default_value(m.max_positions),
+       "learned positions: rows of the table (0: --seq-len); longer evaluation is an error")
       ("tie-embeddings", po::value<bool>(&m.tie_embeddings)->default_value(m.tie_embeddings),
        "tie the LM head to the token embedding");
 }

@@ -27,9 +27,11 @@ struct ModelConfig {
   int seq_len = 128;    // T, training window
   std::string position = "alibi";
   bool tie_embeddings = true;
+  int max_positions = 0;  // learned positions: table rows (0 means seq_len); evaluation may not go past it
 
   int head_size() const { return channels / heads; }
   int ffn_width() const { return ffn > 0 ? ffn : 4 * channels; }
+  int position_rows() const { return max_positions > 0 ? max_positions : seq_len; }
   PositionMethod position_method() const { return parse_position_method(position); }
   // Throws ConfigError naming the option and the fix for any inconsistency.
   void validate() const;

@@ -206,7 +206,9 @@ TEST_P(ModelGrad, EveryParameterMatchesFiniteDifferences) {
 INSTANTIATE_TEST_SUITE_P(Configs, ModelGrad,
                          ::testing::Values(ModelCase{5, 12, 24, true, "alibi"},
                                            ModelCase{66, 4, 16, false, "alibi"},
-                                           ModelCase{7, 2, 8, true, "none"}),
+                                           ModelCase{7, 2, 8, true, "none"},
+                                           ModelCase{9, 4, 16, true, "sinusoidal"},
+                                           ModelCase{9, 4, 16, false, "learned"}),
                          [](const ::testing::TestParamInfo<ModelCase>& info) {
                            const ModelCase& c = info.param;
                            return "T" + std::to_string(c.T) + "_NH" + std::to_string(c.NH) + "_C" +
