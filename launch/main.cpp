@@ -23,6 +23,7 @@ struct Command {
 const Command kCommands[] = {
     {"preprocess", alibi::cmd_preprocess, "turn text files and directories into an HDF5 corpus"},
     {"train", alibi::cmd_train, "train a model (ALiBi by default) on an HDF5 corpus"},
+    {"eval", alibi::cmd_eval, "perplexity against evaluation length for checkpoints (train short, test long)"},
     {"plan", alibi::cmd_plan, "print what each rank of a tp/pp/dp layout holds (no MPI launch)"},
 };
 

@@ -12,9 +12,10 @@ PACKAGES=(
   libopenblas-openmp-dev
   libgtest-dev googletest
   linux-doc-6.1
+  gnuplot-nox
 )
 # Optional extras used by benchmarks / interop checks; installed with ALIBI_SETUP_EXTRAS=1.
-EXTRAS=(python3-h5py python3-torch libopenblas0-openmp libtcmalloc-minimal4 gnuplot-nox)
+EXTRAS=(python3-h5py python3-torch libopenblas0-openmp libtcmalloc-minimal4)
 if [[ "${ALIBI_SETUP_EXTRAS:-0}" == 1 ]]; then PACKAGES+=("${EXTRAS[@]}"); fi
 
 missing=()

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "kernels/ops.h"
+#include "launch/checkpoint_layout.h"
 #include "parallel/pipeline.h"
 
 namespace alibi {
@@ -46,30 +47,6 @@ std::vector<std::vector<Tensor*>> bucket_groups(const Model<float>& model, std::
   }
   for (int l = first; l < last; ++l) bucket_of_layer[l] = l - first;
   return groups;
-}
-
-// Stored layout of a parameter's block: the fused QKV weight (3C, C) and bias (3C) are
-// stored head-major (NH, 3, HS, C) and (NH, 3, HS); a TP shard of heads is a contiguous
-// range of the first stored dimension.
-CheckpointTensor stored_block(const ParamRef& p, Tensor* value, const ModelConfig& cfg, const GridCoord& c) {
-  CheckpointTensor t{p.name, value, p.sharding.global_shape, p.sharding.offset, value->shape(), true};
-  const bool qkv = p.name.find(".attn.qkv.") != std::string::npos;
-  if (qkv) {
-    const int64_t HS = cfg.head_size(), head0 = p.sharding.offset[0] / (3 * HS), heads = value->dim(0) / (3 * HS);
-    if (value->ndim() == 2) {
-      t.stored_shape = {cfg.heads, 3, HS, cfg.channels};
-      t.offset = {head0, 0, 0, 0};
-      t.count = {heads, 3, HS, cfg.channels};
-    } else {
-      t.stored_shape = {cfg.heads, 3, HS};
-      t.offset = {head0, 0, 0};
-      t.count = {heads, 3, HS};
-    }
-  }
-  // One writer per element: DP replicas hold the same values, TP ranks the same
-  // replicated tensors, and the tied copy equals the first stage's embedding.
-  t.write = c.dp_rank == 0 && !p.tied_copy && (!p.sharding.replicated || c.tp_rank == 0);
-  return t;
 }
 
 }  // namespace
@@ -153,13 +130,8 @@ EvalResult Trainer::evaluate(Split split, int max_batches) {
 }
 
 std::vector<CheckpointTensor> Trainer::checkpoint_tensors(int which) {
-  std::vector<CheckpointTensor> out;
-  const ParameterList& params = model_.parameters();
-  for (size_t i = 0; i < params.size(); ++i) {
-    Tensor* t = which == 0 ? params[i].value : which == 1 ? &adam_.first_moments()[i] : &adam_.second_moments()[i];
-    out.push_back(stored_block(params[i], t, cfg_, grid_.coord()));
-  }
-  return out;
+  std::vector<Tensor>* moments = which == 0 ? nullptr : which == 1 ? &adam_.first_moments() : &adam_.second_moments();
+  return checkpoint_blocks(model_.parameters(), moments, cfg_, grid_.coord());
 }
 
 }  // namespace alibi

@@ -1,0 +1,241 @@
+// alibi eval: perplexity against evaluation length for one or several checkpoints (the
+// paper's Figure 1): train short, test long.
+//
+//   alibi eval --checkpoint runs/alibi/step_00001000.h5 runs/sin/step_00001000.h5 \
+//              --data corpus.h5 --lengths 128,256,512,1024 --mode sliding --stride 64
+//   mpirun -np 2 alibi eval ...      # DP splits the windows; --tp/--pp as in training
+//
+// Writes a table to stdout and OUT.csv, OUT.json and OUT.png (perplexity against length,
+// one line per checkpoint) where OUT is --out.
+#include <mpi.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "data/eval_windows.h"
+#include "data/tokenizer.h"
+#include "launch/checkpoint_layout.h"
+#include "launch/commands.h"
+#include "launch/evaluate.h"
+#include "launch/metrics.h"
+#include "layers/model.h"
+#include "parallel/pipeline.h"
+
+namespace alibi {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct EvalRow {
+  std::string checkpoint, method;
+  int train_length = 0, length = 0, stride = 0;
+  std::string mode;
+  EvalResult result;
+};
+
+// The model as the forward-only pipeline schedule sees one stage.
+struct EvalStage {
+  Model<float>& model;
+  int B, T;
+  const int32_t* inputs;
+  const int32_t* targets;
+  double loss_sum = 0;
+  Tensor& input(int slot) { return model.stage_input(slot, B, T); }
+  Tensor& output(int slot) { return model.stage_output(slot); }
+  void forward(int, int slot) { loss_sum += model.forward_stage(slot, inputs, targets, B, T); }
+};
+
+std::vector<int> parse_lengths(const std::string& text) {
+  std::vector<int> out;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    try {
+      size_t used = 0;
+      const long v = std::stol(item, &used);
+      ALIBI_CHECK_AS(ConfigError, used == item.size() && v >= 1 && v <= (1 << 24),
+                     "--lengths: '" << item << "' is not a length in [1, 16777216]");
+      out.push_back(static_cast<int>(v));
+    } catch (const std::logic_error&) {
+      throw ConfigError("--lengths: '" + item + "' is not a number; give comma-separated lengths, e.g. 128,256,512");
+    }
+  }
+  ALIBI_CHECK_AS(ConfigError, !out.empty(), "--lengths is empty; give e.g. --lengths 128,256,512");
+  return out;
+}
+
+void write_outputs(const std::string& out, const std::vector<EvalRow>& rows) {
+  std::ofstream csv(out + ".csv");
+  csv << "checkpoint,method,train_length,eval_length,mode,stride,loss,ppl,tokens\n";
+  std::ofstream json(out + ".json");
+  json << "[\n";
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const EvalRow& r = rows[i];
+    char line[1024];
+    std::snprintf(line, sizeof line, "%s,%s,%d,%d,%s,%d,%.6f,%.4f,%lld\n", r.checkpoint.c_str(), r.method.c_str(),
+                  r.train_length, r.length, r.mode.c_str(), r.stride, r.result.loss(), r.result.perplexity(),
+                  static_cast<long long>(r.result.tokens));
+    csv << line;
+    std::snprintf(line, sizeof line,
+                  "  {\"checkpoint\": \"%s\", \"method\": \"%s\", \"train_length\": %d, \"eval_length\": %d, "
+                  "\"mode\": \"%s\", \"stride\": %d, \"loss\": %.6f, \"ppl\": %.4f, \"tokens\": %lld}%s\n",
+                  r.checkpoint.c_str(), r.method.c_str(), r.train_length, r.length, r.mode.c_str(), r.stride,
+                  r.result.loss(), r.result.perplexity(), static_cast<long long>(r.result.tokens),
+                  i + 1 < rows.size() ? "," : "");
+    json << line;
+  }
+  json << "]\n";
+  ALIBI_CHECK_AS(IoError, csv.good() && json.good(), "--out " << out << ": cannot write the CSV/JSON; check the path");
+}
+
+// A PNG of perplexity against length with gnuplot, one line per checkpoint; skipped with
+// a note when gnuplot is not installed.
+void plot(const std::string& out, const std::vector<EvalRow>& rows, const std::vector<std::string>& checkpoints) {
+  if (std::system("command -v gnuplot >/dev/null 2>&1") != 0) {
+    std::printf("note: gnuplot not found; no plot (launch/setup.sh installs gnuplot-nox)\n");
+    return;
+  }
+  const std::string script = out + ".gnuplot";
+  std::ofstream g(script);
+  g << "set terminal pngcairo size 900,600 noenhanced\nset output '" << out << ".png'\n"
+    << "set logscale x 2\nset xlabel 'evaluation length (tokens)'\nset ylabel 'perplexity'\n"
+    << "set grid\nset key top left\nset title 'perplexity against evaluation length'\n"
+    << "set datafile separator ','\nplot ";
+  for (size_t i = 0; i < checkpoints.size(); ++i) {
+    const EvalRow* first = nullptr;
+    for (const EvalRow& r : rows)
+      if (r.checkpoint == checkpoints[i]) first = &r;
+    if (!first) continue;
+    g << (i ? ", " : "") << "'" << out << ".csv' using ($1 eq '" << checkpoints[i]
+      << "' ? $4 : 1/0):($1 eq '" << checkpoints[i] << "' ? $8 : 1/0) with linespoints title '" << first->method
+      << " (T=" << first->train_length << ")'";
+  }
+  g << "\n";
+  g.close();
+  // gnuplot's `eq` compares strings; column 1 is the checkpoint path.
+  const std::string cmd = "gnuplot '" + script + "' 2>/dev/null";
+  if (std::system(cmd.c_str()) != 0) std::printf("note: gnuplot failed; see %s\n", script.c_str());
+}
+
+}  // namespace
+
+int cmd_eval(int argc, char** argv) {
+  // ---- options ------------------------------------------------------------------------
+  std::vector<std::string> checkpoints;
+  std::string data, lengths_text, split_name = "valid", mode = "nonoverlapping", out = "eval";
+  int stride = 0, batch_tokens = 8192, tp = 1, pp = 1;
+  po::options_description desc("evaluation");
+  desc.add_options()
+      ("checkpoint", po::value<std::vector<std::string>>(&checkpoints)->multitoken()->required(), "checkpoint(s) to evaluate")
+      ("data", po::value<std::string>(&data), "HDF5 corpus (default: the one the first checkpoint trained on)")
+      ("lengths", po::value<std::string>(&lengths_text), "comma-separated evaluation lengths (default: the training length)")
+      ("split", po::value<std::string>(&split_name)->default_value(split_name), "train | valid | test")
+      ("mode", po::value<std::string>(&mode)->default_value(mode), "nonoverlapping | sliding")
+      ("stride", po::value<int>(&stride)->default_value(stride), "sliding windows advance by this many tokens (0: half the length)")
+      ("batch-tokens", po::value<int>(&batch_tokens)->default_value(batch_tokens), "tokens per forward (windows = max(1, this / length))")
+      ("tp", po::value<int>(&tp)->default_value(tp), "tensor-parallel ranks")
+      ("pp", po::value<int>(&pp)->default_value(pp), "pipeline stages; dp = ranks / (tp*pp) splits the windows")
+      ("out", po::value<std::string>(&out)->default_value(out), "prefix of the CSV, JSON and PNG outputs");
+  po::variables_map vm;
+  if (!parse_command_line("eval", argc, argv, desc, vm)) return 0;
+  ALIBI_CHECK_AS(ConfigError, mode == "nonoverlapping" || mode == "sliding",
+                 "--mode " << mode << " is not an evaluation mode; use nonoverlapping or sliding");
+  for (const std::string& c : checkpoints) {
+    ALIBI_CHECK_AS(IoError, fs::is_regular_file(c), "--checkpoint " << c << ": no such file; give a step_*.h5 checkpoint");
+  }
+  const Split split = parse_split(split_name);
+  int world = 1, rank = 0;
+  MPI_Comm_size(MPI_COMM_WORLD, &world);
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  ALIBI_CHECK_AS(ConfigError, tp >= 1 && pp >= 1 && world % (tp * pp) == 0,
+                 "world = tp*pp*dp fails: " << world << " ranks are not a multiple of --tp " << tp << " x --pp " << pp);
+  const GridShape shape{tp, pp, world / (tp * pp)};
+  const bool root = rank == 0;
+  const bool tty = root && isatty(STDOUT_FILENO);
+
+  std::vector<EvalRow> rows;
+  for (const std::string& checkpoint : checkpoints) {
+    // ---- model from the checkpoint --------------------------------------------------
+    const OptionMap options = read_checkpoint_options(checkpoint);
+    const ModelConfig cfg = model_config_from(options);
+    const std::string corpus_path = !data.empty() ? data : options.count("data") ? options.at("data") : "";
+    ALIBI_CHECK_AS(ConfigError, !corpus_path.empty(), checkpoint << " names no corpus; give --data");
+    Corpus corpus(corpus_path);
+    {
+      h5::File ck(checkpoint, h5::Access::read_only);
+      const Tokenizer saved = Tokenizer::read_from(ck.group("tokenizer"));
+      ALIBI_CHECK_AS(DataError, saved == corpus.tokenizer(),
+                     checkpoint << ": its tokenizer (" << saved.describe() << ") differs from " << corpus_path << "'s ("
+                                << corpus.tokenizer().describe() << "); evaluate on a corpus with the same tokenizer");
+    }
+    const ProcessGrid grid = ProcessGrid::create(MPI_COMM_WORLD, shape, cfg);
+    Model<float> model(cfg, 0, grid);
+    read_checkpoint_tensors(checkpoint, checkpoint_blocks(model.parameters(), nullptr, cfg, grid.coord()), {}, {});
+    const std::vector<int> lengths = vm.count("lengths") ? parse_lengths(lengths_text) : std::vector<int>{cfg.seq_len};
+
+    for (const int T : lengths) {
+      // ---- windows of this length ---------------------------------------------------
+      ALIBI_CHECK_AS(ConfigError, cfg.position_method() != PositionMethod::learned || T <= cfg.position_rows(),
+                     "length " << T << " is past " << checkpoint << "'s learned position table ("
+                               << cfg.position_rows() << " positions); learned positions cannot extrapolate");
+      ALIBI_CHECK_AS(ConfigError, corpus.size(split) >= int64_t{T} + 1,
+                     "length " << T << " is beyond the " << split_name << " split of " << corpus_path << " ("
+                               << corpus.size(split) << " tokens); use shorter --lengths or another --split");
+      const int S = mode == "nonoverlapping" ? T : stride > 0 ? stride : std::max(1, T / 2);
+      ALIBI_CHECK_AS(ConfigError, S <= T, "--stride " << S << " is above the window length " << T);
+      SlidingWindows windows(corpus, split, T, S, grid.coord().dp_rank, shape.dp);
+      const int B = std::max(1, batch_tokens / T);
+      std::vector<int32_t> inputs(size_t(B) * T), targets(size_t(B) * T);
+      const bool reports = model.has_head() && grid.coord().tp_rank == 0;
+      double loss_sum = 0, tokens = 0;
+      int64_t done = 0;
+      const auto t0 = std::chrono::steady_clock::now();
+      while (const int n = windows.next_batch(B, inputs.data(), targets.data())) {
+        EvalStage stage{model, n, T, inputs.data(), targets.data()};
+        run_forward_only(stage, grid, 1);
+        if (reports) {
+          loss_sum += stage.loss_sum;
+          tokens += static_cast<double>(model.scored_targets(0));
+        }
+        done += n;
+        if (tty) {
+          const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+          const double eta = s / static_cast<double>(done) * static_cast<double>(windows.count_for_rank() - done);
+          std::printf("\r  %s T=%d: %lld/%lld windows, ETA %s   ", cfg.position.c_str(), T,
+                      static_cast<long long>(done), static_cast<long long>(windows.count_for_rank()),
+                      format_duration(eta).c_str());
+          std::fflush(stdout);
+        }
+      }
+      if (tty) std::printf("\r%80s\r", "");
+      EvalRow row{checkpoint, cfg.position, cfg.seq_len, T, S, mode};
+      row.result.loss_sum = grid.world().sum(loss_sum);
+      row.result.tokens = static_cast<int64_t>(grid.world().sum(tokens));
+      rows.push_back(row);
+      if (root) {
+        if (rows.size() == 1) {
+          std::printf("%-12s %8s %8s %-15s %7s %9s %10s %10s\n", "method", "train_T", "eval_T", "mode", "stride", "loss",
+                      "ppl", "tokens");
+        }
+        std::printf("%-12s %8d %8d %-15s %7d %9.4f %10.3f %10lld\n", row.method.c_str(), row.train_length, T,
+                    mode.c_str(), S, row.result.loss(), row.result.perplexity(),
+                    static_cast<long long>(row.result.tokens));
+        std::fflush(stdout);
+      }
+    }
+  }
+  if (root) {
+    if (fs::path(out).has_parent_path()) fs::create_directories(fs::path(out).parent_path());
+    write_outputs(out, rows);
+    plot(out, rows, checkpoints);
+    std::printf("wrote %s.csv, %s.json%s\n", out.c_str(), out.c_str(),
+                fs::exists(out + ".png") ? (", " + out + ".png").c_str() : "");
+  }
+  return 0;
+}
+
+}  // namespace alibi
