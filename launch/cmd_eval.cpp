@@ -23,7 +23,6 @@
 #include "launch/evaluate.h"
 #include "launch/metrics.h"
 #include "layers/model.h"
-#include "parallel/pipeline.h"
 
 namespace alibi {
 
@@ -36,18 +35,6 @@ struct EvalRow {
   int train_length = 0, length = 0, stride = 0;
   std::string mode;
   EvalResult result;
-};
-
-// The model as the forward-only pipeline schedule sees one stage.
-struct EvalStage {
-  Model<float>& model;
-  int B, T;
-  const int32_t* inputs;
-  const int32_t* targets;
-  double loss_sum = 0;
-  Tensor& input(int slot) { return model.stage_input(slot, B, T); }
-  Tensor& output(int slot) { return model.stage_output(slot); }
-  void forward(int, int slot) { loss_sum += model.forward_stage(slot, inputs, targets, B, T); }
 };
 
 std::vector<int> parse_lengths(const std::string& text) {
@@ -189,32 +176,18 @@ int cmd_eval(int argc, char** argv) {
       ALIBI_CHECK_AS(ConfigError, S <= T, "--stride " << S << " is above the window length " << T);
       SlidingWindows windows(corpus, split, T, S, grid.coord().dp_rank, shape.dp);
       const int B = std::max(1, batch_tokens / T);
-      std::vector<int32_t> inputs(size_t(B) * T), targets(size_t(B) * T);
-      const bool reports = model.has_head() && grid.coord().tp_rank == 0;
-      double loss_sum = 0, tokens = 0;
-      int64_t done = 0;
       const auto t0 = std::chrono::steady_clock::now();
-      while (const int n = windows.next_batch(B, inputs.data(), targets.data())) {
-        EvalStage stage{model, n, T, inputs.data(), targets.data()};
-        run_forward_only(stage, grid, 1);
-        if (reports) {
-          loss_sum += stage.loss_sum;
-          tokens += static_cast<double>(model.scored_targets(0));
-        }
-        done += n;
-        if (tty) {
-          const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-          const double eta = s / static_cast<double>(done) * static_cast<double>(windows.count_for_rank() - done);
-          std::printf("\r  %s T=%d: %lld/%lld windows, ETA %s   ", cfg.position.c_str(), T,
-                      static_cast<long long>(done), static_cast<long long>(windows.count_for_rank()),
-                      format_duration(eta).c_str());
-          std::fflush(stdout);
-        }
-      }
+      auto progress = [&](int64_t done, int64_t total) {
+        if (!tty) return;
+        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        const double eta = s / static_cast<double>(done) * static_cast<double>(total - done);
+        std::printf("\r  %s T=%d: %lld/%lld windows, ETA %s   ", cfg.position.c_str(), T, static_cast<long long>(done),
+                    static_cast<long long>(total), format_duration(eta).c_str());
+        std::fflush(stdout);
+      };
+      const EvalResult result = score_windows(model, grid, windows, T, B, 0, progress);
       if (tty) std::printf("\r%80s\r", "");
-      EvalRow row{checkpoint, cfg.position, cfg.seq_len, T, S, mode};
-      row.result.loss_sum = grid.world().sum(loss_sum);
-      row.result.tokens = static_cast<int64_t>(grid.world().sum(tokens));
+      EvalRow row{checkpoint, cfg.position, cfg.seq_len, T, S, mode, result};
       rows.push_back(row);
       if (root) {
         if (rows.size() == 1) {

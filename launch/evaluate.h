@@ -1,9 +1,15 @@
-// The result of scoring a model on held-out windows (DESIGN.md "Sampling and evaluation
-// windows"): perplexity = exp(mean loss over the scored targets).
+// Scoring a model on held-out windows (DESIGN.md "Sampling and evaluation windows"):
+// perplexity = exp(mean loss over the scored targets). Used by `alibi train` (validation,
+// non-overlapping windows) and `alibi eval` (any length, sliding or not).
 #pragma once
 
 #include <cmath>
 #include <cstdint>
+#include <functional>
+
+#include "data/eval_windows.h"
+#include "layers/model.h"
+#include "parallel/grid.h"
 
 namespace alibi {
 
@@ -13,5 +19,11 @@ struct EvalResult {
   double loss() const { return tokens ? loss_sum / static_cast<double>(tokens) : NAN; }
   double perplexity() const { return std::exp(loss()); }
 };
+
+// Scores this rank's windows B at a time through the pipeline (forward only) and sums
+// over the world; every rank returns the same result. max_batches > 0 stops early.
+// progress(done, total) runs after each batch with this rank's window counts.
+EvalResult score_windows(Model<float>& model, const ProcessGrid& grid, SlidingWindows& windows, int T, int B,
+                         int max_batches = 0, const std::function<void(int64_t, int64_t)>& progress = {});
 
 }  // namespace alibi

@@ -108,25 +108,9 @@ StepResult Trainer::step(double lr) {
 }
 
 EvalResult Trainer::evaluate(Split split, int max_batches) {
-  const int B = opt_.micro_batch, T = cfg_.seq_len;
-  EvalWindows windows(corpus_, split, T, grid_.coord().dp_rank, grid_.shape().dp);
-  std::vector<int32_t> inputs(size_t(B) * T), targets(size_t(B) * T);
-  const bool reports = model_.has_head() && grid_.coord().tp_rank == 0;
-  double loss_sum = 0, tokens = 0;
-  for (int batch = 0; max_batches <= 0 || batch < max_batches; ++batch) {
-    const int n = windows.next_batch(B, inputs.data(), targets.data());  // the same n on every stage
-    if (n == 0) break;
-    TrainStage stage{model_, n, T, 1, inputs.data(), targets.data(), 0.0f, {}};
-    run_forward_only(stage, grid_, 1);
-    if (reports) {
-      loss_sum += stage.loss_sum;
-      tokens += static_cast<double>(model_.scored_targets(0));
-    }
-  }
-  EvalResult r;
-  r.loss_sum = grid_.world().sum(loss_sum);
-  r.tokens = static_cast<int64_t>(grid_.world().sum(tokens));
-  return r;
+  const int T = cfg_.seq_len;
+  SlidingWindows windows(corpus_, split, T, /*stride=*/T, grid_.coord().dp_rank, grid_.shape().dp);
+  return score_windows(model_, grid_, windows, T, opt_.micro_batch, max_batches);
 }
 
 std::vector<CheckpointTensor> Trainer::checkpoint_tensors(int which) {
