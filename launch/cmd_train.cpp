@@ -7,6 +7,7 @@
 #include <mpi.h>
 
 #include <chrono>
+#include <csignal>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -25,6 +26,11 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// Set by SIGUSR1 (SLURM's warning before the time limit) or SIGTERM (preemption); the
+// ranks agree on it at the next step boundary, checkpoint together and exit cleanly.
+volatile std::sig_atomic_t g_stop_signal = 0;
+extern "C" void on_stop_signal(int sig) { g_stop_signal = sig; }
 
 // The checkpoint to resume from, or "" for a fresh start.
 std::string resolve_resume(const TrainOptions& opt) {
@@ -121,6 +127,8 @@ int cmd_train(int argc, char** argv) {
   };
 
   // ---- train loop ---------------------------------------------------------------------
+  std::signal(SIGUSR1, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
   std::unique_ptr<MetricsLog> metrics;
   if (root) metrics = std::make_unique<MetricsLog>(opt.out_dir, state.step);
   const LrSchedule schedule{opt.lr, opt.min_lr, opt.warmup, opt.steps};
@@ -148,9 +156,19 @@ int cmd_train(int argc, char** argv) {
       metrics->write(m);
       progress.update(m);
     }
-    if ((opt.save_every > 0 && m.step % opt.save_every == 0) || last) {
+    // One flag all-reduced per step: every rank stops at the same step boundary.
+    const bool stop = !last && grid.world().max(static_cast<double>(g_stop_signal)) > 0;
+    if ((opt.save_every > 0 && m.step % opt.save_every == 0) || last || stop) {
       const std::string path = save(m.step);
       if (root && !last) progress.message("saved " + path);
+    }
+    if (stop) {
+      if (root) {
+        progress.finish();
+        std::printf("stopped at step %lld on a signal; checkpoint saved; continue with --resume auto\n",
+                    static_cast<long long>(m.step));
+      }
+      return 0;
     }
   }
   if (root) progress.finish();
