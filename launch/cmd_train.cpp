@@ -143,6 +143,9 @@ int cmd_train(int argc, char** argv) {
     m.loss = r.loss;
     m.lr = lr;
     m.grad_norm = r.grad_norm;
+    m.pipeline_wait_s = r.pipeline_wait_s;
+    m.dp_wait_s = r.dp_wait_s;
+    m.dp_window_s = r.dp_window_s;
     m.tokens_per_s = static_cast<double>(trainer.tokens_per_step()) / seconds_since(t0);
     m.elapsed_s = seconds_since(start);
     ALIBI_CHECK_AS(DataError, std::isfinite(m.loss),

@@ -51,6 +51,10 @@ void MetricsLog::write(const StepMetrics& m) {
                       "\"tokens_per_s\": %.1f, \"elapsed_s\": %.3f",
                static_cast<long long>(m.step), m.loss, m.lr, m.grad_norm, m.tokens_per_s, m.elapsed_s);
   if (m.val_loss) std::fprintf(file_, ", \"val_loss\": %.6f", *m.val_loss);
+  if (m.pipeline_wait_s > 0 || m.dp_window_s > 0) {
+    std::fprintf(file_, ", \"pipeline_wait_s\": %.4f, \"dp_wait_s\": %.4f, \"dp_window_s\": %.4f", m.pipeline_wait_s,
+                 m.dp_wait_s, m.dp_window_s);
+  }
   std::fprintf(file_, "}\n");
   std::fflush(file_);
 }

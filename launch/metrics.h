@@ -18,6 +18,10 @@ struct StepMetrics {
   double tokens_per_s = 0;
   double elapsed_s = 0;
   std::optional<double> val_loss;
+  // Parallel runs: seconds this rank (rank 0) spent blocked on neighbour pipeline stages
+  // and on the DP all-reduce after backward, and the all-reduce's window from its first
+  // bucket to completion (window - wait = communication hidden behind backward).
+  double pipeline_wait_s = 0, dp_wait_s = 0, dp_window_s = 0;
 };
 
 class MetricsLog {
