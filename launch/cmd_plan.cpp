@@ -89,9 +89,9 @@ void print_text(const PlanInput& in, const std::vector<RankPlan>& plan, int64_t 
   std::printf("model: L=%d C=%d NH=%d HS=%d F=%d V=%d (%s) T=%d, position %s, %s embeddings\n", cfg.layers,
               cfg.channels, cfg.heads, cfg.head_size(), cfg.ffn_width(), cfg.vocab, in.vocab_source.c_str(),
               cfg.seq_len, cfg.position.c_str(), cfg.tie_embeddings ? "tied" : "untied");
-  std::printf("layout: tp=%d pp=%d dp=%d = %d ranks; micro-batch %d x grad-accum %d x dp %d = %lld windows "
+  std::printf("layout: tp=%d pp=%d dp=%d = %d rank%s; micro-batch %d x grad-accum %d x dp %d = %lld windows "
               "(%s tokens) per step\n\n",
-              g.tp, g.pp, g.dp, g.world(), in.micro_batch, in.grad_accum, g.dp, static_cast<long long>(windows),
+              g.tp, g.pp, g.dp, g.world(), g.world() == 1 ? "" : "s", in.micro_batch, in.grad_accum, g.dp, static_cast<long long>(windows),
               grouped(windows * cfg.seq_len).c_str());
 
   std::vector<std::vector<std::string>> rows;
@@ -116,14 +116,15 @@ void print_text(const PlanInput& in, const std::vector<RankPlan>& plan, int64_t 
   print_table(rows);
 
   std::printf("\nparams: elements allocated on the rank; 'tied copy' (included) is the last stage's copy of the\n"
-              "  tied embedding shard.\n"
+              "  tied embedding shard.%s\n"
               "state: fp32 weights, grads, AdamW m and v (16 B/param)%s.\n"
               "activ.: tensors kept for backward by each micro-batch in flight (1F1B: min(pp - pp_rank, grad-accum));\n"
               "  transient backward scratch and allocator slack are not counted.\n",
+              cfg.position_method() == PositionMethod::learned ? " The first stage holds the learned position table." : "",
               g.dp > 1 ? " + DP all-reduce buckets (4 B/param)" : "");
 
   if (cfg.position_method() == PositionMethod::alibi) {
-    std::printf("\nALiBi slopes (global head h of NH=%d: slope = 2^x), the same on every rank of a tp rank:\n",
+    std::printf("\nALiBi slopes of each tp rank's heads (the same at every dp and pp rank; head h of NH=%d: slope = 2^x):\n",
                 cfg.heads);
     const int NH_local = cfg.heads / g.tp;
     for (int t = 0; t < g.tp; ++t) {
@@ -139,8 +140,8 @@ void print_text(const PlanInput& in, const std::vector<RankPlan>& plan, int64_t 
   }
 
   const int64_t expected = cfg.parameter_count();
-  std::printf("\nparameters: %s in the model; one DP replica's ranks hold %s, each once (without the tied copy,\n"
-              "  and the TP-replicated LayerNorms and row-parallel biases only on tp rank 0): %s\n",
+  std::printf("\nparameters: %s in the model, %s summed over one DP replica's ranks: %s\n"
+              "  (each once: the tied copy left out, TP-replicated LayerNorms and row-parallel biases on tp rank 0)\n",
               grouped(expected).c_str(), grouped(replica_params).c_str(), expected == replica_params ? "ok" : "MISMATCH");
 }
 
@@ -181,6 +182,7 @@ void print_json(const PlanInput& in, const std::vector<RankPlan>& plan, int64_t 
          ", \"vocab\": " +
          (vocab_here ? "[" + std::to_string(r.vocab.first) + ", " + std::to_string(r.vocab.second) + "]" : "null") +
          ", \"params\": {\"embedding\": " + std::to_string(r.params.embedding) +
+         ", \"positions\": " + std::to_string(r.params.positions) +
          ", \"tied_copy\": " + std::to_string(r.params.tied_copy) + ", \"blocks\": " + std::to_string(r.params.blocks) +
          ", \"head\": " + std::to_string(r.params.head) +
          ", \"tp_replicated\": " + std::to_string(r.params.replicated) + ", \"local\": " + std::to_string(r.params.local()) + "}" +

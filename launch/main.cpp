@@ -32,17 +32,15 @@ void print_usage() {
   for (const Command& c : kCommands) std::printf("  %-12s %s\n", c.name, c.summary);
 }
 
-// A config error is the same on every rank: rank 0 prints it and the others stay quiet
-// for a moment so the abort that ends them comes from rank 0. Any other error may be one
-// rank's own (its shard unreadable): that rank prints it, with its rank and host.
+// A config error is usually the same on every rank: rank 0 prints it, and the others wait
+// a moment so that rank 0's abort ends them unprinted. A rank still alive after the wait
+// had the error alone and prints it itself. Any other error may be one rank's own (its
+// shard unreadable): that rank prints it at once, with its rank and host.
 void report(alibi::ErrorKind error_kind, const char* kind, const char* what) {
   int rank = 0, world = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &world);
-  if (world > 1 && error_kind == alibi::ErrorKind::config && rank != 0) {
-    sleep(5);
-    MPI_Abort(MPI_COMM_WORLD, 1);
-  }
+  if (world > 1 && error_kind == alibi::ErrorKind::config && rank != 0) sleep(5);
   char host[256] = "?";
   gethostname(host, sizeof host);
   if (world > 1) {

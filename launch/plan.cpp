@@ -49,6 +49,12 @@ std::vector<RankPlan> plan_layout(const ModelConfig& cfg, const GridShape& shape
   validate_grid(shape, shape.world(), cfg);
   ALIBI_CHECK_AS(ConfigError, micro_batch >= 1, "--micro-batch must be at least 1 (got " << micro_batch << ")");
   ALIBI_CHECK_AS(ConfigError, grad_accum >= 1, "--grad-accum must be at least 1 (got " << grad_accum << ")");
+  const PositionMethod method = cfg.position_method();
+  // ModelConfig::parameter_count counts a T5 bias table, but layers/model.cpp does not
+  // build one yet, so there is no layout to mirror: plan it when the model has it.
+  ALIBI_CHECK_AS(ConfigError, method != PositionMethod::t5,
+                 "--position t5: alibi plan does not know where the T5 bias table lives yet; plan with "
+                 "--position alibi (the same layout apart from that table)");
 
   const int64_t C = cfg.channels, F = cfg.ffn_width(), V = cfg.vocab;
   const int NH_local = cfg.heads / shape.tp;
@@ -67,11 +73,12 @@ std::vector<RankPlan> plan_layout(const ModelConfig& cfg, const GridShape& shape
     const int64_t V_local = r.vocab.second - r.vocab.first;
     const int local_layers = r.layers.second - r.layers.first;
     if (r.embedding_stage) r.params.embedding = V_local * C;
+    if (r.embedding_stage && method == PositionMethod::learned) r.params.positions = int64_t{cfg.position_rows()} * C;
     if (r.head_stage && !r.embedding_stage && cfg.tie_embeddings) r.params.tied_copy = V_local * C;
     r.params.blocks = local_layers * block_parameters(C, F, shape.tp);
     if (r.head_stage) r.params.head = 2 * C + (cfg.tie_embeddings ? 0 : V_local * C);
     // ln1, ln2 (2C each), attn.proj and mlp.proj biases (C each) per block; ln_f (2C).
-    r.params.replicated = local_layers * 6 * C + (r.head_stage ? 2 * C : 0);
+    r.params.replicated = local_layers * 6 * C + (r.head_stage ? 2 * C : 0) + r.params.positions;
 
     // Value, grad, AdamW m and v for every local element (the tied copy included); with
     // dp > 1 the DP buckets hold one more copy of the gradients (parallel/data_parallel).
@@ -81,6 +88,8 @@ std::vector<RankPlan> plan_layout(const ModelConfig& cfg, const GridShape& shape
     r.in_flight = std::min(shape.pp - c.pp_rank, grad_accum);
     r.activation_bytes =
         r.in_flight * activation_bytes_per_micro_batch(cfg, shape, local_layers, V_local, r.head_stage, micro_batch);
+    // Sinusoidal positions: one (T, C) table on the first stage, shared by the slots.
+    if (r.embedding_stage && method == PositionMethod::sinusoidal) r.activation_bytes += int64_t{cfg.seq_len} * C * kReal;
   }
   return plan;
 }

@@ -24,14 +24,15 @@ namespace alibi {
 // Parameter elements one rank allocates, by part.
 struct ParamCounts {
   int64_t embedding = 0;  // (V_local, C) token-embedding shard, first stage
+  int64_t positions = 0;  // (max positions, C) learned position table, first stage, whole on each TP rank
   int64_t tied_copy = 0;  // the last stage's copy of that shard (tied head, pp > 1)
   int64_t blocks = 0;     // this stage's blocks, TP shards
   int64_t head = 0;       // last stage: ln_f, and the (V_local, C) lm_head when untied
-  // Of blocks and head: tensors every TP rank holds whole (LayerNorms, the row-parallel
-  // biases of attn.proj and mlp.proj); one TP group holds tp identical copies.
+  // Of the above: tensors every TP rank holds whole (LayerNorms, the row-parallel biases
+  // of attn.proj and mlp.proj, learned positions); a TP group holds tp identical copies.
   int64_t replicated = 0;
 
-  int64_t local() const { return embedding + tied_copy + blocks + head; }  // allocated here
+  int64_t local() const { return embedding + positions + tied_copy + blocks + head; }  // allocated here
   // Counted once globally (the grad-norm rule): without the tied copy, and replicated
   // tensors only on tp_rank 0.
   int64_t owned(int tp_rank) const { return local() - tied_copy - (tp_rank == 0 ? 0 : replicated); }
@@ -55,7 +56,7 @@ struct RankPlan {
 
 // One entry per rank, in rank order. Throws ConfigError (the failed equation) for a bad
 // model or layout: ModelConfig::validate, dp >= 1, validate_grid, micro_batch and
-// grad_accum >= 1.
+// grad_accum >= 1; and for --position t5, whose bias table has no place in Model yet.
 std::vector<RankPlan> plan_layout(const ModelConfig& cfg, const GridShape& shape, int micro_batch, int grad_accum);
 
 // Sum of owned(tp_rank) over one DP replica (dp_rank 0): must equal cfg.parameter_count().
