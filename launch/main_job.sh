@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job (README command 1): set-up, build, the default corpus (Linux kernel
 # documentation from Debian's linux-doc-6.1), a short ALiBi training run of
-# launch/configs/tiny.ini, and its perplexity on held-out text.
+# launch/configs/tiny.ini, its perplexity on held-out text, and perplexity against
+# evaluation length from 1x to 8x the training length (train short, test long).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -17,3 +18,9 @@ fi
 out=${ALIBI_OUT_DIR:-$root/runs/tiny}
 rm -rf "$out"
 "$alibi" train --config "$root/launch/configs/tiny.ini" --data "$corpus" --out-dir "$out" "$@"
+
+T=$(sed -n 's/^seq-len *= *//p' "$root/launch/configs/tiny.ini")
+echo
+echo "perplexity against evaluation length (trained on windows of $T tokens):"
+"$alibi" eval --checkpoint "$(ls "$out"/step_*.h5 | tail -n 1)" --lengths "$T,$((2 * T)),$((4 * T)),$((8 * T))" \
+  --out "$out/eval"
