@@ -142,7 +142,7 @@ int cmd_eval(int argc, char** argv) {
                  "world = tp*pp*dp fails: " << world << " ranks are not a multiple of --tp " << tp << " x --pp " << pp);
   const GridShape shape{tp, pp, world / (tp * pp)};
   const bool root = rank == 0;
-  const bool tty = root && isatty(STDOUT_FILENO);
+  const bool tty = root && isatty(STDOUT_FILENO) && std::getenv("OMPI_COMM_WORLD_SIZE") == nullptr;
 
   std::vector<EvalRow> rows;
   for (const std::string& checkpoint : checkpoints) {

@@ -45,6 +45,9 @@ std::string resolve_resume(const TrainOptions& opt) {
 
 int cmd_train(int argc, char** argv) {
   // ---- set-up: options (the checkpoint's below the command line when resuming), grid --
+  // From the start: a warning signal while data and model load still stops at step 0+.
+  std::signal(SIGUSR1, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
   ModelConfig cfg;
   TrainOptions opt;
   po::options_description desc("model and training");
@@ -127,8 +130,6 @@ int cmd_train(int argc, char** argv) {
   };
 
   // ---- train loop ---------------------------------------------------------------------
-  std::signal(SIGUSR1, on_stop_signal);
-  std::signal(SIGTERM, on_stop_signal);
   std::unique_ptr<MetricsLog> metrics;
   if (root) metrics = std::make_unique<MetricsLog>(opt.out_dir, state.step);
   const LrSchedule schedule{opt.lr, opt.min_lr, opt.warmup, opt.steps};

@@ -7,12 +7,16 @@
 #
 #   launch/extrapolation_study.sh [--tokens 3000000] [--methods "alibi sinusoidal rotary t5"]
 #                                 [--lengths 128,256,512,1024,2048,4096] [--out runs/study]
+#                                 [--train-only]
+# A method whose final checkpoint exists is not trained again, so methods can be trained
+# by separate invocations (--train-only) and evaluated together afterwards.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 tokens=3000000
 methods="alibi sinusoidal rotary t5"
 lengths=128,256,512,1024,2048,4096
 out=$root/runs/study
+train_only=0
 corpus=${ALIBI_STUDY_CORPUS:-$root/data-cache/linuxdoc-bytes.h5}
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -21,6 +25,7 @@ while [[ $# -gt 0 ]]; do
     --lengths) lengths=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --corpus) corpus=$2; shift 2 ;;
+    --train-only) train_only=1; shift ;;
     *) echo "extrapolation_study.sh: unknown option $1 (see the header of this script)" >&2; exit 2 ;;
   esac
 done
@@ -37,13 +42,16 @@ steps=$(( (tokens + B * T - 1) / (B * T) ))
 mkdir -p "$out"
 checkpoints=()
 for m in $methods; do
+  checkpoint=$out/$m/$(printf 'step_%08d.h5' "$steps")
+  checkpoints+=("$checkpoint")
+  [[ -f $checkpoint ]] && { echo "== $m: $checkpoint exists"; continue; }
   echo "== training $m: $steps steps of $((B * T)) tokens"
   start=$(date +%s)
   "$alibi" train --config "$config" --data "$corpus" --out-dir "$out/$m" --position "$m" --steps "$steps" \
     --warmup $((steps / 20)) --save-every 0 --eval-every $((steps / 4)) --log-every 100 | tail -n 2
   echo "$m $(( $(date +%s) - start ))" >>"$out/train_seconds.txt"
-  checkpoints+=("$out/$m/$(printf 'step_%08d.h5' "$steps")")
 done
+[[ $train_only == 1 ]] && exit 0
 "$alibi" eval --checkpoint "${checkpoints[@]}" --lengths "$lengths" --mode nonoverlapping --out "$out/nonoverlapping"
 "$alibi" eval --checkpoint "${checkpoints[@]}" --lengths "$lengths" --mode sliding --stride $((T / 2)) --out "$out/sliding"
 

@@ -15,7 +15,8 @@ PACKAGES=(
   gnuplot-nox
 )
 # Optional extras used by benchmarks / interop checks; installed with ALIBI_SETUP_EXTRAS=1.
-EXTRAS=(python3-h5py python3-torch libopenblas0-openmp libtcmalloc-minimal4)
+EXTRAS=(python3-h5py python3-torch libopenblas0-openmp libtcmalloc-minimal4
+        slurm-wlm munge)  # tests/e2e/slurm.sh (it installs these two itself when missing)
 if [[ "${ALIBI_SETUP_EXTRAS:-0}" == 1 ]]; then PACKAGES+=("${EXTRAS[@]}"); fi
 
 missing=()

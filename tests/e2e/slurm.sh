@@ -1,0 +1,204 @@
+# Preemption under a real SLURM: a private single-node cluster (munged, slurmctld, slurmd
+# on localhost, own ports, own munge socket, everything under this test's temp dir) runs
+# launch/slurm/cpu_single_node.sbatch with 2 tasks (dp = 2). Mid-training the batch shell
+# gets the warning signal (as from --signal=B:USR1@120), forwards it to the ranks, which
+# checkpoint and exit 0; the script requeues the job, which resumes with --resume auto
+# and finishes. The metrics then read as one run whose final loss equals an uninterrupted
+# mpirun -np 2 run of the same command outside SLURM.
+# Installs slurm-wlm and munge when missing (root and apt needed; else SKIPPED).
+source "$(dirname "$0")/lib/common.bash"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMP_NUM_THREADS=1
+
+# ---- SLURM and munge -----------------------------------------------------------------
+if [[ $(id -u) -ne 0 ]]; then
+  echo "SKIPPED: a private SLURM needs root (slurmd launches jobs as their user)"
+  exit 0
+fi
+have_slurm() { command -v slurmctld && command -v slurmd && command -v sbatch && command -v munged; } >/dev/null
+if ! have_slurm; then
+  # Not in launch/setup.sh: installing them enables slurmctld/slurmd/munge services at
+  # boot on a systemd machine, which nobody who only trains should get.
+  if ! command -v apt-get >/dev/null; then
+    echo "SKIPPED: slurm-wlm and munge are not installed and cannot be (no apt-get)"
+    exit 0
+  fi
+  echo "installing slurm-wlm and munge"
+  export DEBIAN_FRONTEND=noninteractive
+  if ! { apt-get -o DPkg::Lock::Timeout=600 update -qq &&
+         apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends slurm-wlm munge; } \
+         >"$WORK/apt.log" 2>&1 || ! have_slurm; then
+    tail -5 "$WORK/apt.log"
+    echo "SKIPPED: could not install slurm-wlm and munge (see above)"
+    exit 0
+  fi
+fi
+
+CL=$WORK/cluster
+mkdir -p "$CL/state" "$CL/spool"
+# munged wants every directory above its socket searchable by all.
+chmod 711 "$WORK"
+chmod 755 "$CL"
+
+cleanup() {
+  local code=$?
+  set +e
+  if [[ -f $CL/slurmctld.pid ]]; then
+    # Jobs first, so that slurmd's step daemons end their ranks; then the daemons.
+    local jobs; jobs=$(squeue -h -o %i 2>/dev/null)
+    if [[ -n $jobs ]]; then
+      scancel $jobs 2>/dev/null
+      for _ in $(seq 40); do [[ -z $(squeue -h -o %i 2>/dev/null) ]] && break; sleep 0.25; done
+    fi
+  fi
+  local f pid
+  for f in slurmd slurmctld munged; do
+    [[ -f $CL/$f.pid ]] || continue
+    pid=$(cat "$CL/$f.pid")
+    [[ -n $pid ]] && kill "$pid" 2>/dev/null && for _ in $(seq 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+  done
+  if [[ $code -ne 0 ]]; then
+    for f in "$CL"/*.log; do echo "---- $f (tail)"; tail -n 15 "$f"; done >&2
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# Two free TCP ports on localhost (a cluster already running here keeps its own).
+read -r ctld_port slurmd_port < <(python3 -c '
+import socket
+s = [socket.socket() for _ in range(2)]
+for x in s: x.bind(("127.0.0.1", 0))
+print(*[x.getsockname()[1] for x in s])')
+
+head -c 1024 /dev/urandom >"$CL/munge.key"
+chmod 400 "$CL/munge.key"
+munged --socket="$CL/munge.sock" --key-file="$CL/munge.key" --pid-file="$CL/munged.pid" \
+  --log-file="$CL/munged.log" --seed-file="$CL/munged.seed" || fail "munged did not start (see $CL/munged.log)"
+
+# cred_expire: a requeued job may start again only after it (default 120 s); the
+# scheduler intervals make the cluster notice that within a second or two.
+cat >"$CL/slurm.conf" <<EOF
+ClusterName=alibie2e
+SlurmctldHost=localhost
+SlurmctldPort=$ctld_port
+SlurmdPort=$slurmd_port
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+CredType=cred/munge
+AuthInfo=cred_expire=5,socket=$CL/munge.sock
+MpiDefault=pmix
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/affinity
+SelectType=select/cons_tres
+SelectTypeParameters=CR_CPU
+SchedulerType=sched/backfill
+SchedulerParameters=sched_interval=1,bf_interval=1
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+StateSaveLocation=$CL/state
+SlurmdSpoolDir=$CL/spool
+SlurmctldPidFile=$CL/slurmctld.pid
+SlurmdPidFile=$CL/slurmd.pid
+SlurmctldLogFile=$CL/slurmctld.log
+SlurmdLogFile=$CL/slurmd.log
+ReturnToService=2
+KillWait=5
+NodeName=localhost NodeAddr=127.0.0.1 CPUs=2 RealMemory=2000 State=UNKNOWN
+PartitionName=debug Nodes=localhost Default=YES State=UP MaxTime=INFINITE
+EOF
+export SLURM_CONF=$CL/slurm.conf
+slurmctld -i || fail "slurmctld did not start"
+slurmd -N localhost || fail "slurmd did not start"
+
+# ---- the reference: the same training, uninterrupted, outside SLURM ------------------
+make_text_corpus "$WORK/text" 8
+"$ALIBI" preprocess --input "$WORK/text" --output "$WORK/c.h5" >/dev/null
+steps=500
+args=(--data "$WORK/c.h5" --layers 2 --channels 32 --heads 4 --seq-len 32 --micro-batch 2 --steps $steps
+      --warmup 10 --save-every 400 --keep 0 --eval-every 0 --eval-batches 2 --log-every 200)
+t0=$EPOCHREALTIME
+mpirun -np 2 --oversubscribe "$ALIBI" train "${args[@]}" --out-dir "$WORK/ref" >"$WORK/ref.out" 2>&1 ||
+  { cat "$WORK/ref.out" >&2; fail "the reference run under mpirun failed"; }
+echo "reference run (mpirun -np 2): $(python3 -c "print(f'{$EPOCHREALTIME - $t0:.1f}')") s"
+
+for _ in $(seq 120); do [[ $(sinfo -h -o %T 2>/dev/null) == idle ]] && break; sleep 0.25; done
+[[ $(sinfo -h -o %T) == idle ]] || fail "the SLURM node did not come up: sinfo says '$(sinfo -h -o %T)'"
+
+# ---- the SLURM job: signal mid-training, requeue, resume -----------------------------
+export ALIBI_ROOT=$SRC ALIBI_BIN=$(realpath "$ALIBI") ALIBI_RUNS=$WORK/runs
+cd "$WORK"
+
+# preempted_job LAUNCHER: submits the one-node CPU script with ALIBI_LAUNCHER=LAUNCHER
+# (srun --mpi=pmix, or mpirun inside the allocation), sends the batch shell SIGUSR1
+# mid-training, and checks requeue, resume and the final loss.
+preempted_job() {
+  local launcher=$1 name=e2e-$1 t0=$EPOCHREALTIME jid
+  jid=$(ALIBI_LAUNCHER=$launcher sbatch --parsable --job-name="$name" --ntasks=2 --cpus-per-task=1 --time=10 \
+    "$SRC/launch/slurm/cpu_single_node.sbatch" "${args[@]}") || fail "sbatch failed"
+  local out=$WORK/$name-$jid.out   # #SBATCH --output=%x-%j.out, in the submit directory
+  local run=$WORK/runs/$name       # the out-dir, keyed by the job name
+  metrics_lines() { { wc -l <"$run/metrics.jsonl"; } 2>/dev/null || echo 0; }
+  # Signal once the ranks are training (their handlers are installed before step 1).
+  for _ in $(seq 600); do
+    [[ $(metrics_lines) -ge 100 ]] && break
+    [[ -n $(squeue -h -j "$jid" -o %T 2>/dev/null) ]] || break
+    sleep 0.1
+  done
+  local lines; lines=$(metrics_lines)
+  [[ $lines -ge 100 && $lines -lt $steps ]] ||
+    { cat "$out" >&2; fail "$launcher: expected the job to be training (metrics lines: $lines)"; }
+  scancel --batch --signal=USR1 "$jid" || fail "scancel --batch --signal=USR1 $jid failed"
+  echo "$launcher: sent SIGUSR1 to the batch shell of job $jid at metrics line $lines"
+
+  local state=""
+  for _ in $(seq 600); do
+    state=$(scontrol show job "$jid" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p')
+    [[ $state == COMPLETED || $state == FAILED || $state == CANCELLED || $state == TIMEOUT ]] && break
+    sleep 0.25
+  done
+  local seconds; seconds=$(python3 -c "print(f'{$EPOCHREALTIME - $t0:.1f}')")
+  [[ $state == COMPLETED ]] || { cat "$out" >&2; fail "$launcher: job $jid ended $state, expected COMPLETED"; }
+  local restarts; restarts=$(scontrol show job "$jid" | sed -n 's/.*Restarts=\([0-9]*\).*/\1/p')
+  [[ $restarts == 1 ]] || { cat "$out" >&2; fail "$launcher: job $jid restarted $restarts times, expected 1"; }
+  echo "$launcher: job $jid COMPLETED after 1 requeue, $seconds s from submission"
+
+  # The job's output (appended to across the requeue) and the run's own log tell the story.
+  local f pattern
+  for f in "$out" "$run/train.log"; do
+    [[ -s $f ]] || fail "$f is missing"
+    for pattern in "SIGUSR1 received" "stopped at step [0-9]+ on a signal" "requeueing job $jid" \
+                   "start 2 on" "resumed from .*step_[0-9]+\.h5 at step [0-9]+" "training complete"; do
+      grep -qE -e "$pattern" "$f" || { cat "$f" >&2; fail "$launcher: $f: no line matching /$pattern/"; }
+    done
+  done
+  local stop; stop=$(sed -n 's/.*stopped at step \([0-9]*\) on a signal.*/\1/p' "$out")
+  grep -qE "resumed from $run/step_0*$stop\.h5 at step $stop$" "$out" ||
+    { cat "$out" >&2; fail "$launcher: the restart did not resume from the checkpoint of step $stop"; }
+  ((stop > 0 && stop < steps)) || fail "$launcher: stopped at step $stop, expected mid-training"
+  [[ -f $run/step_$(printf %08d "$stop").h5 && -f $run/step_$(printf %08d $steps).h5 ]] ||
+    fail "$launcher: checkpoints of steps $stop and $steps missing in $run"
+  echo "ok: $launcher: SIGUSR1 -> checkpoint at step $stop -> requeue -> resumed at step $stop -> $steps steps"
+
+  # Final loss equals the uninterrupted run's within 1e-6 relative: the same layout and
+  # thread count make resume bit-exact, so any difference would be a resume bug (the loss
+  # is printed with 6 decimals, ~1e-6 relative at loss ~2).
+  python3 - "$run/metrics.jsonl" "$WORK/ref/metrics.jsonl" "$steps" "$launcher" <<'PY' ||
+import json, sys
+a = [json.loads(l) for l in open(sys.argv[1])]
+b = [json.loads(l) for l in open(sys.argv[2])]
+n = int(sys.argv[3])
+assert [m["step"] for m in a] == list(range(1, n + 1)), "the resumed run's metrics do not read as one run"
+rel = abs(a[-1]["loss"] - b[-1]["loss"]) / abs(b[-1]["loss"])
+same = sum(x["loss"] == y["loss"] for x, y in zip(a, b))
+print(f"{sys.argv[4]}: final loss: SLURM with requeue {a[-1]['loss']:.6f}, uninterrupted {b[-1]['loss']:.6f}, "
+      f"rel {rel:.1e}; {same}/{n} step losses identical")
+assert rel <= 1e-6, f"final loss differs by {rel:.2e} relative"
+PY
+    fail "$launcher: metrics differ from the uninterrupted run"
+}
+
+preempted_job srun     # srun --mpi=pmix: srun forwards the SIGUSR1 to its tasks
+preempted_job mpirun   # Open MPI's mpirun inside the allocation forwards SIGUSR1 too
+echo "ok: slurm preemption and requeue"
