@@ -32,8 +32,17 @@ std::vector<Split> assign_splits(int64_t n_docs, double valid_fraction, double t
   // Train keeps at least one document; take back from the larger held-out split.
   while (n_docs > 0 && n_valid + n_test > n_docs - 1) (n_valid >= n_test ? n_valid : n_test) -= 1;
 
+  return assign_split_counts(n_docs, n_valid, n_test, seed);
+}
+
+std::vector<Split> assign_split_counts(int64_t n_docs, int64_t n_valid, int64_t n_test, uint64_t seed) {
+  ALIBI_CHECK_AS(ConfigError, n_valid >= 0 && n_test >= 0,
+                 "--valid-docs " << n_valid << " and --test-docs " << n_test << " must be >= 0");
+  ALIBI_CHECK_AS(ConfigError, n_docs == 0 || n_valid + n_test <= n_docs - 1,
+                 "--valid-docs " << n_valid << " + --test-docs " << n_test << " leave no training document of the "
+                                 << n_docs << "; hold out fewer");
   // Fisher-Yates over the document indices with counter-based numbers: the assignment
-  // depends only on (n_docs, fractions, seed).
+  // depends only on (n_docs, counts, seed).
   std::vector<int64_t> order(static_cast<size_t>(n_docs));
   std::iota(order.begin(), order.end(), 0);
   const uint64_t key = rng_key(seed, "split");
@@ -76,7 +85,8 @@ CorpusWriter::~CorpusWriter() {
 
 void CorpusWriter::add_document(Split split, std::string_view text) {
   scratch_.clear();
-  tokenizer_.encode(text, scratch_);
+  if (!encoder_) encoder_.emplace(tokenizer_);
+  encoder_->encode(text, scratch_);
   add_tokens(split, scratch_.data(), static_cast<int64_t>(scratch_.size()));
 }
 

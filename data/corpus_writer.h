@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "data/corpus.h"
+#include "data/text_encoder.h"
 #include "data/tokenizer.h"
 #include "runtime/h5.h"
 
@@ -28,6 +29,10 @@ namespace alibi {
 // gives at least one document; train always keeps at least one. ConfigError for
 // fractions outside [0, 1) or summing to 1 or more.
 std::vector<Split> assign_splits(int64_t n_docs, double valid_fraction, double test_fraction, uint64_t seed);
+
+// The same permutation with exact counts: n_valid documents to valid, n_test to test.
+// ConfigError unless both are >= 0 and leave train at least one document.
+std::vector<Split> assign_split_counts(int64_t n_docs, int64_t n_valid, int64_t n_test, uint64_t seed);
 
 struct SplitStats {
   int64_t docs = 0;
@@ -71,7 +76,8 @@ class CorpusWriter {
   DType token_type_;
   std::optional<h5::File> file_;
   std::array<SplitState, 3> splits_;
-  std::vector<int32_t> scratch_;  // one document's ids
+  std::optional<TextEncoder> encoder_;  // add_document's, made on first use (it caches pieces)
+  std::vector<int32_t> scratch_;        // one document's ids
   bool finished_ = false;
 };
 

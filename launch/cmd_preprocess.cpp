@@ -55,6 +55,7 @@ struct PreprocessOptions {
   std::string extensions;  // comma-separated endings; empty: every regular file
   std::string jsonl_field = "text";
   std::string tokenizer = "bytes";
+  TokenizerKind kind = TokenizerKind::bytes;  // parsed from `tokenizer`
   int64_t vocab = 8192;
   std::string gpt2_files;
   std::string tokenizer_from;
@@ -119,23 +120,31 @@ void parallel_for(int threads, size_t n, Work&& work) {
 // Reads every document in batches of about kBatchBytes; `per_batch(batch, first)` gets
 // the documents with global indices first, first + 1, ...
 constexpr size_t kBatchBytes = size_t{16} << 20;
+// `expected` is the count of the first read: the split was drawn for exactly that many.
 template <class PerBatch>
-void for_each_batch(DocumentReader& reader, PerBatch&& per_batch) {
+void for_each_batch(DocumentReader& reader, int64_t expected, PerBatch&& per_batch) {
   std::vector<std::string> batch;
   int64_t first = 0;
   size_t bytes = 0;
   std::string doc;
+  auto flush = [&] {
+    ALIBI_CHECK_AS(IoError, first + static_cast<int64_t>(batch.size()) <= expected,
+                   "the inputs changed while alibi preprocess read them (now more than " << expected
+                                                                                         << " documents); run it again");
+    per_batch(batch, first);
+    first += static_cast<int64_t>(batch.size());
+    batch.clear();
+    bytes = 0;
+  };
   while (reader.next(doc)) {
     bytes += doc.size();
     batch.push_back(std::move(doc));
-    if (bytes >= kBatchBytes) {
-      per_batch(batch, first);
-      first += static_cast<int64_t>(batch.size());
-      batch.clear();
-      bytes = 0;
-    }
+    if (bytes >= kBatchBytes) flush();
   }
-  if (!batch.empty()) per_batch(batch, first);
+  if (!batch.empty()) flush();
+  ALIBI_CHECK_AS(IoError, first == expected,
+                 "the inputs changed while alibi preprocess read them (" << first << " documents, first " << expected
+                                                                        << "); run it again");
 }
 
 // The early check of --output (the writer makes the same one, but only after the
@@ -164,7 +173,7 @@ Tokenizer given_tokenizer(const PreprocessOptions& o) {
                                        "preprocess (or a checkpoint)");
     return Tokenizer::read_from(f.group("tokenizer"));
   }
-  if (o.tokenizer == "gpt2") return load_gpt2_tokenizer(o.gpt2_files);
+  if (o.kind == TokenizerKind::gpt2) return load_gpt2_tokenizer(o.gpt2_files);
   return Tokenizer::bytes();
 }
 
@@ -207,7 +216,7 @@ void print_summary(const CorpusWriter& writer, const std::string& output, uint64
 // ---- a Megatron-LM dataset ---------------------------------------------------------------
 
 int import_megatron_dataset(const PreprocessOptions& o, Clock::time_point start) {
-  ALIBI_CHECK_AS(ConfigError, o.tokenizer != "bpe",
+  ALIBI_CHECK_AS(ConfigError, o.kind != TokenizerKind::bpe,
                  "--megatron imports tokens, so there is no text to train a BPE vocabulary on; give the tokenizer "
                  "the data was made with: --tokenizer gpt2 --gpt2-files DIR, --tokenizer-from CORPUS.h5, or "
                  "--tokenizer bytes");
@@ -278,17 +287,16 @@ int cmd_preprocess(int argc, char** argv) {
   ALIBI_CHECK_AS(ConfigError, o.inputs.empty() != o.megatron.empty(),
                  (o.inputs.empty() ? "give --input (text files or directories) or --megatron PREFIX"
                                    : "give --input or --megatron, not both"));
-  ALIBI_CHECK_AS(ConfigError, o.tokenizer == "bytes" || o.tokenizer == "bpe" || o.tokenizer == "gpt2",
-                 "--tokenizer " << o.tokenizer << " is not one of bytes, bpe, gpt2");
+  o.kind = parse_tokenizer_kind(o.tokenizer);
   ALIBI_CHECK_AS(ConfigError, o.tokenizer_from.empty() || vm["tokenizer"].defaulted(),
                  "give --tokenizer or --tokenizer-from, not both");
-  ALIBI_CHECK_AS(ConfigError, vm["vocab"].defaulted() || o.tokenizer == "bpe",
+  ALIBI_CHECK_AS(ConfigError, vm["vocab"].defaulted() || o.kind == TokenizerKind::bpe,
                  "--vocab sets the size of a trained vocabulary; it needs --tokenizer bpe");
-  ALIBI_CHECK_AS(ConfigError, (o.tokenizer == "gpt2") == !o.gpt2_files.empty(),
-                 (o.tokenizer == "gpt2" ? "--tokenizer gpt2 needs --gpt2-files DIR (the directory of encoder.json and "
+  ALIBI_CHECK_AS(ConfigError, (o.kind == TokenizerKind::gpt2) == !o.gpt2_files.empty(),
+                 (o.kind == TokenizerKind::gpt2 ? "--tokenizer gpt2 needs --gpt2-files DIR (the directory of encoder.json and "
                                           "vocab.bpe)"
                                         : "--gpt2-files needs --tokenizer gpt2"));
-  if (o.tokenizer == "bpe")
+  if (o.kind == TokenizerKind::bpe)
     ALIBI_CHECK_AS(ConfigError, o.vocab >= 257 && o.vocab <= 65536 * 16,
                    "--vocab " << o.vocab << " must be at least 257 (256 bytes + EOS) and at most 1048576");
   const int threads = o.threads > 0 ? o.threads : std::max(1u, std::thread::hardware_concurrency());
@@ -321,8 +329,9 @@ int cmd_preprocess(int argc, char** argv) {
     empty_docs = reader.empty_skipped();
   }
   ALIBI_CHECK_AS(DataError, n_docs > 0,
-                 "no documents: " << (empty_docs ? "all " + std::to_string(empty_docs) + " input documents are empty"
-                                                 : std::string("the inputs hold no files"))
+                 "no documents: " << (empty_docs  ? "all " + std::to_string(empty_docs) + " input documents are empty"
+                                      : files.empty() ? std::string("the inputs hold no files")
+                                                      : "the " + std::to_string(files.size()) + " input files hold none")
                                   << (o.extensions.empty() ? std::string() : " with names ending in " + o.extensions)
                                   << "; give --input text files or directories that hold some");
   const std::vector<Split> split = draw_splits(o, n_docs);
@@ -333,13 +342,13 @@ int cmd_preprocess(int argc, char** argv) {
 
   // ---- the tokenizer ----
   Tokenizer tokenizer;
-  if (o.tokenizer == "bpe" && o.tokenizer_from.empty()) {
+  if (o.kind == TokenizerKind::bpe && o.tokenizer_from.empty()) {
     const auto t0 = Clock::now();
     std::vector<WordCounts> counts(static_cast<size_t>(threads));
     {
       Progress progress("counting");
       DocumentReader reader(files, o.jsonl_field);
-      for_each_batch(reader, [&](const std::vector<std::string>& batch, int64_t first) {
+      for_each_batch(reader, n_docs, [&](const std::vector<std::string>& batch, int64_t first) {
         parallel_for(threads, batch.size(), [&](int t, size_t i) {
           if (split[static_cast<size_t>(first) + i] == Split::train) counts[static_cast<size_t>(t)].add_text(batch[i]);
         });
@@ -377,7 +386,7 @@ int cmd_preprocess(int argc, char** argv) {
     Progress progress("encoding");
     DocumentReader reader(files, o.jsonl_field);
     uint64_t bytes_done = 0;
-    for_each_batch(reader, [&](const std::vector<std::string>& batch, int64_t first) {
+    for_each_batch(reader, n_docs, [&](const std::vector<std::string>& batch, int64_t first) {
       ids.resize(std::max(ids.size(), batch.size()));
       parallel_for(threads, batch.size(), [&](int t, size_t i) {
         ids[i].clear();

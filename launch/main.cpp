@@ -4,6 +4,7 @@
 #include <mpi.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -40,7 +41,11 @@ void report(alibi::ErrorKind error_kind, const char* kind, const char* what) {
   int rank = 0, world = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &world);
-  if (world > 1 && error_kind == alibi::ErrorKind::config && rank != 0) sleep(5);
+  // train's graceful-stop handlers must not outlive the error: mpirun ends the other
+  // ranks with SIGTERM after an abort, and that has to end them, not wake them.
+  std::signal(SIGTERM, SIG_DFL);
+  std::signal(SIGUSR1, SIG_DFL);
+  if (world > 1 && error_kind == alibi::ErrorKind::config && rank != 0) sleep(10);  // long enough under load
   char host[256] = "?";
   gethostname(host, sizeof host);
   if (world > 1) {

@@ -21,7 +21,7 @@ bytes=$(cat "$in/a.txt" "$in/b.txt" "$in/sub/c.txt" "$in/sub/d.md" "$in/sub/deep
 "$ALIBI" preprocess --input "$in" "$extra" --output "$WORK/c.h5" >"$WORK/out.txt" \
   || { cat "$WORK/out.txt"; fail "preprocess exited non-zero"; }
 cat "$WORK/out.txt"
-grep -q "^alibi preprocess: $docs documents (1 empty files skipped)" "$WORK/out.txt" || fail "summary: documents"
+grep -q "^alibi preprocess: $docs documents (1 empty documents skipped)" "$WORK/out.txt" || fail "summary: documents"
 [[ -f $WORK/c.h5 ]] || fail "no output file"
 [[ ! -e $WORK/c.h5.tmp ]] || fail "the temporary file was left behind"
 

@@ -251,6 +251,17 @@ TEST(Splits, DeterministicBySeedWithExactCounts) {
   EXPECT_EQ(std::count(a.begin(), a.end(), Split::train), 850);
 }
 
+TEST(Splits, ExactCountsTakeTheSamePermutation) {
+  // --valid-docs / --test-docs: the fractions' permutation, cut at the given counts.
+  EXPECT_EQ(assign_split_counts(1000, 100, 50, 1), assign_splits(1000, 0.1, 0.05, 1));
+  const std::vector<Split> s = assign_split_counts(10, 3, 0, 7);
+  EXPECT_EQ(std::count(s.begin(), s.end(), Split::valid), 3);
+  EXPECT_EQ(std::count(s.begin(), s.end(), Split::test), 0);
+  EXPECT_EQ(assign_split_counts(1, 0, 0, 1), std::vector<Split>{Split::train});
+  EXPECT_THROW(assign_split_counts(10, 5, 5, 1), ConfigError);  // train needs one
+  EXPECT_THROW(assign_split_counts(10, -1, 0, 1), ConfigError);
+}
+
 TEST(Splits, SmallCorporaKeepOneDocumentPerSplit) {
   for (int64_t n : {3, 4, 10, 50}) {
     const std::vector<Split> s = assign_splits(n, 0.01, 0.01, 1234);
