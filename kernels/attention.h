@@ -10,16 +10,24 @@
 //   p.head_offset = 0; p.n_heads_total = NH; p.bias = PositionBias::alibi;
 //   cpu::attention_forward(p);
 //
-// Score of query i, key j <= i in head h (global index head_offset + h):
-//   s = (q_i . k_j) / sqrt(HS)  - slope(head_offset + h, n_heads_total) * (i - j)   [alibi]
+// Score of query i, key j <= i in local head h (global index head_offset + h), positions
+// 0-based within the window; the element math is in kernels/positions.h:
+//   s = (q_i . k_j) / sqrt(HS)                                                       [none]
+//   s = (q_i . k_j) / sqrt(HS)  - slope(head_offset + h, n_heads_total) * (i - j)    [alibi]
+//   s = (R_i q_i . R_j k_j) / sqrt(HS), R_t turning pair (d, d + HS/2) by             [rotary]
+//       t * rope_base^(-2d/HS) (v is not rotated; HS must be even)
+//   s = (q_i . k_j) / sqrt(HS)  + t5_table[t5_bucket(i - j) * NH + h]                 [t5]
 // formed in fp32 (or double) inside the block loop. Queries attend to keys 0..i.
+// Rotary works on rotated copies of one head's q and k (O(T HS) per thread); T5 looks its
+// bias up per tile from a per-distance bucket index (O(T) per call). For T5 set
+//   p.bias = PositionBias::t5; p.t5_table = table; p.t5_table_grad = dtable;  // (32, NH) each
 #pragma once
 
 #include <cstdint>
 
 namespace alibi {
 
-enum class PositionBias { none, alibi };
+enum class PositionBias { none, alibi, rotary, t5 };
 
 // Real: float (training) or double (gradient checks); T is the sequence length.
 template <class Real>
@@ -44,6 +52,15 @@ struct AttentionParams {
   int head_offset = 0;    // global index of local head 0
   int n_heads_total = 0;  // global head count (for the ALiBi slopes)
   PositionBias bias = PositionBias::alibi;
+  // rotary: theta_d = rope_base^(-2d/HS) for pair d in [0, HS/2).
+  double rope_base = 10000;
+  // t5: the learned bias of (bucket, local head h) is t5_table[bucket * NH + h]; a
+  // tensor-parallel rank passes the columns of its own heads. Buckets as T5's causal
+  // _relative_position_bucket(i - j, t5_buckets, t5_max_distance).
+  const Real* t5_table = nullptr;  // (t5_buckets, NH) local heads
+  Real* t5_table_grad = nullptr;   // (t5_buckets, NH), += by backward
+  int t5_buckets = 32;
+  int t5_max_distance = 128;
 };
 
 namespace cpu {
@@ -55,6 +72,8 @@ void attention_forward(const AttentionParams<Real>& p);
 // Gradients dq, dk, dv `=`, written with the same strides as q, k, v (so into one fused
 // dqkv buffer when they point there); dout (B, T, NH, HS) contiguous. Recomputes the
 // scores block by block from q, k, v and p.lse; p.out is read for the row sums D = dout.out.
+// t5: p.t5_table_grad `+=` the sum of dL/ds over each (bucket, head), reduced in a fixed
+// order, so bitwise the same for any thread count.
 template <class Real>
 void attention_backward(const AttentionParams<Real>& p, const Real* dout, Real* dq, Real* dk,
                         Real* dv);

@@ -1,7 +1,9 @@
-// Per-rank layout plan: counts that mirror layers/model.cpp's allocations.
+// Per-rank layout plan: counts that mirror layers/model.cpp's allocations; and the
+// scaling study's GPU memory and step-time model over every layout of N GPUs.
 #include "launch/plan.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "runtime/error.h"
 
@@ -99,6 +101,211 @@ int64_t replica_parameter_count(const std::vector<RankPlan>& plan) {
   for (const RankPlan& r : plan)
     if (r.coord.dp_rank == 0) sum += r.params.owned(r.coord.tp_rank);
   return sum;
+}
+
+// ---- Scaling study ---------------------------------------------------------------------
+
+namespace {
+
+constexpr int64_t kBf16 = 2, kFp32 = 4;
+// GPU path bytes per local parameter (DESIGN.md: bf16 compute with fp32 master weights).
+constexpr int64_t kWeightBytes = kFp32 + kBf16;  // fp32 master + bf16 working copy
+constexpr int64_t kGradBytes = kFp32;            // accumulated over micro-batches in fp32
+constexpr int64_t kAdamBytes = 2 * kFp32;        // m, v
+// HBM traffic of the step after backward, per local parameter: AdamW reads w, g, m, v
+// (16 B) and writes w, m, v (12 B) and the bf16 copy (2 B); the grad norm reads g (4 B).
+// With dp > 1 the buckets copy grads in and the sums back (read + write twice: 16 B).
+constexpr double kOptimizerTraffic = 34, kBucketTraffic = 16;
+
+// Ring all-reduce of `bytes` over n ranks at bus bandwidth `gbs`.
+double all_reduce_s(double bytes, int n, double gbs) { return n <= 1 ? 0.0 : 2.0 * (n - 1) / n * bytes / (gbs * 1e9); }
+
+// Whether ranks a and b share a node (ranks fill nodes in order, gpus_per_node each).
+bool same_node(int a, int b, int gpus_per_node) { return a / gpus_per_node == b / gpus_per_node; }
+
+}  // namespace
+
+void Hardware::validate() const {
+  ALIBI_CHECK_AS(ConfigError, gpus >= 1, "--gpus must be at least 1 (got " << gpus << ")");
+  ALIBI_CHECK_AS(ConfigError, gpus_per_node >= 1, "--gpus-per-node must be at least 1 (got " << gpus_per_node << ")");
+  ALIBI_CHECK_AS(ConfigError, memory_gb > 0, "--gpu-memory-gb must be positive (got " << memory_gb << ")");
+  ALIBI_CHECK_AS(ConfigError, headroom >= 0 && headroom < 1,
+                 "--headroom is a share of GPU memory kept free, in [0, 1) (got " << headroom << ")");
+  ALIBI_CHECK_AS(ConfigError, tflops > 0, "--gpu-tflops must be positive (got " << tflops << ")");
+  ALIBI_CHECK_AS(ConfigError, mfu > 0 && mfu <= 1, "--mfu is a share of peak in (0, 1] (got " << mfu << ")");
+  ALIBI_CHECK_AS(ConfigError, hbm_gbs > 0, "--gpu-bandwidth-gbs must be positive (got " << hbm_gbs << ")");
+  ALIBI_CHECK_AS(ConfigError, intra_node_gbs > 0 && inter_node_gbs > 0,
+                 "--interconnect-gbs and --internode-gbs must be positive (got " << intra_node_gbs << ", "
+                                                                                 << inter_node_gbs << ")");
+}
+
+int64_t gpu_activation_bytes(const ModelConfig& cfg, const RankPlan& r, int tp, int micro_batch, bool recompute) {
+  const int64_t B = micro_batch, T = cfg.seq_len, N = B * T, C = cfg.channels;
+  const int64_t F_local = cfg.ffn_width() / tp, NH_local = cfg.heads / tp, C_local = C / tp;
+  const int64_t V_local = r.vocab.second - r.vocab.first;
+  const int64_t local_layers = r.layers.second - r.layers.first;
+  // One block: ln1_out, residual, ln2_out, branch (N, C); qkv (N, 3 C_local); att
+  // (N, C_local); fch, fch_gelu (N, F_local) in bf16. LN mean and rstd (N) x 2 and the
+  // attention's lse (B, NH_local, T) in fp32.
+  const int64_t block = (4 * N * C + 3 * N * C_local + N * C_local + 2 * N * F_local) * kBf16 +
+                        (4 * N + B * NH_local * T) * kFp32;
+  // A slot's residual stream: the stage input and each block's output (local L + 1 of
+  // (N, C)), and the residual-stream gradient dres (N, C).
+  const int64_t stream = (local_layers + 1) * N * C * kBf16 + N * C * kBf16;
+  // Head: lnf_out (N, C) bf16; lnf mean, rstd, losses, row_max, sum_exp, target_logit (N)
+  // and the logits (N, V_local) in fp32.
+  const int64_t head = r.head_stage ? N * C * kBf16 + (6 * N + N * V_local) * kFp32 : 0;
+  int64_t bytes = recompute ? r.in_flight * (stream + head) + (local_layers > 0 ? block : 0)
+                            : r.in_flight * (local_layers * block + stream + head);
+  // Sinusoidal positions: one (T, C) fp32 table on the first stage, shared by the slots.
+  if (r.embedding_stage && cfg.position_method() == PositionMethod::sinusoidal) bytes += T * C * kFp32;
+  return bytes;
+}
+
+GpuMemory gpu_rank_memory(const ModelConfig& cfg, const RankPlan& r, const GridShape& shape, int micro_batch,
+                          bool recompute) {
+  const int64_t n = r.params.local();  // the tied copy included: it has its own grads and moments
+  GpuMemory m;
+  m.weights = n * kWeightBytes;
+  m.grads = n * (kGradBytes + (shape.dp > 1 ? kFp32 : 0));
+  m.optimizer = n * kAdamBytes;
+  m.activations = gpu_activation_bytes(cfg, r, shape.tp, micro_batch, recompute);
+  return m;
+}
+
+double pipeline_bubble(int pp, int grad_accum) { return double(pp - 1) / double(grad_accum + pp - 1); }
+
+namespace {
+
+// 6 x the multiplying parameters of one stage's whole (all TP ranks) blocks, and of the
+// head (LM head matmul and ln_f) on the last stage.
+double block_flops_per_token(const ModelConfig& cfg, int local_layers) {
+  const double C = cfg.channels, F = cfg.ffn_width(), T = cfg.seq_len;
+  const double block_params = 4 * C + 3 * C * C + 3 * C + C * C + C + F * C + F + C * F + C;
+  return local_layers * (6 * block_params + 12 * T * C);
+}
+double head_flops_per_token(const ModelConfig& cfg) {
+  const double C = cfg.channels, V = cfg.vocab;
+  return 6 * (V * C + 2 * C);
+}
+
+}  // namespace
+
+double model_flops_per_token(const ModelConfig& cfg) {
+  return block_flops_per_token(cfg, cfg.layers) + head_flops_per_token(cfg);
+}
+
+LayoutEstimate estimate_layout(const ModelConfig& cfg, const Hardware& hw, const GridShape& shape, int micro_batch,
+                               int grad_accum) {
+  hw.validate();
+  ALIBI_CHECK_AS(ConfigError, shape.world() == hw.gpus,
+                 "world = tp*pp*dp fails: " << shape.tp << " x " << shape.pp << " x " << shape.dp
+                                            << " is not --gpus " << hw.gpus);
+  const std::vector<RankPlan> plan = plan_layout(cfg, shape, micro_batch, grad_accum);
+  LayoutEstimate e;
+  e.shape = shape;
+  e.micro_batch = micro_batch;
+  e.grad_accum = grad_accum;
+
+  // ---- memory: the rank needing the most, without and with recomputation
+  for (int rc = 0; rc < 2; ++rc) {
+    for (const RankPlan& r : plan) {
+      const GpuMemory m = gpu_rank_memory(cfg, r, shape, micro_batch, rc == 1);
+      if (m.total() > e.memory[rc].total()) e.memory[rc] = m;
+    }
+    e.fits[rc] = double(e.memory[rc].total()) <= hw.usable_bytes();
+  }
+  e.recompute = !e.fits[0];  // neither fits: estimate the run with recomputation anyway
+
+  // ---- which groups leave the node: TP never (tp divides gpus_per_node); DP, PP and the
+  // tied-embedding pair when any of their ranks sit on different nodes
+  const int tp = shape.tp, pp = shape.pp, dp = shape.dp, G = hw.gpus_per_node;
+  bool dp_in_node = true, pp_in_node = true;
+  for (int rank = 0; rank < shape.world(); ++rank) {
+    const GridCoord c = grid_coord(shape, rank);
+    if (c.dp_rank + 1 < dp) dp_in_node &= same_node(rank, rank + tp, G);
+    if (c.pp_rank + 1 < pp) pp_in_node &= same_node(rank, rank + tp * dp, G);
+  }
+  const bool tp_in_node = G % tp == 0;
+  const double tp_gbs = tp_in_node ? hw.intra_node_gbs : hw.inter_node_gbs;
+  const double dp_gbs = dp_in_node ? hw.intra_node_gbs : hw.inter_node_gbs;
+  const double pp_gbs = pp_in_node ? hw.intra_node_gbs : hw.inter_node_gbs;
+
+  // ---- one micro-batch on each stage (dp_rank 0, tp_rank 0 stands for its TP group)
+  const double N = double(micro_batch) * cfg.seq_len, C = cfg.channels;
+  const double flops_per_s = tp * hw.tflops * 1e12 * hw.mfu;  // a TP group's matmuls
+  const double activation_ar = all_reduce_s(N * C * kBf16, tp, tp_gbs);  // one (N, C) bf16 all-reduce
+  const double statistic_ar = all_reduce_s(N * kFp32, tp, tp_gbs);        // one (N) fp32 all-reduce
+  const double p2p = N * C * kBf16 / (pp_gbs * 1e9);                      // one (N, C) bf16 message
+  const double recompute_factor = e.recompute ? 4.0 / 3.0 : 1.0;
+  double busy_sum = 0;
+  for (const RankPlan& r : plan) {
+    if (r.coord.dp_rank != 0 || r.coord.tp_rank != 0) continue;
+    const int local_layers = r.layers.second - r.layers.first;
+    const double flops = N * (block_flops_per_token(cfg, local_layers) * recompute_factor +
+                              (r.head_stage ? head_flops_per_token(cfg) : 0.0));
+    // Per block: attention and MLP all-reduce forward (reduce_from_tp) and backward
+    // (copy_to_tp); recomputation repeats the forward two. The embedding's lookup sums
+    // over TP forward; the head's input gradient backward, and the cross-entropy's row
+    // max, sum of exponentials and target logit forward.
+    const double tp_comm = (local_layers * (e.recompute ? 6 : 4) + (r.embedding_stage ? 1 : 0) +
+                            (r.head_stage ? 1 : 0)) * activation_ar +
+                           (r.head_stage ? 3 : 0) * statistic_ar;
+    // Receives: activations from the previous stage, their gradient from the next.
+    const double recv = ((r.coord.pp_rank > 0 ? 1 : 0) + (r.head_stage ? 0 : 1)) * p2p;
+    const double compute = flops / flops_per_s;
+    const double t = compute + tp_comm + recv;
+    busy_sum += t;
+    if (t > e.stage_s) {
+      e.stage_s = t;
+      e.tp_comm_s = tp_comm;
+    }
+    // DP: the gradients (fp32) are all-reduced bucket by bucket during the last micro-
+    // batch's backward; half hides behind it, at most as long as that backward.
+    const double dp_ar = all_reduce_s(double(r.params.local()) * kFp32, dp, dp_gbs);
+    const double backward = compute * (e.recompute ? 3.0 / 4.0 : 2.0 / 3.0);
+    e.dp_exposed_s = std::max(e.dp_exposed_s, dp_ar - std::min(dp_ar / 2, backward));
+    // The tied embedding's two copies (first and last stage) sum their gradients.
+    if (r.params.tied_copy > 0) {
+      e.embedding_sync_s = std::max(e.embedding_sync_s, all_reduce_s(double(r.params.tied_copy) * kFp32, 2, pp_gbs));
+    }
+    const double traffic = kOptimizerTraffic + (dp > 1 ? kBucketTraffic : 0.0);
+    e.optimizer_s = std::max(e.optimizer_s, double(r.params.local()) * traffic / (hw.hbm_gbs * 1e9));
+  }
+  const int M = grad_accum;
+  e.bubble = pipeline_bubble(pp, M);
+  e.pipeline_s = (M + pp - 1) * e.stage_s;
+  e.idle = 1.0 - M * busy_sum / (pp * e.pipeline_s);
+  e.step_s = e.pipeline_s + e.dp_exposed_s + e.embedding_sync_s + e.optimizer_s;
+  const double tokens = double(micro_batch) * M * dp * cfg.seq_len;
+  e.tokens_per_s = tokens / e.step_s;
+  e.mfu = model_flops_per_token(cfg) * e.tokens_per_s / (hw.gpus * hw.tflops * 1e12);
+  return e;
+}
+
+std::vector<LayoutEstimate> scaling_study(const ModelConfig& cfg, const Hardware& hw, int64_t global_batch) {
+  cfg.validate();
+  hw.validate();
+  ALIBI_CHECK_AS(ConfigError, global_batch >= 1, "--global-batch must be at least 1 window (got " << global_batch << ")");
+  std::vector<LayoutEstimate> out;
+  for (int tp = 1; tp <= hw.gpus_per_node && tp <= hw.gpus; tp *= 2) {
+    if (cfg.heads % tp != 0 || cfg.ffn_width() % tp != 0 || hw.gpus_per_node % tp != 0 || hw.gpus % tp != 0) continue;
+    for (int pp = 1; pp <= cfg.layers && tp * pp <= hw.gpus; ++pp) {
+      if (hw.gpus % (tp * pp) != 0) continue;
+      const int dp = hw.gpus / (tp * pp);
+      for (int64_t mb = 1; mb * dp <= global_batch; mb *= 2) {
+        if (global_batch % (mb * dp) != 0) continue;
+        const int64_t M = global_batch / (mb * dp);
+        out.push_back(estimate_layout(cfg, hw, {tp, pp, dp}, static_cast<int>(mb), static_cast<int>(M)));
+      }
+    }
+  }
+  std::stable_sort(out.begin(), out.end(), [](const LayoutEstimate& a, const LayoutEstimate& b) {
+    if (a.fits_any() != b.fits_any()) return a.fits_any();
+    if (a.fits_any() && a.tokens_per_s != b.tokens_per_s) return a.tokens_per_s > b.tokens_per_s;
+    return a.run_memory().total() < b.run_memory().total();
+  });
+  return out;
 }
 
 }  // namespace alibi

@@ -1,15 +1,25 @@
 // What each rank of a layout holds, computed without MPI (`alibi plan` prints it):
-// coordinates, blocks, heads, vocabulary rows, parameter elements and a memory estimate.
+// coordinates, blocks, heads, vocabulary rows, parameter elements and a memory estimate;
+// and, for scaling studies, which layouts of N GPUs fit and how fast they would run.
 //
 //   std::vector<RankPlan> plan = plan_layout(cfg, {/*tp*/ 2, /*pp*/ 2, /*dp*/ 2}, /*B*/ 16, /*M*/ 1);
 //   plan[5].coord.pp_rank;                     // 1: rank 5 = 1 + 2 * (0 + 2 * 1)
 //   replica_parameter_count(plan) == cfg.parameter_count();   // each parameter once
+//
+//   Hardware hw;  hw.gpus = 8;  hw.memory_gb = 80;          // H100 SXM otherwise
+//   std::vector<LayoutEstimate> study = scaling_study(cfg, hw, /*global batch*/ 512);
+//   study[0];   // the fastest layout that fits: its memory per GPU, step time, tokens/s
 //
 // The counts mirror what layers/model.cpp allocates (a unit test checks them against
 // real Blocks and Models); the memory estimate is the CPU path's fp32 tensors that live
 // through a step: parameters, gradients, AdamW m and v, the DP all-reduce buckets, and
 // the activations of the micro-batches the 1F1B schedule keeps in flight. Transient
 // backward scratch and allocator slack are not counted.
+//
+// The scaling study estimates the GPU path as DESIGN.md describes it (bf16 compute, fp32
+// master weights; there is no CUDA backend yet): the same tensors as the CPU path, at the
+// GPU path's precisions. It is a model whose assumptions `alibi plan --gpus` prints, not a
+// measurement.
 #pragma once
 
 #include <cstdint>
@@ -66,5 +76,94 @@ int64_t replica_parameter_count(const std::vector<RankPlan>& plan);
 // `local_layers` blocks (the per-slot tensors of Model, Block, Attention and Mlp).
 int64_t activation_bytes_per_micro_batch(const ModelConfig& cfg, const GridShape& shape, int local_layers,
                                          int64_t vocab_local, bool head_stage, int micro_batch);
+
+// ---- Scaling study (alibi plan --gpus N) --------------------------------------------
+
+// The machine. GB = 1e9 bytes throughout; defaults are an H100 SXM 80GB in an 8-GPU
+// NVLink node with one 400 Gb/s NIC per GPU.
+struct Hardware {
+  int gpus = 1;
+  int gpus_per_node = 8;          // a TP group stays inside one node
+  double memory_gb = 80;          // per GPU
+  double headroom = 0.10;         // share of memory kept free (CUDA context, cuBLAS/NCCL workspaces,
+                                  // transient backward scratch, fragmentation)
+  double tflops = 989;            // dense bf16 peak per GPU
+  double mfu = 0.4;               // share of that peak the model's math reaches
+  double hbm_gbs = 3350;          // memory bandwidth per GPU (the optimizer step is bound by it)
+  double intra_node_gbs = 450;    // all-reduce bus bandwidth per GPU inside a node (NVLink)
+  double inter_node_gbs = 50;     // the same between nodes
+
+  double usable_bytes() const { return memory_gb * 1e9 * (1.0 - headroom); }
+  void validate() const;  // ConfigError naming the option
+};
+
+// Bytes one rank holds on the GPU path.
+struct GpuMemory {
+  int64_t weights = 0;      // fp32 master 4 B + bf16 working copy 2 B per local parameter
+  int64_t grads = 0;        // fp32 4 B; + the DP buckets' flat copy 4 B when dp > 1
+  int64_t optimizer = 0;    // AdamW m and v, fp32: 8 B
+  int64_t activations = 0;  // kept for backward by the micro-batches in flight
+  int64_t total() const { return weights + grads + optimizer + activations; }
+};
+
+// Activation bytes rank `r` keeps on the GPU path with B = micro_batch windows per micro-
+// batch and r.in_flight micro-batches in flight (1F1B). The tensors of Model's slots,
+// Block, Attention and Mlp (activation_bytes_per_micro_batch's list): bf16 for
+// activations, fp32 for LayerNorm/softmax statistics and the logits (the cross-entropy
+// runs in fp32; dlogits overwrite them). With `recompute`, a slot keeps only the
+// residual stream (each block's input) and the head, plus one block's activations for
+// the block being recomputed.
+int64_t gpu_activation_bytes(const ModelConfig& cfg, const RankPlan& r, int tp, int micro_batch, bool recompute);
+GpuMemory gpu_rank_memory(const ModelConfig& cfg, const RankPlan& r, const GridShape& shape, int micro_batch,
+                          bool recompute);
+
+// The 1F1B bubble with equal stages: (pp - 1) / (M + pp - 1) of each stage's time idle.
+double pipeline_bubble(int pp, int grad_accum);
+
+// Model FLOPs per trained token, forward and backward, without recomputation:
+// 6 x (parameters that multiply: all but the embedding lookup of an untied model and the
+// position table) + 12 L T C for the attention scores and their weighted sum. For a tied
+// ALiBi model this is 6 x parameter_count() + 12 L T C. MFU is measured against it.
+double model_flops_per_token(const ModelConfig& cfg);
+
+// One candidate: a layout and micro-batch size, its memory both ways and its predicted
+// step. Timing model, per pipeline stage s and micro-batch:
+//   t_s = FLOPs_s / (tp x peak x mfu) + TP all-reduces + p2p receives,
+//   FLOPs_s = B T (6 x stage's multiplying parameters x (4/3 for blocks with recompute)
+//             + 12 L_s T C (x 4/3 with recompute)),
+//   step = (M + pp - 1) x max_s t_s  +  exposed DP all-reduce  +  tied-embedding sync
+//          + optimizer (HBM traffic),
+// with ring all-reduces costing 2 (n-1)/n x bytes / bandwidth and no latency term.
+struct LayoutEstimate {
+  GridShape shape;
+  int micro_batch = 1, grad_accum = 1;
+  GpuMemory memory[2];          // [0] without, [1] with activation recomputation
+  bool fits[2] = {false, false};
+  bool recompute = false;       // the predicted run: recomputation only when needed to fit
+  double bubble = 0;            // pipeline_bubble(pp, M)
+  double idle = 0;              // share of GPU time a stage waits: the bubble plus stage imbalance
+  double stage_s = 0;           // max_s t_s: the slowest stage's micro-batch
+  double tp_comm_s = 0;         // of which TP all-reduces
+  double pipeline_s = 0;        // (M + pp - 1) x stage_s
+  double dp_exposed_s = 0;      // DP gradient all-reduce not hidden behind the last backward
+  double embedding_sync_s = 0;  // tied embedding: first and last stage sum their gradients
+  double optimizer_s = 0;       // AdamW, grad norm and DP bucket copies at HBM bandwidth
+  double step_s = 0;
+  double tokens_per_s = 0;
+  double mfu = 0;               // model_flops_per_token x tokens/s / (gpus x peak)
+
+  bool fits_any() const { return fits[0] || fits[1]; }
+  const GpuMemory& run_memory() const { return memory[recompute ? 1 : 0]; }
+};
+
+// Throws ConfigError for a bad model or layout (plan_layout's checks).
+LayoutEstimate estimate_layout(const ModelConfig& cfg, const Hardware& hw, const GridShape& shape, int micro_batch,
+                               int grad_accum);
+
+// Every layout of hw.gpus GPUs: tp a power of two dividing NH, F and gpus_per_node; any
+// pp <= L with tp x pp dividing the GPUs; dp the rest; micro-batch 1, 2, 4, ... with
+// grad-accum = global_batch / (micro-batch x dp) a whole number. Those that fit come
+// first, fastest first; then the rest, smallest memory first.
+std::vector<LayoutEstimate> scaling_study(const ModelConfig& cfg, const Hardware& hw, int64_t global_batch);
 
 }  // namespace alibi

@@ -39,6 +39,11 @@ AttentionParams<Real> Attention<Real>::params(int B, int T) const {
   p.head_offset = shape_.head_offset;
   p.n_heads_total = shape_.n_heads_total;
   p.bias = shape_.bias;
+  if (shape_.bias == PositionBias::t5) {
+    p.t5_table = shape_.t5_table->template data<Real>();
+    p.t5_table_grad = shape_.t5_table_grad->template data<Real>();
+    p.t5_buckets = static_cast<int>(shape_.t5_table->dim(0));
+  }
   return p;
 }
 

@@ -25,6 +25,10 @@ struct AttentionShape {
   int head_offset = 0;    // global index of the first local head
   int n_heads_total = 0;  // global heads (slopes depend on it, never on NH local)
   PositionBias bias = PositionBias::alibi;
+  // t5: the (32 buckets, NH local) relative-bias table shared by every layer, and its
+  // gradient (+=); owned by the model, which outlives the layers.
+  Tensor* t5_table = nullptr;
+  Tensor* t5_table_grad = nullptr;
 };
 
 template <class Real>

@@ -11,8 +11,15 @@
 namespace alibi {
 
 static PositionBias attention_bias(PositionMethod method) {
-  return method == PositionMethod::alibi ? PositionBias::alibi : PositionBias::none;
+  switch (method) {
+    case PositionMethod::alibi: return PositionBias::alibi;
+    case PositionMethod::rotary: return PositionBias::rotary;
+    case PositionMethod::t5: return PositionBias::t5;
+    default: return PositionBias::none;  // absolute positions live in the embedding
+  }
 }
+
+constexpr int64_t kT5Buckets = 32;  // T5's num_buckets (max_distance 128 in the kernel)
 
 // Sinusoidal positions (Vaswani et al.; fairseq's layout: sines in the first C/2
 // channels, cosines in the rest), added to token embeddings scaled by sqrt(C) as fairseq
@@ -32,9 +39,11 @@ Model<Real>::Model(const ModelConfig& config, uint64_t seed, const ProcessGrid& 
     : config_(config), grid_(grid) {
   config.validate();
   const PositionMethod method = config.position_method();
-  ALIBI_CHECK_AS(ConfigError, method != PositionMethod::rotary && method != PositionMethod::t5,
-                 "--position " << config.position << " is not available in this build yet; use alibi, sinusoidal, learned or none");
   const GridShape& g = grid.shape();
+  // The T5 table is shared by every layer; split over pipeline stages it would need its
+  // copies kept in sync like the tied embedding, which is not written yet.
+  ALIBI_CHECK_AS(ConfigError, method != PositionMethod::t5 || g.pp == 1,
+                 "--position t5 with --pp " << g.pp << " is not supported yet; use --pp 1 (tp and dp work)");
   const GridCoord& c = grid.coord();
   validate_grid(g, g.world(), config);
   const int64_t V = config.vocab, C = config.channels;
@@ -56,6 +65,13 @@ Model<Real>::Model(const ModelConfig& config, uint64_t seed, const ProcessGrid& 
   shape.head_offset = shape.NH * c.tp_rank;
   shape.n_heads_total = config.heads;
   shape.bias = attention_bias(config.position_method());
+  if (method == PositionMethod::t5) {
+    const Sharding heads_cols = Sharding::cols({kT5Buckets, config.heads}, shape.head_offset);
+    make_parameter<Real>(t5, dt5, "position.t5_bias", {kT5Buckets, shape.NH}, heads_cols, Init::zeros, 0.0, seed);
+    params_.push_back({"position.t5_bias", &t5, &dt5, false, heads_cols});
+    shape.t5_table = &t5;
+    shape.t5_table_grad = &dt5;
+  }
   int last_layer = 0;
   std::tie(first_layer_, last_layer) = stage_layers(config.layers, g.pp, c.pp_rank);
   blocks.reserve(last_layer - first_layer_);

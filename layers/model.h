@@ -72,6 +72,7 @@ class Model {
 
   Tensor wte, dwte;          // (V_local, C) embedding shard; first stage, and last when tied
   Tensor wpe, dwpe;          // (max_positions, C) learned positions, first stage
+  Tensor t5, dt5;            // (32, NH_local) T5 relative-bias buckets, shared by all layers
   std::vector<Block<Real>> blocks;  // this stage's blocks (templates for the slots; never run)
   LayerNorm<Real> ln_f;      // last stage
   Linear<Real> lm_head;      // (V_local, C), last stage, only when not tied

@@ -32,3 +32,45 @@ PY
 expect_error heads-not-divisible "NH % tp" "$ALIBI" plan --config "$SRC/launch/configs/tiny.ini" --heads 8 --tp 3
 expect_error too-many-stages "L >= pp" "$ALIBI" plan --config "$SRC/launch/configs/tiny.ini" --pp 5
 echo "ok: plan"
+
+# Scaling study: the 1.3B config on 8 GPUs of 80 GB lists layouts that fit, each row
+# tp pp dp mb accum, memory columns, the run (plain or recompute), idle %, step s,
+# tokens/s and MFU %; and prints its assumptions.
+"$ALIBI" plan --config "$SRC/launch/configs/alibi_1.3b.ini" --gpus 8 --gpu-memory-gb 80 >"$WORK/study.txt" \
+  || { cat "$WORK/study.txt" >&2; fail "plan --gpus exited non-zero"; }
+cat "$WORK/study.txt"
+row='^ *[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+( +[0-9]+\.[0-9]){7} +(plain|recompute) +[0-9.]+ +[0-9.]+ +[0-9,]+ +[0-9.]+$'
+layouts=$(grep -cE "$row" "$WORK/study.txt")
+[[ $layouts -ge 1 ]] || fail "expected at least one layout row"
+grep -qE '^[0-9]+ of [0-9]+ candidates fit' "$WORK/study.txt" || fail "no count of the layouts that fit"
+grep -q '^assumptions:' "$WORK/study.txt" || fail "no assumptions printed"
+grep -q '18 B, 22 B with dp > 1' "$WORK/study.txt" || fail "the memory accounting per parameter is not stated"
+echo "ok: plan --gpus 8: $layouts layout rows"
+
+"$ALIBI" plan --config "$SRC/launch/configs/alibi_1.3b.ini" --gpus 8 --gpu-memory-gb 80 --json >"$WORK/study.json"
+python3 - "$WORK/study.json" <<'PY' || fail "plan --gpus --json"
+import json, sys
+p = json.load(open(sys.argv[1]))
+assert p["model"]["parameters"] == 1361887232, p["model"]
+fit = [l for l in p["layouts"] if l["fits"]]
+assert p["fit"] == len(fit) >= 1 and p["candidates"] == len(p["layouts"])
+usable = p["hardware"]["usable_bytes"]
+for l in fit:
+    assert l["tp"] * l["pp"] * l["dp"] == 8 and l["micro_batch"] * l["grad_accum"] * l["dp"] == p["global_batch"], l
+    mem = l["memory_recompute" if l["recompute"] else "memory_plain"]
+    assert mem["total"] <= usable, l
+    assert mem["total"] == mem["weights"] + mem["grads"] + mem["optimizer"] + mem["activations"], l
+    assert l["memory_recompute"]["activations"] < l["memory_plain"]["activations"], l
+speeds = [l["tokens_per_s"] for l in fit]
+assert speeds == sorted(speeds, reverse=True), "layouts that fit come fastest first"
+assert p["assumptions"], "no assumptions"
+print("ok: plan --gpus --json:", len(fit), "of", p["candidates"], "fit; fastest",
+      {k: fit[0][k] for k in ("tp", "pp", "dp", "micro_batch", "tokens_per_s")})
+PY
+
+# One 16 GB GPU: 18 B x 1.36e9 parameters of state alone exceed it; nothing fits.
+"$ALIBI" plan --config "$SRC/launch/configs/alibi_1.3b.ini" --gpus 1 --gpu-memory-gb 16 >"$WORK/small.txt"
+grep -q '^no layout fits' "$WORK/small.txt" || { cat "$WORK/small.txt" >&2; fail "1 x 16 GB should fit nothing"; }
+echo "ok: plan --gpus 1 --gpu-memory-gb 16 fits nothing"
+expect_error bad-mfu "--mfu" "$ALIBI" plan --config "$SRC/launch/configs/alibi_1.3b.ini" --gpus 8 --mfu 2
+echo "ok: plan scaling study"

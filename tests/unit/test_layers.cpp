@@ -208,7 +208,9 @@ INSTANTIATE_TEST_SUITE_P(Configs, ModelGrad,
                                            ModelCase{66, 4, 16, false, "alibi"},
                                            ModelCase{7, 2, 8, true, "none"},
                                            ModelCase{9, 4, 16, true, "sinusoidal"},
-                                           ModelCase{9, 4, 16, false, "learned"}),
+                                           ModelCase{9, 4, 16, false, "learned"},
+                                           ModelCase{70, 4, 16, true, "rotary"},
+                                           ModelCase{70, 12, 24, true, "t5"}),
                          [](const ::testing::TestParamInfo<ModelCase>& info) {
                            const ModelCase& c = info.param;
                            return "T" + std::to_string(c.T) + "_NH" + std::to_string(c.NH) + "_C" +
