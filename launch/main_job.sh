@@ -9,10 +9,12 @@ cd "$root"
 "$root/launch/build.sh" --target alibi
 alibi="$root/build/launch/alibi"
 
-corpus=${ALIBI_CORPUS:-$root/data-cache/linuxdoc.h5}
+# The default corpus: byte-level BPE with 8192 tokens trained on the corpus itself.
+corpus=${ALIBI_CORPUS:-$root/data-cache/linuxdoc-bpe8192.h5}
 if [[ ! -f "$corpus" ]]; then
   mkdir -p "$(dirname "$corpus")"
-  "$alibi" preprocess --input /usr/share/doc/linux-doc-6.1/html/_sources --output "$corpus"
+  "$alibi" preprocess --input /usr/share/doc/linux-doc-6.1/html/_sources --output "$corpus" \
+    --tokenizer bpe --vocab 8192
 fi
 
 out=${ALIBI_OUT_DIR:-$root/runs/tiny}
