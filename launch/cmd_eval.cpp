@@ -97,13 +97,13 @@ void plot(const std::string& out, const std::vector<EvalRow>& rows, const std::v
     for (const EvalRow& r : rows)
       if (r.checkpoint == checkpoints[i]) first = &r;
     if (!first) continue;
-    g << (i ? ", " : "") << "'" << out << ".csv' using ($1 eq '" << checkpoints[i]
-      << "' ? $4 : 1/0):($1 eq '" << checkpoints[i] << "' ? $8 : 1/0) with linespoints title '" << first->method
+    g << (i ? ", " : "") << "'" << out << ".csv' using (strcol(1) eq '" << checkpoints[i]
+      << "' ? $4 : 1/0):(strcol(1) eq '" << checkpoints[i] << "' ? $8 : 1/0) with linespoints title '" << first->method
       << " (T=" << first->train_length << ")'";
   }
   g << "\n";
   g.close();
-  // gnuplot's `eq` compares strings; column 1 is the checkpoint path.
+  // strcol(1) is the checkpoint path; `eq` compares strings.
   const std::string cmd = "gnuplot '" + script + "' 2>/dev/null";
   if (std::system(cmd.c_str()) != 0) std::printf("note: gnuplot failed; see %s\n", script.c_str());
 }
