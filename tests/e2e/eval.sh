@@ -13,6 +13,7 @@ cat "$WORK/eval.out"
 [[ $(grep -c '^alibi ' "$WORK/eval.out") -eq 2 && $(grep -c '^learned ' "$WORK/eval.out") -eq 2 ]] || fail "table rows"
 [[ $(wc -l <"$WORK/out/e.csv") -eq 5 ]] || fail "CSV rows"
 python3 -c 'import json,sys; rows=json.load(open(sys.argv[1])); assert len(rows)==4 and all(r["ppl"]>1 for r in rows), rows' "$WORK/out/e.json"
+if command -v gnuplot >/dev/null; then [[ -s $WORK/out/e.png ]] || fail "no plot"; fi
 "$ALIBI" eval --checkpoint "$ck" --lengths 32 --mode sliding --stride 8 --out "$WORK/out/s" >"$WORK/s.out"
 grep -q sliding "$WORK/s.out" || fail "sliding row"
 
