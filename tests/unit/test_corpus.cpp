@@ -2,6 +2,8 @@
 // tokenizer, the corpus writer and reader, the sampler and the evaluation windows, and
 // the errors a damaged or missing corpus gives.
 #include <gtest/gtest.h>
+
+#include "tests/unit/temp_dir.h"
 #include <unistd.h>
 
 #include <algorithm>
@@ -30,23 +32,7 @@ namespace fs = std::filesystem;
 
 // ---- helpers ------------------------------------------------------------------------------
 
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() /
-            ("alibi_test_corpus_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
+using test::TempDir;
 
 // n documents of varied length (1..max_len bytes) over all 256 byte values.
 std::vector<std::string> make_docs(int n, int max_len, uint64_t seed) {

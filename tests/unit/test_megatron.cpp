@@ -3,6 +3,8 @@
 // and tokens; a wrong magic, a truncated file or an id outside the vocabulary is one clear
 // error and leaves no corpus behind.
 #include <gtest/gtest.h>
+
+#include "tests/unit/temp_dir.h"
 #include <unistd.h>
 
 #include <cstring>
@@ -21,23 +23,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() /
-            ("alibi_test_megatron_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
+using test::TempDir;
 
 template <class E, class F>
 void expect_error(F&& f, std::initializer_list<std::string> parts) {

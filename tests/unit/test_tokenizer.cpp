@@ -2,6 +2,8 @@
 // hand-worked example), encoding against GPT-2's reference algorithm, exact round trips
 // on random bytes and real text, and the /tokenizer group (round trip, mismatch, damage).
 #include <gtest/gtest.h>
+
+#include "tests/unit/temp_dir.h"
 #include <unistd.h>
 
 #include <algorithm>
@@ -31,23 +33,7 @@ namespace fs = std::filesystem;
 
 // ---- helpers ------------------------------------------------------------------------------
 
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() /
-            ("alibi_test_tokenizer_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
+using test::TempDir;
 
 std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
