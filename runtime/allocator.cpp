@@ -1,23 +1,21 @@
-// Aligned, caching CPU allocator with usage statistics.
+// The caching allocator and its host instance.
 #include "runtime/allocator.h"
 
 #include <algorithm>
 #include <cstdlib>
 #include <new>
+#include <string>
 
 #include "runtime/error.h"
 
 namespace alibi {
 
-CpuAllocator& CpuAllocator::instance() {
-  static CpuAllocator* allocator = new CpuAllocator();  // never destroyed: tensors may outlive main's statics
-  return *allocator;
+size_t CachingAllocator::round_up(size_t bytes) const {
+  return (std::max<size_t>(bytes, 1) + granularity_ - 1) / granularity_ * granularity_;
 }
 
-CpuAllocator::~CpuAllocator() { release_cache(); }
-
-void* CpuAllocator::allocate(size_t bytes) {
-  const size_t size = round_up(std::max<size_t>(bytes, 1));
+void* CachingAllocator::allocate(size_t bytes) {
+  const size_t size = round_up(bytes);
   std::lock_guard<std::mutex> lock(mutex_);
   void* ptr = nullptr;
   auto it = cache_.find(size);
@@ -26,17 +24,12 @@ void* CpuAllocator::allocate(size_t bytes) {
     cache_.erase(it);
     stats_.bytes_cached -= size;
   } else {
-    ptr = std::aligned_alloc(kAlignment, size);
-    if (ptr == nullptr) {  // the cache may hold what we need in other sizes: give it back, retry
-      for (auto& [s, p] : cache_) std::free(p);
-      cache_.clear();
-      stats_.bytes_cached = 0;
-      ptr = std::aligned_alloc(kAlignment, size);
+    ptr = system_allocate(size);
+    if (ptr == nullptr && !cache_.empty()) {  // the cache may hold what we need in other sizes
+      release_locked();
+      ptr = system_allocate(size);
     }
-  }
-  if (ptr == nullptr) {
-    throw Error(ErrorKind::internal, "out of host memory allocating " + std::to_string(size) +
-                                         " bytes; reduce --micro-batch or --seq-len");
+    if (ptr == nullptr) out_of_memory(size, stats_);
   }
   stats_.bytes_in_use += size;
   stats_.peak_bytes = std::max(stats_.peak_bytes, stats_.bytes_in_use);
@@ -44,31 +37,50 @@ void* CpuAllocator::allocate(size_t bytes) {
   return ptr;
 }
 
-void CpuAllocator::deallocate(void* ptr, size_t bytes) {
+void CachingAllocator::deallocate(void* ptr, size_t bytes) {
   if (ptr == nullptr) return;
-  const size_t size = round_up(std::max<size_t>(bytes, 1));
+  const size_t size = round_up(bytes);
   std::lock_guard<std::mutex> lock(mutex_);
   stats_.bytes_in_use -= size;
   cache_.emplace(size, ptr);
   stats_.bytes_cached += size;
 }
 
-AllocatorStats CpuAllocator::stats() const {
+AllocatorStats CachingAllocator::stats() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return stats_;
 }
 
-void CpuAllocator::reset_peak() {
+void CachingAllocator::reset_peak() {
   std::lock_guard<std::mutex> lock(mutex_);
   stats_.peak_bytes = stats_.bytes_in_use;
   stats_.largest_block = 0;
 }
 
-void CpuAllocator::release_cache() {
+void CachingAllocator::release_cache() {
   std::lock_guard<std::mutex> lock(mutex_);
-  for (auto& [size, ptr] : cache_) std::free(ptr);
+  release_locked();
+}
+
+void CachingAllocator::release_locked() {
+  before_release();
+  for (auto& [size, ptr] : cache_) system_free(ptr);
   cache_.clear();
   stats_.bytes_cached = 0;
+}
+
+CpuAllocator& CpuAllocator::instance() {
+  static CpuAllocator* allocator = new CpuAllocator();  // never destroyed: tensors may outlive main's statics
+  return *allocator;
+}
+
+void* CpuAllocator::system_allocate(size_t bytes) { return std::aligned_alloc(kAlignment, bytes); }
+void CpuAllocator::system_free(void* ptr) { std::free(ptr); }
+
+void CpuAllocator::out_of_memory(size_t bytes, const AllocatorStats& stats) {
+  throw Error(ErrorKind::internal, "out of host memory allocating " + std::to_string(bytes) + " bytes (" +
+                                       std::to_string(stats.bytes_in_use) +
+                                       " in use); reduce --micro-batch or --seq-len");
 }
 
 }  // namespace alibi

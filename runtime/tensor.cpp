@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "runtime/allocator.h"
+#include "runtime/device.h"
 
 namespace alibi {
 
@@ -41,12 +42,16 @@ std::string shape_str(const Shape& shape) {
 }
 
 Storage::Storage(size_t bytes, Device device) : bytes_(bytes), device_(device) {
-  ALIBI_CHECK_AS(DeviceError, device == Device::cpu,
-                 "this build has no CUDA storage yet; run with --device cpu");
-  ptr_ = CpuAllocator::instance().allocate(bytes);
+  ptr_ = device == Device::cpu ? CpuAllocator::instance().allocate(bytes) : cuda_allocate(bytes);
 }
 
-Storage::~Storage() { CpuAllocator::instance().deallocate(ptr_, bytes_); }
+Storage::~Storage() {
+  if (device_ == Device::cpu) {
+    CpuAllocator::instance().deallocate(ptr_, bytes_);
+  } else {
+    cuda_deallocate(ptr_, bytes_);
+  }
+}
 
 static int64_t product(const Shape& shape) {
   int64_t n = 1;
@@ -102,15 +107,21 @@ Tensor Tensor::clone() const {
   return t;
 }
 
+Tensor Tensor::to(Device device) const {
+  Tensor t = empty(shape_, dtype_, device);
+  t.copy_from(*this);
+  return t;
+}
+
 void Tensor::zero_() {
-  if (numel() > 0) std::memset(raw(), 0, nbytes());
+  if (numel() > 0) zero_bytes(raw(), device(), nbytes());
 }
 
 void Tensor::copy_from(const Tensor& other) {
   ALIBI_CHECK(other.numel() == numel() && other.dtype_ == dtype_,
               "copy of " << shape_str(other.shape_) << " " << dtype_name(other.dtype_) << " into "
                          << shape_str(shape_) << " " << dtype_name(dtype_));
-  if (numel() > 0) std::memcpy(raw(), other.raw(), nbytes());
+  if (numel() > 0) copy_bytes(raw(), device(), other.raw(), other.device(), nbytes());
 }
 
 void Tensor::check_shape(const Shape& expected, const char* what) const {

@@ -7,7 +7,8 @@
 //
 // Tensors are always contiguous (row-major); strided access is the kernels' business,
 // through explicit strides in their params structs. CPU storage comes from the caching
-// CpuAllocator; the CUDA backend adds Device::cuda storage behind the same type.
+// CpuAllocator, CUDA storage from the caching allocator of runtime/device.h; data<T>() of
+// a Device::cuda tensor is a device pointer, for kernels only.
 #pragma once
 
 #include <cstdint>
@@ -85,8 +86,10 @@ class Tensor {
   Tensor slice(int64_t begin, int64_t end) const;
   // A new tensor with its own storage holding the same values.
   Tensor clone() const;
+  // A copy on `device` (a clone when it is already there).
+  Tensor to(Device device) const;
   void zero_();
-  void copy_from(const Tensor& other);  // same numel and dtype
+  void copy_from(const Tensor& other);  // same numel and dtype; any devices (synchronous)
 
   // Throws ShapeError naming `what` and both shapes when they differ.
   void check_shape(const Shape& expected, const char* what) const;

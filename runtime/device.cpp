@@ -1,0 +1,187 @@
+// CUDA runtime calls behind runtime/device.h; without ALIBI_WITH_CUDA, a CPU-only build.
+#include "runtime/device.h"
+
+#include <cstring>
+
+#include "runtime/error.h"
+
+#ifdef ALIBI_WITH_CUDA
+#include <cuda_runtime.h>
+#endif
+
+namespace alibi {
+
+void require_cuda_device(const std::string& what) {
+  ALIBI_CHECK_AS(DeviceError, cuda_device_count() > 0,
+                 "no CUDA device (" << cuda_unavailable_reason() << "): " << what
+                                    << " needs one; run with --device cpu, or on a machine with an NVIDIA GPU");
+}
+
+#ifdef ALIBI_WITH_CUDA
+
+#define ALIBI_CUDA_RT(call)                                                                         \
+  do {                                                                                              \
+    const cudaError_t alibi_err_ = (call);                                                          \
+    ALIBI_CHECK_AS(DeviceError, alibi_err_ == cudaSuccess, #call << " failed: " << cudaGetErrorString(alibi_err_)); \
+  } while (0)
+
+bool cuda_built() { return true; }
+
+int cuda_device_count() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    cudaGetLastError();  // clear the sticky "no driver" error
+    return 0;
+  }
+  return n;
+}
+
+std::string cuda_unavailable_reason() {
+  int n = 0;
+  const cudaError_t err = cudaGetDeviceCount(&n);
+  if (err != cudaSuccess) {
+    cudaGetLastError();
+    if (err == cudaErrorInsufficientDriver)  // also what a machine without any NVIDIA driver reports
+      return "no NVIDIA driver, or one too old for this CUDA runtime";
+    if (err == cudaErrorNoDevice) return "no NVIDIA GPU is visible; check CUDA_VISIBLE_DEVICES";
+    return cudaGetErrorString(err);
+  }
+  return n == 0 ? "the CUDA runtime sees 0 devices" : "";
+}
+
+int select_cuda_device(int local_rank) {
+  require_cuda_device("--device cuda");
+  const int device = local_rank % cuda_device_count();
+  ALIBI_CUDA_RT(cudaSetDevice(device));
+  return device;
+}
+
+std::string cuda_device_name() {
+  int device = 0;
+  cudaDeviceProp prop{};
+  if (cudaGetDevice(&device) != cudaSuccess || cudaGetDeviceProperties(&prop, device) != cudaSuccess) return "";
+  return prop.name;
+}
+
+double cuda_bf16_peak_tflops() {
+  const std::string name = cuda_device_name();
+  // Dense (no sparsity) bf16 tensor-core peaks from NVIDIA's data sheets.
+  if (name.find("H100") != std::string::npos) return name.find("PCIe") != std::string::npos ? 756.0 : 989.0;
+  if (name.find("H200") != std::string::npos || name.find("GH200") != std::string::npos) return 989.0;
+  if (name.find("A100") != std::string::npos) return 312.0;
+  return 0.0;
+}
+
+namespace {
+// Device memory through the caching allocator (runtime/allocator.h): cudaMalloc and
+// cudaFree synchronise the device, so freed blocks are kept for the next step.
+class CudaAllocator final : public CachingAllocator {
+ public:
+  static CudaAllocator& instance() {
+    static CudaAllocator* a = new CudaAllocator();  // never destroyed: the driver may be gone at exit
+    return *a;
+  }
+
+ private:
+  CudaAllocator() : CachingAllocator(512) {}
+  void* system_allocate(size_t bytes) override {
+    void* ptr = nullptr;
+    if (cudaMalloc(&ptr, bytes) != cudaSuccess) {
+      cudaGetLastError();  // clear it: the caller retries after releasing the cache
+      return nullptr;
+    }
+    return ptr;
+  }
+  void system_free(void* ptr) override { cudaFree(ptr); }
+  void before_release() override { cudaDeviceSynchronize(); }
+  void out_of_memory(size_t bytes, const AllocatorStats& stats) override {
+    ALIBI_CHECK_AS(DeviceError, false,
+                   "out of GPU memory allocating " << bytes << " bytes (" << stats.bytes_in_use
+                                                   << " in use): use a smaller --micro-batch or --seq-len, "
+                                                      "or more --tp/--pp");
+    throw;  // not reached
+  }
+};
+}  // namespace
+
+void* cuda_allocate(size_t bytes) { return CudaAllocator::instance().allocate(bytes); }
+void cuda_deallocate(void* ptr, size_t bytes) { CudaAllocator::instance().deallocate(ptr, bytes); }
+AllocatorStats cuda_allocator_stats() { return CudaAllocator::instance().stats(); }
+void cuda_reset_peak() { CudaAllocator::instance().reset_peak(); }
+
+void* cuda_stream() {
+  static cudaStream_t stream = [] {
+    cudaStream_t s = nullptr;
+    ALIBI_CUDA_RT(cudaStreamCreate(&s));  // blocking: ordered with the legacy default stream too
+    return s;
+  }();
+  return stream;
+}
+
+void cuda_synchronize() { ALIBI_CUDA_RT(cudaStreamSynchronize(static_cast<cudaStream_t>(cuda_stream()))); }
+
+void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, size_t bytes) {
+  if (bytes == 0) return;
+  if (dst_device == Device::cpu && src_device == Device::cpu) {
+    std::memcpy(dst, src, bytes);
+    return;
+  }
+  const cudaMemcpyKind kind = dst_device == Device::cpu   ? cudaMemcpyDeviceToHost
+                              : src_device == Device::cpu ? cudaMemcpyHostToDevice
+                                                          : cudaMemcpyDeviceToDevice;
+  cudaStream_t stream = static_cast<cudaStream_t>(cuda_stream());
+  ALIBI_CUDA_RT(cudaMemcpyAsync(dst, src, bytes, kind, stream));
+  ALIBI_CUDA_RT(cudaStreamSynchronize(stream));
+}
+
+void copy_bytes_async(void* dst, Device dst_device, const void* src, Device src_device, size_t bytes) {
+  if (bytes == 0) return;
+  if (dst_device != Device::cuda || src_device != Device::cuda) return copy_bytes(dst, dst_device, src, src_device, bytes);
+  ALIBI_CUDA_RT(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, static_cast<cudaStream_t>(cuda_stream())));
+}
+
+void zero_bytes(void* ptr, Device device, size_t bytes) {
+  if (bytes == 0) return;
+  if (device == Device::cpu) {
+    std::memset(ptr, 0, bytes);
+    return;
+  }
+  ALIBI_CUDA_RT(cudaMemsetAsync(ptr, 0, bytes, static_cast<cudaStream_t>(cuda_stream())));
+}
+
+#else  // CPU-only build
+
+bool cuda_built() { return false; }
+int cuda_device_count() { return 0; }
+std::string cuda_unavailable_reason() { return "this build has no CUDA backend: nvcc was not found when it was configured"; }
+int select_cuda_device(int) {
+  require_cuda_device("--device cuda");
+  return 0;
+}
+std::string cuda_device_name() { return ""; }
+double cuda_bf16_peak_tflops() { return 0.0; }
+void* cuda_allocate(size_t) {
+  require_cuda_device("CUDA memory");
+  return nullptr;
+}
+void cuda_deallocate(void*, size_t) {}
+AllocatorStats cuda_allocator_stats() { return {}; }
+void cuda_reset_peak() {}
+void* cuda_stream() { return nullptr; }
+void cuda_synchronize() {}
+void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, size_t bytes) {
+  ALIBI_CHECK_AS(DeviceError, dst_device == Device::cpu && src_device == Device::cpu,
+                 "no CUDA device (" << cuda_unavailable_reason() << "); run with --device cpu");
+  if (bytes) std::memcpy(dst, src, bytes);
+}
+void copy_bytes_async(void* dst, Device dst_device, const void* src, Device src_device, size_t bytes) {
+  copy_bytes(dst, dst_device, src, src_device, bytes);
+}
+void zero_bytes(void* ptr, Device device, size_t bytes) {
+  ALIBI_CHECK_AS(DeviceError, device == Device::cpu, "no CUDA device; run with --device cpu");
+  if (bytes) std::memset(ptr, 0, bytes);
+}
+
+#endif
+
+}  // namespace alibi
