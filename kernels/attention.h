@@ -63,6 +63,11 @@ struct AttentionParams {
   int t5_max_distance = 128;
 };
 
+// The host boundary of both backends: shapes, strides and pointers, with messages that
+// print what was expected (ShapeError for shapes, an internal error for missing pointers).
+template <class Real>
+void check_attention_params(const AttentionParams<Real>& p, const char* who);
+
 namespace cpu {
 
 // out `=`, lse `=`.

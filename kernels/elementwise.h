@@ -6,6 +6,8 @@
 //   out[i] = gelu(inp[i]);
 //   dinp[i] = dout[i] * gelu_grad(inp[i]);
 //   adamw_element(p[i], g[i], m[i], v[i], hp);   // hp = adamw_params<float>(lr, ..., step)
+//   o[c] = layernorm_element(x[c], mean, rstd, w[c], b[c]);
+//   loss = cross_entropy_loss(sum_exp, target_logit, row_max);
 #pragma once
 
 #include <math.h>  // tanhf/tanh, sqrtf/sqrt, pow: the C names exist on host and device alike
@@ -21,6 +23,8 @@ ALIBI_HOST_DEVICE inline float tanh_(float x) { return tanhf(x); }
 ALIBI_HOST_DEVICE inline double tanh_(double x) { return tanh(x); }
 ALIBI_HOST_DEVICE inline float sqrt_(float x) { return sqrtf(x); }
 ALIBI_HOST_DEVICE inline double sqrt_(double x) { return sqrt(x); }
+ALIBI_HOST_DEVICE inline float exp_(float x) { return expf(x); }
+ALIBI_HOST_DEVICE inline double exp_(double x) { return exp(x); }
 
 // ---- GELU, tanh approximation (Hendrycks & Gimpel; GPT-2's form) -------------------------
 // gelu(x) = 0.5 x (1 + tanh(u)),  u = sqrt(2/pi) (x + 0.044715 x^3)
@@ -39,6 +43,30 @@ ALIBI_HOST_DEVICE inline T gelu_grad(T x) {
   const T t = tanh_(u);
   const T du = k * (T(1) + T(3 * 0.044715) * x * x);
   return T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * du;
+}
+
+// ---- LayerNorm rows (eps 1e-5, biased variance) -------------------------------------------
+// Forward element: out = (x - mean) * rstd * w + b.
+template <class T>
+ALIBI_HOST_DEVICE inline T layernorm_element(T x, T mean, T rstd, T w, T b) {
+  return (x - mean) * rstd * w + b;
+}
+// Backward element with xhat = (x - mean) * rstd, g = w * dout and the row means
+// g_mean = mean_c(g), gx_mean = mean_c(g * xhat):  dx = rstd * (g - g_mean - xhat * gx_mean).
+template <class T>
+ALIBI_HOST_DEVICE inline T layernorm_dx(T g, T xhat, T rstd, T g_mean, T gx_mean) {
+  return rstd * (g - g_mean - xhat * gx_mean);
+}
+
+// ---- softmax cross-entropy rows -------------------------------------------------------------
+// loss = log(sum_v exp(x_v - m)) + m - x_target, from the row's pieces.
+ALIBI_HOST_DEVICE inline double cross_entropy_loss(double sum_exp, double target_logit, double row_max) {
+  return log(sum_exp) - (target_logit - row_max);
+}
+// d loss / d x_v = scale * (exp(x_v - m) / sum_exp - [v == target]); inv_sum = 1 / sum_exp.
+template <class T>
+ALIBI_HOST_DEVICE inline T cross_entropy_grad(T x, T row_max, T inv_sum, T scale, bool is_target) {
+  return scale * (exp_(x - row_max) * inv_sum) - (is_target ? scale : T(0));
 }
 
 // ---- AdamW (Loshchilov & Hutter), decoupled weight decay ---------------------------------

@@ -86,6 +86,17 @@ void vocab_ce_backward(T* dlogits, const T* logits, const T* row_max, const doub
 // ---- residual add: out = a + b (out may alias a or b) -------------------------------------
 template <class T>
 void add(T* out, const T* a, const T* b, int64_t n);
+// out (N, OC) += bias (OC), each row.
+template <class T>
+void add_bias(T* out, const T* bias, int64_t N, int64_t OC);
+
+// ---- absolute positions on the embedded tokens (learned, sinusoidal) ----------------------
+// x (B*len, C) = scale * x + table[t] (t = row % len).
+template <class T>
+void add_position_rows(T* x, const T* table, int64_t B, int64_t len, int64_t C, T scale);
+// dtable (T, C) `+=` sum over b of the rows of dx (B*T, C) at t (b in order).
+template <class T>
+void position_rows_backward(T* dtable, const T* dx, int64_t B, int64_t len, int64_t C);
 
 // ---- optimizer -----------------------------------------------------------------------------
 // AdamW (Loshchilov & Hutter) with decoupled weight decay and bias correction at `step`
@@ -94,9 +105,11 @@ void add(T* out, const T* a, const T* b, int64_t n);
 template <class T>
 void adamw_update(T* param, const T* grad, T* m, T* v, int64_t n, float lr, float beta1, float beta2,
                   float eps, float weight_decay, int64_t step);
-// Sum of squares in double (for the global gradient norm).
+// Sum of squares in double (for the global gradient norm); sum in double (the loss sum).
 template <class T>
 double sum_squares(const T* x, int64_t n);
+template <class T>
+double sum(const T* x, int64_t n);
 // x *= s.
 template <class T>
 void scale_inplace(T* x, int64_t n, T s);

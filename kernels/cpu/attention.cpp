@@ -151,41 +151,6 @@ Tensor t5_bias_rows(const AttentionParams<T>& p, int32_t* buckets) {
   return rows;
 }
 
-// The host boundary: shapes and pointers, with messages that print what was expected.
-template <class T>
-void check_params(const AttentionParams<T>& p, const char* who) {
-  ALIBI_CHECK_AS(ShapeError, p.B >= 1 && p.T >= 1 && p.NH >= 1 && p.HS >= 1,
-                 who << ": need B, T, NH, HS >= 1 (got B=" << p.B << " T=" << p.T << " NH=" << p.NH
-                     << " HS=" << p.HS << ")");
-  // n_heads_total only feeds the slopes, so only ALiBi needs it set.
-  ALIBI_CHECK_AS(
-      ShapeError,
-      p.bias != PositionBias::alibi || (p.head_offset >= 0 && p.n_heads_total >= p.head_offset + p.NH),
-      who << ": local heads [" << p.head_offset << ", " << p.head_offset + p.NH
-          << ") must lie inside the n_heads_total=" << p.n_heads_total
-          << " global heads; set n_heads_total to the model's head count, not NH_local");
-  ALIBI_CHECK_AS(ShapeError,
-                 p.head_stride >= p.HS && p.row_stride >= (int64_t)(p.NH - 1) * p.head_stride + p.HS &&
-                     (p.B == 1 || p.batch_stride >= (int64_t)p.T * p.row_stride),
-                 who << ": strides (batch " << p.batch_stride << ", row " << p.row_stride << ", head "
-                     << p.head_stride << ") do not fit (B, T, NH, HS) = (" << p.B << ", " << p.T << ", "
-                     << p.NH << ", " << p.HS << "); for a fused qkv (B, T, NH, 3, HS) use head 3*HS, row "
-                     << 3 * p.NH * p.HS << ", batch " << (int64_t)p.T * 3 * p.NH * p.HS);
-  ALIBI_CHECK(p.q && p.k && p.v && p.out && p.lse, who << ": q, k, v, out and lse must all be set");
-  if (p.bias == PositionBias::rotary) {
-    ALIBI_CHECK_AS(ShapeError, p.HS % 2 == 0,
-                   who << ": rotary turns pairs (d, d + HS/2), so HS must be even (got HS=" << p.HS
-                       << "); choose channels / heads even, or another position method");
-    ALIBI_CHECK(p.rope_base > 0, who << ": rope_base must be > 0 (got " << p.rope_base << "; 10000 is usual)");
-  }
-  if (p.bias == PositionBias::t5) {
-    ALIBI_CHECK(p.t5_table, who << ": bias t5 needs t5_table, the (t5_buckets, NH) = (" << p.t5_buckets << ", "
-                                << p.NH << ") bias of this rank's heads");
-    ALIBI_CHECK(p.t5_buckets >= 2 && p.t5_max_distance > p.t5_buckets / 2,
-                who << ": T5 buckets need t5_buckets >= 2 and t5_max_distance > t5_buckets / 2 (got "
-                    << p.t5_buckets << ", " << p.t5_max_distance << "; T5 uses 32 and 128)");
-  }
-}
 
 // The ALiBi slope of local head h, in T's precision; 0 turns the bias off.
 template <class T>
@@ -202,7 +167,7 @@ T head_slope(const AttentionParams<T>& p, int h) {
 // head's K and V are 1 MB at T = 2048, HS = 64); within a head the longest come first.
 template <class T>
 void attention_forward(const AttentionParams<T>& p) {
-  check_params(p, "attention_forward");
+  check_attention_params(p, "attention_forward");
   const int B = p.B, Tn = p.T, NH = p.NH, HS = p.HS;
   const T scale = T(1) / std::sqrt(static_cast<T>(HS));
   const int n_qblocks = (Tn + kBlockQ - 1) / kBlockQ;
@@ -335,7 +300,7 @@ void attention_forward(const AttentionParams<T>& p) {
 // distance sums, then bucket sums, then added over (b, h) in a fixed order after the loop.
 template <class T>
 void attention_backward(const AttentionParams<T>& p, const T* dout, T* dq, T* dk, T* dv) {
-  check_params(p, "attention_backward");
+  check_attention_params(p, "attention_backward");
   ALIBI_CHECK(dout && dq && dk && dv, "attention_backward: dout, dq, dk and dv must all be set");
   const int B = p.B, Tn = p.T, NH = p.NH, HS = p.HS;
   const T scale = T(1) / std::sqrt(static_cast<T>(HS));
@@ -492,3 +457,45 @@ template void attention_backward<double>(const AttentionParams<double>&, const d
                                          double*);
 
 }  // namespace alibi::cpu
+
+namespace alibi {
+
+template <class T>
+void check_attention_params(const AttentionParams<T>& p, const char* who) {
+  ALIBI_CHECK_AS(ShapeError, p.B >= 1 && p.T >= 1 && p.NH >= 1 && p.HS >= 1,
+                 who << ": need B, T, NH, HS >= 1 (got B=" << p.B << " T=" << p.T << " NH=" << p.NH
+                     << " HS=" << p.HS << ")");
+  // n_heads_total only feeds the slopes, so only ALiBi needs it set.
+  ALIBI_CHECK_AS(
+      ShapeError,
+      p.bias != PositionBias::alibi || (p.head_offset >= 0 && p.n_heads_total >= p.head_offset + p.NH),
+      who << ": local heads [" << p.head_offset << ", " << p.head_offset + p.NH
+          << ") must lie inside the n_heads_total=" << p.n_heads_total
+          << " global heads; set n_heads_total to the model's head count, not NH_local");
+  ALIBI_CHECK_AS(ShapeError,
+                 p.head_stride >= p.HS && p.row_stride >= (int64_t)(p.NH - 1) * p.head_stride + p.HS &&
+                     (p.B == 1 || p.batch_stride >= (int64_t)p.T * p.row_stride),
+                 who << ": strides (batch " << p.batch_stride << ", row " << p.row_stride << ", head "
+                     << p.head_stride << ") do not fit (B, T, NH, HS) = (" << p.B << ", " << p.T << ", "
+                     << p.NH << ", " << p.HS << "); for a fused qkv (B, T, NH, 3, HS) use head 3*HS, row "
+                     << 3 * p.NH * p.HS << ", batch " << (int64_t)p.T * 3 * p.NH * p.HS);
+  ALIBI_CHECK(p.q && p.k && p.v && p.out && p.lse, who << ": q, k, v, out and lse must all be set");
+  if (p.bias == PositionBias::rotary) {
+    ALIBI_CHECK_AS(ShapeError, p.HS % 2 == 0,
+                   who << ": rotary turns pairs (d, d + HS/2), so HS must be even (got HS=" << p.HS
+                       << "); choose channels / heads even, or another position method");
+    ALIBI_CHECK(p.rope_base > 0, who << ": rope_base must be > 0 (got " << p.rope_base << "; 10000 is usual)");
+  }
+  if (p.bias == PositionBias::t5) {
+    ALIBI_CHECK(p.t5_table, who << ": bias t5 needs t5_table, the (t5_buckets, NH) = (" << p.t5_buckets << ", "
+                                << p.NH << ") bias of this rank's heads");
+    ALIBI_CHECK(p.t5_buckets >= 2 && p.t5_max_distance > p.t5_buckets / 2,
+                who << ": T5 buckets need t5_buckets >= 2 and t5_max_distance > t5_buckets / 2 (got "
+                    << p.t5_buckets << ", " << p.t5_max_distance << "; T5 uses 32 and 128)");
+  }
+}
+
+template void check_attention_params<float>(const AttentionParams<float>&, const char*);
+template void check_attention_params<double>(const AttentionParams<double>&, const char*);
+
+}  // namespace alibi

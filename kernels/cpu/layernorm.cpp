@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/elementwise.h"
 #include "kernels/ops.h"
 
 namespace alibi::cpu {
@@ -31,7 +32,7 @@ void layernorm_forward(T* out, T* mean, T* rstd, const T* inp, const T* weight, 
     const double rs = 1.0 / std::sqrt(sq / static_cast<double>(C) + kLayerNormEps);
     const T m = static_cast<T>(mu), r = static_cast<T>(rs);
     T* o = out + n * C;
-    for (int64_t c = 0; c < C; ++c) o[c] = (x[c] - m) * r * weight[c] + bias[c];
+    for (int64_t c = 0; c < C; ++c) o[c] = layernorm_element(x[c], m, r, weight[c], bias[c]);
     mean[n] = m;
     rstd[n] = r;
   }
@@ -62,7 +63,7 @@ void layernorm_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* i
     T* dx = dinp + n * C;
     for (int64_t c = 0; c < C; ++c) {
       const T xhat = (x[c] - m) * r;
-      dx[c] += r * (weight[c] * dy[c] - g_mean - xhat * gx_mean);
+      dx[c] += layernorm_dx(weight[c] * dy[c], xhat, r, g_mean, gx_mean);
     }
   }
 

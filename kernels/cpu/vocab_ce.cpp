@@ -3,6 +3,7 @@
 // the single-rank reference (cross_entropy.cpp), which the tests compare against.
 #include <cmath>
 
+#include "kernels/elementwise.h"
 #include "kernels/ops.h"
 
 namespace alibi::cpu {
@@ -39,8 +40,7 @@ void vocab_ce_losses(T* losses, const double* sum_exp, const double* target_logi
 #pragma omp parallel for schedule(static)
   for (int64_t n = 0; n < N; ++n) {
     losses[n] = targets[n] < 0 ? T(0)
-                               : static_cast<T>(std::log(sum_exp[n]) -
-                                                (target_logit[n] - static_cast<double>(row_max[n])));
+                               : static_cast<T>(cross_entropy_loss(sum_exp[n], target_logit[n], static_cast<double>(row_max[n])));
   }
 }
 
@@ -57,9 +57,8 @@ void vocab_ce_backward(T* dlogits, const T* logits, const T* row_max, const doub
     }
     const T m = row_max[n];
     const T inv = static_cast<T>(1.0 / sum_exp[n]);
-    for (int64_t v = 0; v < V; ++v) dx[v] = scale * (std::exp(x[v] - m) * inv);
     const int64_t local = int64_t{targets[n]} - v0;
-    if (local >= 0 && local < V) dx[local] -= scale;
+    for (int64_t v = 0; v < V; ++v) dx[v] = cross_entropy_grad(x[v], m, inv, scale, v == local);
   }
 }
 

@@ -1,0 +1,126 @@
+// Linear layers on cuBLAS: row-major (N, IC) x (OC, IC)^T products expressed as the
+// column-major GEMMs cuBLAS computes, with fp32 tensors and, by default, bf16 tensor-core
+// compute with fp32 accumulation (CUBLAS_COMPUTE_32F_FAST_16BF).
+//
+// Row-major X (r, c) is column-major X^T (c, r), so out = inp W^T becomes
+// out^T (OC, N) = W^T-view (OC, IC) x inp^T (IC, N):  gemm(T, N, OC, N, IC, W, inp, out).
+#include <cublas_v2.h>
+
+#include <mutex>
+
+#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/ops.h"
+
+namespace alibi::cuda {
+
+namespace {
+
+MatmulPrecision g_precision = MatmulPrecision::bf16;
+
+const char* cublas_status_name(cublasStatus_t s) {
+  switch (s) {
+    case CUBLAS_STATUS_SUCCESS: return "CUBLAS_STATUS_SUCCESS";
+    case CUBLAS_STATUS_NOT_INITIALIZED: return "CUBLAS_STATUS_NOT_INITIALIZED";
+    case CUBLAS_STATUS_ALLOC_FAILED: return "CUBLAS_STATUS_ALLOC_FAILED";
+    case CUBLAS_STATUS_INVALID_VALUE: return "CUBLAS_STATUS_INVALID_VALUE";
+    case CUBLAS_STATUS_ARCH_MISMATCH: return "CUBLAS_STATUS_ARCH_MISMATCH";
+    case CUBLAS_STATUS_EXECUTION_FAILED: return "CUBLAS_STATUS_EXECUTION_FAILED";
+    case CUBLAS_STATUS_NOT_SUPPORTED: return "CUBLAS_STATUS_NOT_SUPPORTED";
+    default: return "cuBLAS error";
+  }
+}
+
+#define ALIBI_CUBLAS_CHECK(call)                                                                   \
+  do {                                                                                             \
+    const cublasStatus_t alibi_st_ = (call);                                                       \
+    ALIBI_CHECK_AS(DeviceError, alibi_st_ == CUBLAS_STATUS_SUCCESS, #call << " failed: " << cublas_status_name(alibi_st_)); \
+  } while (0)
+
+// One handle per process (per device: one GPU per rank), on the process stream, with a
+// 32 MiB workspace so cuBLAS can pick its split-K kernels.
+cublasHandle_t handle() {
+  static cublasHandle_t h = [] {
+    cublasHandle_t created = nullptr;
+    ALIBI_CUBLAS_CHECK(cublasCreate(&created));
+    ALIBI_CUBLAS_CHECK(cublasSetStream(created, stream()));
+    void* workspace = cuda_allocate(size_t{32} << 20);  // lives as long as the handle
+    ALIBI_CUBLAS_CHECK(cublasSetWorkspace(created, workspace, size_t{32} << 20));
+    return created;
+  }();
+  return h;
+}
+
+cublasComputeType_t compute_type() {
+  switch (g_precision) {
+    case MatmulPrecision::bf16: return CUBLAS_COMPUTE_32F_FAST_16BF;
+    case MatmulPrecision::tf32: return CUBLAS_COMPUTE_32F_FAST_TF32;
+    case MatmulPrecision::fp32: return CUBLAS_COMPUTE_32F;
+  }
+  return CUBLAS_COMPUTE_32F;
+}
+
+// C (m, n) col-major = alpha op(A) op(B) + beta C, fp32 storage.
+void gemm(cublasOperation_t ta, cublasOperation_t tb, int64_t m, int64_t n, int64_t k, const float* A,
+          int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  const float alpha = 1.0f;
+  ALIBI_CUBLAS_CHECK(cublasGemmEx(handle(), ta, tb, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k),
+                                  &alpha, A, CUDA_R_32F, static_cast<int>(lda), B, CUDA_R_32F, static_cast<int>(ldb),
+                                  &beta, C, CUDA_R_32F, static_cast<int>(ldc), compute_type(), CUBLAS_GEMM_DEFAULT));
+}
+
+// out (N, OC) += bias, one thread per element, bias row cached by the L1.
+__global__ void add_bias_kernel(float* out, const float* bias, int64_t N, int64_t OC) {
+  const int64_t total = N * OC;
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < total; i += int64_t{gridDim.x} * blockDim.x)
+    out[i] += __ldg(bias + i % OC);
+}
+
+// dbias (OC) += column sums of dout (N, OC): each block owns 32 columns and 8 row lanes;
+// the 8 partial sums meet in shared memory in a fixed order (deterministic).
+__global__ void bias_grad_kernel(float* dbias, const float* dout, int64_t N, int64_t OC) {
+  __shared__ float partial[8][33];
+  const int64_t col = blockIdx.x * int64_t{32} + threadIdx.x;
+  float s = 0.0f;
+  if (col < OC)
+    for (int64_t n = threadIdx.y; n < N; n += 8) s += dout[n * OC + col];
+  partial[threadIdx.y][threadIdx.x] = s;
+  __syncthreads();
+  if (threadIdx.y == 0 && col < OC) {
+    float total = 0.0f;
+    for (int r = 0; r < 8; ++r) total += partial[r][threadIdx.x];
+    dbias[col] += total;
+  }
+}
+
+}  // namespace
+
+void set_matmul_precision(MatmulPrecision p) { g_precision = p; }
+MatmulPrecision matmul_precision() { return g_precision; }
+
+void add_bias(float* out, const float* bias, int64_t N, int64_t OC) {
+  if (N * OC == 0) return;
+  add_bias_kernel<<<blocks_for(N * OC, 256), 256, 0, stream()>>>(out, bias, N, OC);
+  ALIBI_CUDA_LAUNCHED();
+}
+
+void linear_forward(float* out, const float* inp, const float* weight, const float* bias, int64_t N,
+                    int64_t IC, int64_t OC) {
+  if (N == 0) return;
+  gemm(CUBLAS_OP_T, CUBLAS_OP_N, OC, N, IC, weight, IC, inp, IC, 0.0f, out, OC);
+  if (bias != nullptr) add_bias(out, bias, N, OC);
+}
+
+void linear_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                     const float* weight, int64_t N, int64_t IC, int64_t OC) {
+  if (N == 0) return;
+  // dinp^T (IC, N) = W-view (IC, OC) x dout^T (OC, N)
+  if (dinp != nullptr) gemm(CUBLAS_OP_N, CUBLAS_OP_N, IC, N, OC, weight, IC, dout, OC, 0.0f, dinp, IC);
+  // dW^T (IC, OC) += inp^T (IC, N) x dout (N, OC)
+  gemm(CUBLAS_OP_N, CUBLAS_OP_T, IC, OC, N, inp, IC, dout, OC, 1.0f, dweight, IC);
+  if (dbias != nullptr) {
+    bias_grad_kernel<<<static_cast<unsigned>((OC + 31) / 32), dim3(32, 8), 0, stream()>>>(dbias, dout, N, OC);
+    ALIBI_CUDA_LAUNCHED();
+  }
+}
+
+}  // namespace alibi::cuda

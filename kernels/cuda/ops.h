@@ -1,0 +1,85 @@
+// The CUDA backend: the operation set of kernels/ops.h (and cpu::attention_*) on device
+// pointers, fp32 in memory. Compiled into alibi_kernels only when ALIBI_WITH_CUDA; callers
+// go through kernels/dispatch.h, which picks this or the CPU version by the tensors'
+// device. Plain C++ (no CUDA headers), so any translation unit may include it.
+//
+// Precision: tensors (activations, weights, gradients, optimizer state) are fp32; the
+// matrix products run on bf16 tensor cores with fp32 accumulation (cuBLAS
+// CUBLAS_COMPUTE_32F_FAST_16BF, and the attention kernel rounds its q/k/v/p tiles to
+// bf16), unless set_matmul_precision(MatmulPrecision::fp32) asks for exact fp32 (the
+// tests use it to compare with the CPU at fp32 tolerances). Softmax, LayerNorm, GELU,
+// cross-entropy, AdamW and every reduction are fp32 or double.
+//
+// Token and target arrays are host pointers (the model keeps them on the host for its
+// checks); the kernels upload them. Every call is ordered on runtime/device.h's
+// cuda_stream() and returns without waiting, except those returning a host value.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/attention.h"
+
+namespace alibi::cuda {
+
+enum class MatmulPrecision { bf16, tf32, fp32 };
+void set_matmul_precision(MatmulPrecision p);
+MatmulPrecision matmul_precision();
+
+// ---- linear: out (N, OC) = inp (N, IC) W^T + b; W (OC, IC) ----------------------------------
+void linear_forward(float* out, const float* inp, const float* weight, const float* bias, int64_t N,
+                    int64_t IC, int64_t OC);
+// dinp `=` (skipped when null), dweight `+=`, dbias `+=` (skipped when null).
+void linear_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                     const float* weight, int64_t N, int64_t IC, int64_t OC);
+// out (N, OC) += bias (OC), each row.
+void add_bias(float* out, const float* bias, int64_t N, int64_t OC);
+
+// ---- embedding; tokens on the host, negative = no row --------------------------------------
+void embedding_forward(float* out, const int32_t* host_tokens, const float* wte, int64_t N, int64_t C);
+// dwte `+=`: deterministic (rows of one token are summed in position order by one block).
+void embedding_backward(float* dwte, const float* dout, const int32_t* host_tokens, int64_t N, int64_t C);
+
+// ---- positions added to the embedded tokens (learned, sinusoidal) ---------------------------
+// x (B*T, C) = scale * x + table[t] (t = row % T).
+void add_position_rows(float* x, const float* table, int64_t B, int64_t T, int64_t C, float scale);
+// dtable (T, C) `+=` sum over b of dx (B*T, C) rows at t.
+void position_rows_backward(float* dtable, const float* dx, int64_t B, int64_t T, int64_t C);
+
+// ---- LayerNorm (eps 1e-5); dinp, dweight, dbias `+=` ----------------------------------------
+void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, const float* weight,
+                       const float* bias, int64_t N, int64_t C);
+void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                        const float* weight, const float* mean, const float* rstd, int64_t N, int64_t C);
+
+// ---- GELU (tanh) ----------------------------------------------------------------------------
+void gelu_forward(float* out, const float* inp, int64_t n);
+void gelu_backward(float* dinp, const float* inp, const float* dout, int64_t n);
+
+// ---- vocabulary-parallel cross-entropy (see kernels/ops.h); targets on the host -------------
+void vocab_ce_row_max(float* row_max, const float* logits, int64_t N, int64_t V);
+void vocab_ce_partials(double* sum_exp, double* target_logit, const float* logits, const float* row_max,
+                       const int32_t* host_targets, int64_t v0, int64_t N, int64_t V);
+void vocab_ce_losses(float* losses, const double* sum_exp, const double* target_logit, const float* row_max,
+                     const int32_t* host_targets, int64_t N);
+void vocab_ce_backward(float* dlogits, const float* logits, const float* row_max, const double* sum_exp,
+                       const int32_t* host_targets, int64_t v0, int64_t N, int64_t V, float scale);
+
+// ---- elementwise and optimizer --------------------------------------------------------------
+void add(float* out, const float* a, const float* b, int64_t n);
+void scale_inplace(float* x, int64_t n, float s);
+void adamw_update(float* param, const float* grad, float* m, float* v, int64_t n, float lr, float beta1,
+                  float beta2, float eps, float weight_decay, int64_t step);
+// Sum of squares in double, returned to the host (waits for the stream). Deterministic:
+// fixed per-block partials summed on the host in order.
+double sum_squares(const float* x, int64_t n);
+// Sum of n floats in double, returned to the host (the loss sum).
+double sum(const float* x, int64_t n);
+
+// ---- fused causal attention (kernels/cuda/attention.cu) -------------------------------------
+// The contract of cpu::attention_forward / attention_backward (kernels/attention.h), with
+// every pointer in p on the device. Flash-attention style: q/k/v tiles in shared memory,
+// online softmax, the position bias formed in fp32 registers; O(T) memory.
+void attention_forward(const AttentionParams<float>& p);
+void attention_backward(const AttentionParams<float>& p, const float* dout, float* dq, float* dk, float* dv);
+
+}  // namespace alibi::cuda

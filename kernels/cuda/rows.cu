@@ -1,0 +1,249 @@
+// Row kernels on the GPU: embedding lookup and its scatter-add, LayerNorm, and the
+// vocabulary-parallel cross-entropy pieces. One warp or block per row; row statistics
+// in fp32 with warp shuffles (double for the softmax sums, as on the CPU). Element
+// formulas from kernels/elementwise.h.
+#include <algorithm>
+#include <vector>
+
+#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/ops.h"
+#include "kernels/elementwise.h"
+
+namespace alibi::cuda {
+
+namespace {
+
+constexpr float kLayerNormEps = 1e-5f;
+
+// A host int array on the device, for one call (pageable copy: returns once staged).
+Tensor upload(const int32_t* host, int64_t n) {
+  Tensor t = Tensor::empty({n}, DType::i32, Device::cuda);
+  ALIBI_CUDA_CHECK(cudaMemcpyAsync(t.data<int32_t>(), host, static_cast<size_t>(n) * sizeof(int32_t),
+                                   cudaMemcpyHostToDevice, stream()));
+  return t;
+}
+
+// ---- embedding -----------------------------------------------------------------------------
+__global__ void embedding_forward_kernel(float* out, const int32_t* tokens, const float* wte, int64_t N, int64_t C) {
+  const int64_t n = blockIdx.x;
+  const int32_t tok = tokens[n];
+  for (int64_t c = threadIdx.x; c < C; c += blockDim.x) out[n * C + c] = tok < 0 ? 0.0f : wte[int64_t{tok} * C + c];
+}
+
+// Block u sums the rows of distinct token tok[u] at positions pos[start[u] .. start[u+1])
+// in position order and adds them to its dwte row: deterministic, no atomics.
+__global__ void embedding_backward_kernel(float* dwte, const float* dout, const int32_t* tok, const int32_t* start,
+                                          const int32_t* pos, int64_t C) {
+  const int u = blockIdx.x;
+  const int64_t row = tok[u];
+  for (int64_t c = threadIdx.x; c < C; c += blockDim.x) {
+    float s = 0.0f;
+    for (int32_t k = start[u]; k < start[u + 1]; ++k) s += dout[int64_t{pos[k]} * C + c];
+    dwte[row * C + c] += s;
+  }
+}
+
+// ---- LayerNorm: one warp per row -------------------------------------------------------------
+__global__ void layernorm_forward_kernel(float* out, float* mean, float* rstd, const float* inp, const float* w,
+                                         const float* b, int64_t N, int64_t C) {
+  const int64_t n = blockIdx.x * int64_t{blockDim.y} + threadIdx.y;
+  if (n >= N) return;
+  const float* x = inp + n * C;
+  float s = 0.0f;
+  for (int64_t c = threadIdx.x; c < C; c += 32) s += x[c];
+  const float mu = warp_sum(s) / static_cast<float>(C);
+  float sq = 0.0f;  // two passes, as on the CPU: no cancellation when |mean| >> std
+  for (int64_t c = threadIdx.x; c < C; c += 32) {
+    const float d = x[c] - mu;
+    sq += d * d;
+  }
+  const float r = rsqrtf(warp_sum(sq) / static_cast<float>(C) + kLayerNormEps);
+  float* o = out + n * C;
+  for (int64_t c = threadIdx.x; c < C; c += 32) o[c] = layernorm_element(x[c], mu, r, w[c], b[c]);
+  if (threadIdx.x == 0) {
+    mean[n] = mu;
+    rstd[n] = r;
+  }
+}
+
+__global__ void layernorm_backward_dx_kernel(float* dinp, const float* dout, const float* inp, const float* w,
+                                             const float* mean, const float* rstd, int64_t N, int64_t C) {
+  const int64_t n = blockIdx.x * int64_t{blockDim.y} + threadIdx.y;
+  if (n >= N) return;
+  const float* x = inp + n * C;
+  const float* dy = dout + n * C;
+  const float m = mean[n], r = rstd[n];
+  float g_sum = 0.0f, gx_sum = 0.0f;
+  for (int64_t c = threadIdx.x; c < C; c += 32) {
+    const float g = w[c] * dy[c];
+    g_sum += g;
+    gx_sum += g * ((x[c] - m) * r);
+  }
+  const float g_mean = warp_sum(g_sum) / static_cast<float>(C);
+  const float gx_mean = warp_sum(gx_sum) / static_cast<float>(C);
+  float* dx = dinp + n * C;
+  for (int64_t c = threadIdx.x; c < C; c += 32) dx[c] += layernorm_dx(w[c] * dy[c], (x[c] - m) * r, r, g_mean, gx_mean);
+}
+
+// dweight, dbias += column sums over rows: each block owns 32 channels and 16 row lanes,
+// combined in a fixed order (deterministic).
+__global__ void layernorm_backward_dw_kernel(float* dw, float* db, const float* dout, const float* inp,
+                                             const float* mean, const float* rstd, int64_t N, int64_t C) {
+  __shared__ float pw[16][33], pb[16][33];
+  const int64_t c = blockIdx.x * int64_t{32} + threadIdx.x;
+  float sw = 0.0f, sb = 0.0f;
+  if (c < C) {
+    for (int64_t n = threadIdx.y; n < N; n += 16) {
+      const float dy = dout[n * C + c];
+      sw += dy * ((inp[n * C + c] - mean[n]) * rstd[n]);
+      sb += dy;
+    }
+  }
+  pw[threadIdx.y][threadIdx.x] = sw;
+  pb[threadIdx.y][threadIdx.x] = sb;
+  __syncthreads();
+  if (threadIdx.y == 0 && c < C) {
+    float tw = 0.0f, tb = 0.0f;
+    for (int r = 0; r < 16; ++r) {
+      tw += pw[r][threadIdx.x];
+      tb += pb[r][threadIdx.x];
+    }
+    dw[c] += tw;
+    db[c] += tb;
+  }
+}
+
+// ---- vocabulary-parallel cross-entropy: one block per row --------------------------------------
+constexpr int kRowThreads = 256;
+
+__global__ void row_max_kernel(float* row_max, const float* logits, int64_t V) {
+  const float* x = logits + blockIdx.x * V;
+  float m = -INFINITY;
+  for (int64_t v = threadIdx.x; v < V; v += blockDim.x) m = fmaxf(m, x[v]);
+  m = block_max(m);
+  if (threadIdx.x == 0) row_max[blockIdx.x] = m;
+}
+
+__global__ void partials_kernel(double* sum_exp, double* target_logit, const float* logits, const float* row_max,
+                                const int32_t* targets, int64_t v0, int64_t V) {
+  const int64_t n = blockIdx.x;
+  const float* x = logits + n * V;
+  const float m = row_max[n];
+  double s = 0.0;
+  for (int64_t v = threadIdx.x; v < V; v += blockDim.x) s += static_cast<double>(expf(x[v] - m));
+  s = block_sum(s);
+  if (threadIdx.x == 0) {
+    sum_exp[n] = s;
+    const int64_t local = int64_t{targets[n]} - v0;
+    target_logit[n] = targets[n] >= 0 && local >= 0 && local < V ? static_cast<double>(x[local]) : 0.0;
+  }
+}
+
+__global__ void losses_kernel(float* losses, const double* sum_exp, const double* target_logit, const float* row_max,
+                              const int32_t* targets, int64_t N) {
+  const int64_t n = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
+  if (n >= N) return;
+  losses[n] = targets[n] < 0 ? 0.0f
+                             : static_cast<float>(cross_entropy_loss(sum_exp[n], target_logit[n], row_max[n]));
+}
+
+__global__ void ce_backward_kernel(float* dlogits, const float* logits, const float* row_max, const double* sum_exp,
+                                   const int32_t* targets, int64_t v0, int64_t V, float scale) {
+  const int64_t n = blockIdx.x;
+  const float* x = logits + n * V;
+  float* dx = dlogits + n * V;
+  if (targets[n] < 0) {
+    for (int64_t v = threadIdx.x; v < V; v += blockDim.x) dx[v] = 0.0f;
+    return;
+  }
+  const float m = row_max[n];
+  const float inv = static_cast<float>(1.0 / sum_exp[n]);
+  const int64_t local = int64_t{targets[n]} - v0;
+  for (int64_t v = threadIdx.x; v < V; v += blockDim.x) dx[v] = cross_entropy_grad(x[v], m, inv, scale, v == local);
+}
+
+}  // namespace
+
+void embedding_forward(float* out, const int32_t* host_tokens, const float* wte, int64_t N, int64_t C) {
+  if (N == 0) return;
+  Tensor tokens = upload(host_tokens, N);
+  embedding_forward_kernel<<<static_cast<unsigned>(N), 256, 0, stream()>>>(out, tokens.data<int32_t>(), wte, N, C);
+  ALIBI_CUDA_LAUNCHED();
+}
+
+void embedding_backward(float* dwte, const float* dout, const int32_t* host_tokens, int64_t N, int64_t C) {
+  // Group positions by token on the host (tokens live there): CSR of distinct tokens.
+  std::vector<int32_t> order;
+  order.reserve(N);
+  for (int64_t i = 0; i < N; ++i)
+    if (host_tokens[i] >= 0) order.push_back(static_cast<int32_t>(i));
+  if (order.empty()) return;
+  std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return host_tokens[a] < host_tokens[b]; });
+  std::vector<int32_t> tok, start;
+  for (size_t k = 0; k < order.size(); ++k) {
+    if (k == 0 || host_tokens[order[k]] != host_tokens[order[k - 1]]) {
+      tok.push_back(host_tokens[order[k]]);
+      start.push_back(static_cast<int32_t>(k));
+    }
+  }
+  start.push_back(static_cast<int32_t>(order.size()));
+  Tensor d_tok = upload(tok.data(), static_cast<int64_t>(tok.size()));
+  Tensor d_start = upload(start.data(), static_cast<int64_t>(start.size()));
+  Tensor d_pos = upload(order.data(), static_cast<int64_t>(order.size()));
+  embedding_backward_kernel<<<static_cast<unsigned>(tok.size()), 256, 0, stream()>>>(
+      dwte, dout, d_tok.data<int32_t>(), d_start.data<int32_t>(), d_pos.data<int32_t>(), C);
+  ALIBI_CUDA_LAUNCHED();
+}
+
+void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, const float* weight,
+                       const float* bias, int64_t N, int64_t C) {
+  if (N == 0) return;
+  const dim3 block(32, 8);
+  layernorm_forward_kernel<<<static_cast<unsigned>((N + 7) / 8), block, 0, stream()>>>(out, mean, rstd, inp, weight, bias, N, C);
+  ALIBI_CUDA_LAUNCHED();
+}
+
+void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                        const float* weight, const float* mean, const float* rstd, int64_t N, int64_t C) {
+  if (N == 0) return;
+  layernorm_backward_dx_kernel<<<static_cast<unsigned>((N + 7) / 8), dim3(32, 8), 0, stream()>>>(dinp, dout, inp, weight, mean,
+                                                                                                rstd, N, C);
+  ALIBI_CUDA_LAUNCHED();
+  layernorm_backward_dw_kernel<<<static_cast<unsigned>((C + 31) / 32), dim3(32, 16), 0, stream()>>>(dweight, dbias, dout, inp,
+                                                                                                   mean, rstd, N, C);
+  ALIBI_CUDA_LAUNCHED();
+}
+
+void vocab_ce_row_max(float* row_max, const float* logits, int64_t N, int64_t V) {
+  if (N == 0) return;
+  row_max_kernel<<<static_cast<unsigned>(N), kRowThreads, 0, stream()>>>(row_max, logits, V);
+  ALIBI_CUDA_LAUNCHED();
+}
+
+void vocab_ce_partials(double* sum_exp, double* target_logit, const float* logits, const float* row_max,
+                       const int32_t* host_targets, int64_t v0, int64_t N, int64_t V) {
+  if (N == 0) return;
+  Tensor targets = upload(host_targets, N);
+  partials_kernel<<<static_cast<unsigned>(N), kRowThreads, 0, stream()>>>(sum_exp, target_logit, logits, row_max,
+                                                                           targets.data<int32_t>(), v0, V);
+  ALIBI_CUDA_LAUNCHED();
+}
+
+void vocab_ce_losses(float* losses, const double* sum_exp, const double* target_logit, const float* row_max,
+                     const int32_t* host_targets, int64_t N) {
+  if (N == 0) return;
+  Tensor targets = upload(host_targets, N);
+  losses_kernel<<<blocks_for(N, 256), 256, 0, stream()>>>(losses, sum_exp, target_logit, row_max, targets.data<int32_t>(), N);
+  ALIBI_CUDA_LAUNCHED();
+}
+
+void vocab_ce_backward(float* dlogits, const float* logits, const float* row_max, const double* sum_exp,
+                       const int32_t* host_targets, int64_t v0, int64_t N, int64_t V, float scale) {
+  if (N == 0) return;
+  Tensor targets = upload(host_targets, N);
+  ce_backward_kernel<<<static_cast<unsigned>(N), kRowThreads, 0, stream()>>>(dlogits, logits, row_max, sum_exp,
+                                                                             targets.data<int32_t>(), v0, V, scale);
+  ALIBI_CUDA_LAUNCHED();
+}
+
+}  // namespace alibi::cuda

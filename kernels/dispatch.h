@@ -1,0 +1,65 @@
+// One entry point per operation that runs on the device the tensors live on: the CPU
+// reference (kernels/ops.h, float or double) or the CUDA backend (kernels/cuda/ops.h,
+// float only). Layers call these with their parameters' device:
+//
+//   ops::linear_forward<Real>(weight.device(), out, inp, w, b, N, IC, OC);
+//
+// Token and target arrays are host pointers on both devices. A double tensor on CUDA, or
+// Device::cuda in a build without the CUDA backend, is a DeviceError naming the fix.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/attention.h"
+#include "runtime/tensor.h"
+
+namespace alibi::ops {
+
+template <class Real>
+void linear_forward(Device device, Real* out, const Real* inp, const Real* weight, const Real* bias, int64_t N, int64_t IC, int64_t OC);
+template <class Real>
+void linear_backward(Device device, Real* dinp, Real* dweight, Real* dbias, const Real* dout, const Real* inp, const Real* weight, int64_t N, int64_t IC, int64_t OC);
+template <class Real>
+void add_bias(Device device, Real* out, const Real* bias, int64_t N, int64_t OC);
+template <class Real>
+void embedding_forward(Device device, Real* out, const int32_t* tokens, const Real* wte, int64_t N, int64_t C);
+template <class Real>
+void embedding_backward(Device device, Real* dwte, const Real* dout, const int32_t* tokens, int64_t N, int64_t C);
+template <class Real>
+void add_position_rows(Device device, Real* x, const Real* table, int64_t B, int64_t T, int64_t C, Real scale);
+template <class Real>
+void position_rows_backward(Device device, Real* dtable, const Real* dx, int64_t B, int64_t T, int64_t C);
+template <class Real>
+void layernorm_forward(Device device, Real* out, Real* mean, Real* rstd, const Real* inp, const Real* weight, const Real* bias, int64_t N, int64_t C);
+template <class Real>
+void layernorm_backward(Device device, Real* dinp, Real* dweight, Real* dbias, const Real* dout, const Real* inp, const Real* weight, const Real* mean, const Real* rstd, int64_t N, int64_t C);
+template <class Real>
+void gelu_forward(Device device, Real* out, const Real* inp, int64_t n);
+template <class Real>
+void gelu_backward(Device device, Real* dinp, const Real* inp, const Real* dout, int64_t n);
+template <class Real>
+void vocab_ce_row_max(Device device, Real* row_max, const Real* logits, int64_t N, int64_t V);
+template <class Real>
+void vocab_ce_partials(Device device, double* sum_exp, double* target_logit, const Real* logits, const Real* row_max, const int32_t* targets, int64_t v0, int64_t N, int64_t V);
+template <class Real>
+void vocab_ce_losses(Device device, Real* losses, const double* sum_exp, const double* target_logit, const Real* row_max, const int32_t* targets, int64_t N);
+template <class Real>
+void vocab_ce_backward(Device device, Real* dlogits, const Real* logits, const Real* row_max, const double* sum_exp, const int32_t* targets, int64_t v0, int64_t N, int64_t V, Real scale);
+template <class Real>
+void add(Device device, Real* out, const Real* a, const Real* b, int64_t n);
+template <class Real>
+void scale_inplace(Device device, Real* x, int64_t n, Real s);
+template <class Real>
+void adamw_update(Device device, Real* param, const Real* grad, Real* m, Real* v, int64_t n, float lr, float beta1, float beta2, float eps, float weight_decay, int64_t step);
+template <class Real>
+double sum_squares(Device device, const Real* x, int64_t n);
+template <class Real>
+double sum(Device device, const Real* x, int64_t n);
+
+// Fused causal attention (kernels/attention.h); every pointer on `device`.
+template <class Real>
+void attention_forward(Device device, const AttentionParams<Real>& p);
+template <class Real>
+void attention_backward(Device device, const AttentionParams<Real>& p, const Real* dout, Real* dq, Real* dk, Real* dv);
+
+}  // namespace alibi::ops
