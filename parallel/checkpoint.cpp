@@ -74,7 +74,9 @@ void write_blocks(h5::File& f, const std::string& prefix, const std::string& suf
     for (int64_t d : t.count) n *= d;
     ALIBI_CHECK(n == t.value->numel(), t.name << ": block " << shape_str(t.count) << " does not match "
                                               << shape_str(t.value->shape()));
-    f.dataset(prefix + t.name + suffix).write_slab(t.offset, t.count, t.value->dtype(), t.value->raw());
+    // GPU tensors are staged through host memory: checkpoints hold fp32 host bytes either way.
+    const Tensor host = t.value->device() == Device::cpu ? *t.value : t.value->to(Device::cpu);
+    f.dataset(prefix + t.name + suffix).write_slab(t.offset, t.count, host.dtype(), host.raw());
   }
 }
 
@@ -93,7 +95,13 @@ void read_blocks(h5::File& f, const std::string& path, const std::string& prefix
                         << " but this model needs " << shape_str(t.stored_shape)
                         << "; the checkpoint is from a different model shape (--vocab/--channels/--heads/"
                            "--ffn): use matching options or a new --out-dir");
-    d.read_slab(t.offset, t.count, t.value->dtype(), t.value->raw());
+    if (t.value->device() == Device::cpu) {
+      d.read_slab(t.offset, t.count, t.value->dtype(), t.value->raw());
+    } else {
+      Tensor host = Tensor::empty(t.value->shape(), t.value->dtype());
+      d.read_slab(t.offset, t.count, host.dtype(), host.raw());
+      t.value->copy_from(host);
+    }
   }
 }
 

@@ -56,24 +56,40 @@ std::vector<std::string> Communicator::all_gather_strings(const std::string& min
   return out;
 }
 
+void Request::complete_quietly() noexcept {
+  if (request_ != MPI_REQUEST_NULL) MPI_Wait(&request_, MPI_STATUS_IGNORE);
+  if (pending_) {
+    // A destructor must not throw; a failed CUDA call shows again at the next checked one.
+    try {
+      pending_->wait();
+    } catch (...) {
+    }
+    pending_.reset();
+  }
+}
+
 Request& Request::operator=(Request&& o) noexcept {
   if (this != &o) {
-    if (request_ != MPI_REQUEST_NULL) MPI_Wait(&request_, MPI_STATUS_IGNORE);
+    complete_quietly();
     request_ = o.request_;
     o.request_ = MPI_REQUEST_NULL;
+    pending_ = std::move(o.pending_);
   }
   return *this;
 }
 
-Request::~Request() {
-  if (request_ != MPI_REQUEST_NULL) MPI_Wait(&request_, MPI_STATUS_IGNORE);
-}
+Request::~Request() { complete_quietly(); }
 
 void Request::wait() {
   if (request_ != MPI_REQUEST_NULL) check_mpi(MPI_Wait(&request_, MPI_STATUS_IGNORE), "MPI_Wait");
+  if (pending_) {
+    pending_->wait();
+    pending_.reset();
+  }
 }
 
 bool Request::done() {
+  if (pending_) return pending_->done();
   if (request_ == MPI_REQUEST_NULL) return true;
   int flag = 0;
   check_mpi(MPI_Test(&request_, &flag, MPI_STATUS_IGNORE), "MPI_Test");

@@ -1,5 +1,5 @@
 // Communicators: the collectives and point-to-point messages the parallel layouts need,
-// behind one interface so layers never see MPI (and NCCL can implement it later).
+// behind one interface so layers never see MPI or NCCL (NcclCommunicator, nccl_comm.h).
 //
 //   const Communicator& tp = grid.tp();
 //   tp.all_reduce_sum(x.data<float>(), x.numel());        // every rank gets the sum
@@ -21,11 +21,22 @@
 namespace alibi {
 
 // A pending non-blocking operation; wait() completes it (and is called by the destructor).
+// It is an MPI request, or a backend's own completion (a Pending: NCCL's is a CUDA event,
+// and its wait() orders the compute stream after the operation; see nccl_comm.h).
 class Request {
  public:
+  struct Pending {
+    virtual ~Pending() = default;
+    virtual void wait() = 0;
+    virtual bool done() = 0;
+  };
+
   Request() = default;
   explicit Request(MPI_Request r) : request_(r) {}
-  Request(Request&& o) noexcept : request_(o.request_) { o.request_ = MPI_REQUEST_NULL; }
+  explicit Request(std::unique_ptr<Pending> pending) : pending_(std::move(pending)) {}
+  Request(Request&& o) noexcept : request_(o.request_), pending_(std::move(o.pending_)) {
+    o.request_ = MPI_REQUEST_NULL;
+  }
   Request& operator=(Request&& o) noexcept;
   Request(const Request&) = delete;
   Request& operator=(const Request&) = delete;
@@ -34,7 +45,9 @@ class Request {
   bool done();  // true once complete (tests without blocking)
 
  private:
+  void complete_quietly() noexcept;  // wait() for destructors: never throws
   MPI_Request request_ = MPI_REQUEST_NULL;
+  std::unique_ptr<Pending> pending_;
 };
 
 class Communicator {

@@ -3,6 +3,7 @@
 
 #include <cstring>
 
+#include "runtime/device.h"
 #include "runtime/error.h"
 
 namespace alibi {
@@ -12,12 +13,14 @@ GradBuckets::GradBuckets(std::vector<std::vector<Tensor*>> groups, const Communi
     Bucket b;
     int64_t n = 0;
     DType dtype = DType::f32;
+    Device device = Device::cpu;
     for (Tensor* t : g) {
       n += t->numel();
       dtype = t->dtype();
+      device = t->device();
     }
     b.grads = std::move(g);
-    if (dp.size() > 1 && n > 0) b.buffer = Tensor::empty({n}, dtype);
+    if (dp.size() > 1 && n > 0) b.buffer = Tensor::empty({n}, dtype, device);
     buckets_.push_back(std::move(b));
   }
 }
@@ -31,7 +34,7 @@ void GradBuckets::start(int index) {
   }
   char* dst = static_cast<char*>(b.buffer.raw());
   for (Tensor* t : b.grads) {
-    std::memcpy(dst, t->raw(), t->nbytes());
+    copy_bytes_async(dst, b.buffer.device(), t->raw(), t->device(), t->nbytes());
     dst += t->nbytes();
   }
   b.request = dp_->iall_reduce_sum(b.buffer.raw(), b.buffer.numel(), b.buffer.dtype());
@@ -49,7 +52,7 @@ void GradBuckets::finish() {
     if (!b.started) continue;
     const char* src = static_cast<const char*>(b.buffer.raw());
     for (Tensor* t : b.grads) {
-      std::memcpy(t->raw(), src, t->nbytes());
+      copy_bytes_async(t->raw(), t->device(), src, b.buffer.device(), t->nbytes());
       src += t->nbytes();
     }
     b.started = false;

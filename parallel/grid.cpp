@@ -1,6 +1,7 @@
 // Process grid: validation, stage and shard ranges, communicator splits.
 #include "parallel/grid.h"
 
+#include "parallel/nccl_comm.h"
 #include "runtime/error.h"
 
 namespace alibi {
@@ -41,7 +42,8 @@ ProcessGrid ProcessGrid::single() {
   return g;
 }
 
-ProcessGrid ProcessGrid::create(MPI_Comm world, const GridShape& shape, const ModelConfig& model) {
+ProcessGrid ProcessGrid::create(MPI_Comm world, const GridShape& shape, const ModelConfig& model,
+                                CommBackend backend) {
   int rank = 0, size = 1;
   check_mpi(MPI_Comm_rank(world, &rank), "MPI_Comm_rank");
   check_mpi(MPI_Comm_size(world, &size), "MPI_Comm_size");
@@ -52,9 +54,10 @@ ProcessGrid ProcessGrid::create(MPI_Comm world, const GridShape& shape, const Mo
   g.coord_ = grid_coord(shape, rank);
   const GridCoord& c = g.coord_;
   g.world_ = std::make_shared<MpiCommunicator>(world);
-  auto split = [&](int color, int key) {
+  auto split = [&](int color, int key) -> std::shared_ptr<Communicator> {
     MPI_Comm comm;
     check_mpi(MPI_Comm_split(world, color, key, &comm), "MPI_Comm_split");
+    if (backend == CommBackend::nccl) return std::make_shared<NcclCommunicator>(comm, /*owned=*/true);
     return std::make_shared<MpiCommunicator>(comm, /*owned=*/true);
   };
   g.tp_ = split(c.dp_rank + shape.dp * c.pp_rank, c.tp_rank);

@@ -9,6 +9,11 @@
 //
 //   ProcessGrid grid = ProcessGrid::create(MPI_COMM_WORLD, {tp, pp, dp}, model_config);
 //   grid.tp().all_reduce_sum(x, n);   // the ranks holding the other heads of my layers
+//
+// A model on CUDA asks for CommBackend::nccl: tp, pp, dp and embedding are then
+// NcclCommunicators (device tensors through NCCL, host scalars through MPI; nccl_comm.h),
+// built in the same order on every rank after select_cuda_device. world stays MPI: it only
+// carries host scalars and checkpoint I/O. The default, CommBackend::mpi, is the CPU path.
 #pragma once
 
 #include <memory>
@@ -56,10 +61,14 @@ std::pair<int, int> stage_layers(int n_layers, int pp, int stage);
 // (used for the vocabulary, which need not divide by tp).
 std::pair<int64_t, int64_t> shard_range(int64_t n, int parts, int part);
 
+// The library behind tp, pp, dp and embedding: MPI for host tensors, NCCL for device ones.
+enum class CommBackend { mpi, nccl };
+
 class ProcessGrid {
  public:
   // Splits `world` into TP, PP, DP and embedding communicators (collective over world).
-  static ProcessGrid create(MPI_Comm world, const GridShape& shape, const ModelConfig& model);
+  static ProcessGrid create(MPI_Comm world, const GridShape& shape, const ModelConfig& model,
+                            CommBackend backend = CommBackend::mpi);
   // One process, every communicator of size 1.
   static ProcessGrid single();
 
