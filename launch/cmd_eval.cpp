@@ -1,7 +1,7 @@
 // alibi eval: perplexity against evaluation length for one or several checkpoints (the
 // paper's Figure 1): train short, test long.
 //
-//   alibi eval --checkpoint runs/alibi/step_00001000.h5 runs/sin/step_00001000.h5 \
+//   alibi eval --checkpoint runs/alibi/step_00001000.h5 runs/sin/step_00001000.h5
 //              --data corpus.h5 --lengths 128,256,512,1024 --mode sliding --stride 64
 //   mpirun -np 2 alibi eval ...      # DP splits the windows; --tp/--pp as in training
 //
@@ -23,6 +23,8 @@
 #include "launch/evaluate.h"
 #include "launch/metrics.h"
 #include "layers/model.h"
+#include "parallel/nccl_comm.h"
+#include "runtime/device.h"
 
 namespace alibi {
 
@@ -113,7 +115,7 @@ void plot(const std::string& out, const std::vector<EvalRow>& rows, const std::v
 int cmd_eval(int argc, char** argv) {
   // ---- options ------------------------------------------------------------------------
   std::vector<std::string> checkpoints;
-  std::string data, lengths_text, split_name = "valid", mode = "nonoverlapping", out = "eval";
+  std::string data, lengths_text, split_name = "valid", mode = "nonoverlapping", out = "eval", device = "cpu";
   int stride = 0, batch_tokens = 8192, tp = 1, pp = 1;
   po::options_description desc("evaluation");
   desc.add_options()
@@ -126,6 +128,7 @@ int cmd_eval(int argc, char** argv) {
       ("batch-tokens", po::value<int>(&batch_tokens)->default_value(batch_tokens), "tokens per forward (windows = max(1, this / length))")
       ("tp", po::value<int>(&tp)->default_value(tp), "tensor-parallel ranks")
       ("pp", po::value<int>(&pp)->default_value(pp), "pipeline stages; dp = ranks / (tp*pp) splits the windows")
+      ("device", po::value<std::string>(&device)->default_value(device), "cpu | cuda (one GPU per rank)")
       ("out", po::value<std::string>(&out)->default_value(out), "prefix of the CSV, JSON and PNG outputs");
   po::variables_map vm;
   if (!parse_command_line("eval", argc, argv, desc, vm)) return 0;
@@ -134,6 +137,9 @@ int cmd_eval(int argc, char** argv) {
   for (const std::string& c : checkpoints) {
     ALIBI_CHECK_AS(IoError, fs::is_regular_file(c), "--checkpoint " << c << ": no such file; give a step_*.h5 checkpoint");
   }
+  ALIBI_CHECK_AS(ConfigError, device == "cpu" || device == "cuda", "--device must be cpu or cuda (got '" << device << "')");
+  const bool on_gpu = device == "cuda";
+  if (on_gpu) select_cuda_device(local_rank(MPI_COMM_WORLD));
   const Split split = parse_split(split_name);
   int world = 1, rank = 0;
   MPI_Comm_size(MPI_COMM_WORLD, &world);
@@ -159,8 +165,10 @@ int cmd_eval(int argc, char** argv) {
                      checkpoint << ": its tokenizer (" << saved.describe() << ") differs from " << corpus_path << "'s ("
                                 << corpus.tokenizer().describe() << "); evaluate on a corpus with the same tokenizer");
     }
-    const ProcessGrid grid = ProcessGrid::create(MPI_COMM_WORLD, shape, cfg);
+    const ProcessGrid grid =
+        ProcessGrid::create(MPI_COMM_WORLD, shape, cfg, on_gpu ? CommBackend::nccl : CommBackend::mpi);
     Model<float> model(cfg, 0, grid);
+    model.to_device(on_gpu ? Device::cuda : Device::cpu);  // checkpoints are fp32 host data: any device
     read_checkpoint_tensors(checkpoint, checkpoint_blocks(model.parameters(), nullptr, cfg, grid.coord()), {}, {});
     const std::vector<int> lengths = vm.count("lengths") ? parse_lengths(lengths_text) : std::vector<int>{cfg.seq_len};
 

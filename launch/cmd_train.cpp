@@ -17,6 +17,8 @@
 #include "launch/commands.h"
 #include "launch/metrics.h"
 #include "launch/trainer.h"
+#include "parallel/nccl_comm.h"
+#include "runtime/device.h"
 
 namespace alibi {
 
@@ -78,7 +80,12 @@ int cmd_train(int argc, char** argv) {
   cfg.vocab = vocab;
   cfg.validate();
   corpus.require_tokens(Split::valid, int64_t{cfg.seq_len} + 1, "validation at --seq-len " + std::to_string(cfg.seq_len));
-  const ProcessGrid grid = ProcessGrid::create(MPI_COMM_WORLD, shape, cfg);
+  // --device cuda: one GPU per rank by node-local rank (a clear error where none exists),
+  // NCCL for the grid's tensors.
+  const bool on_gpu = opt.device == "cuda";
+  if (on_gpu) select_cuda_device(local_rank(MPI_COMM_WORLD));
+  const ProcessGrid grid =
+      ProcessGrid::create(MPI_COMM_WORLD, shape, cfg, on_gpu ? CommBackend::nccl : CommBackend::mpi);
   const bool root = grid.rank() == 0;
   if (root) {
     std::error_code ec;
@@ -114,6 +121,7 @@ int cmd_train(int argc, char** argv) {
                 static_cast<long long>(cfg.parameter_count()), cfg.layers, cfg.channels, cfg.heads, cfg.ffn_width(),
                 cfg.vocab, cfg.seq_len, cfg.position.c_str(), shape.tp, shape.pp, shape.dp,
                 static_cast<long long>(trainer.tokens_per_step()), opt.micro_batch, opt.grad_accum, shape.dp);
+    if (on_gpu) std::printf("device: %s per rank (bf16 tensor-core matmuls, fp32 weights and optimizer)\n", cuda_device_name().c_str());
   }
 
   auto save = [&](int64_t step) {

@@ -17,8 +17,9 @@
 // backward scratch and allocator slack are not counted.
 //
 // The scaling study estimates the GPU path as DESIGN.md describes it (bf16 compute, fp32
-// master weights; there is no CUDA backend yet): the same tensors as the CPU path, at the
-// GPU path's precisions. It is a model whose assumptions `alibi plan --gpus` prints, not a
+// master weights, bf16 activations, optional recomputation): the same tensors as the CPU
+// path, at those precisions. The CUDA backend as built keeps activations in fp32 and does
+// not recompute (README "GPUs"), so today it needs about 2x the activation column. It is a model whose assumptions `alibi plan --gpus` prints, not a
 // measurement.
 #pragma once
 

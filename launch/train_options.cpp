@@ -47,8 +47,6 @@ void TrainOptions::validate() const {
                  "--beta1 and --beta2 must be in [0, 1) (got " << beta1 << ", " << beta2 << ")");
   ALIBI_CHECK_AS(ConfigError, clip >= 0, "--clip must be >= 0 (0 turns clipping off; got " << clip << ")");
   ALIBI_CHECK_AS(ConfigError, device == "cpu" || device == "cuda", "--device must be cpu or cuda (got '" << device << "')");
-  ALIBI_CHECK_AS(ConfigError, device == "cpu",
-                 "--device cuda: this build has no CUDA training path yet (no CUDA device support); use --device cpu");
   ALIBI_CHECK_AS(ConfigError, save_every >= 0, "--save-every must be >= 0 (got " << save_every << ")");
   ALIBI_CHECK_AS(ConfigError, keep >= 0, "--keep must be >= 0 (got " << keep << ")");
   ALIBI_CHECK_AS(ConfigError, log_every >= 1, "--log-every must be at least 1 (got " << log_every << ")");

@@ -3,7 +3,7 @@
 
 #include <cmath>
 
-#include "kernels/ops.h"
+#include "kernels/dispatch.h"
 #include "launch/checkpoint_layout.h"
 #include "parallel/pipeline.h"
 
@@ -49,6 +49,13 @@ std::vector<std::vector<Tensor*>> bucket_groups(const Model<float>& model, std::
   return groups;
 }
 
+// The model's parameters after moving them to --device: the AdamW moments and the DP
+// buckets are allocated beside them.
+const ParameterList& parameters_on_device(Model<float>& model, const std::string& device) {
+  model.to_device(device == "cuda" ? Device::cuda : Device::cpu);
+  return model.parameters();
+}
+
 }  // namespace
 
 Trainer::Trainer(const ModelConfig& cfg, const TrainOptions& opt, const ProcessGrid& grid, const Corpus& corpus)
@@ -57,7 +64,7 @@ Trainer::Trainer(const ModelConfig& cfg, const TrainOptions& opt, const ProcessG
       grid_(grid),
       corpus_(corpus),
       model_(cfg, opt.seed, grid),
-      adam_(model_.parameters(), {static_cast<float>(opt.beta1), static_cast<float>(opt.beta2), 1e-8f}),
+      adam_(parameters_on_device(model_, opt.device), {static_cast<float>(opt.beta1), static_cast<float>(opt.beta2), 1e-8f}),
       sampler_(corpus, Split::train, cfg.seq_len, opt.seed, grid.coord().dp_rank, grid.shape().dp),
       buckets_(bucket_groups(model_, bucket_of_layer_), grid.dp()) {}
 
@@ -71,7 +78,7 @@ double Trainer::global_grad_norm() const {
   if (c.dp_rank == 0) {  // DP replicas hold the same (already summed) gradients
     for (const ParamRef& p : model_.parameters()) {
       if (p.tied_copy || (p.sharding.replicated && c.tp_rank != 0)) continue;
-      local += cpu::sum_squares<float>(p.grad->data<float>(), p.grad->numel());
+      local += ops::sum_squares<float>(p.grad->device(), p.grad->data<float>(), p.grad->numel());
     }
   }
   return std::sqrt(grid_.world().sum(local));
@@ -98,7 +105,7 @@ StepResult Trainer::step(double lr) {
   r.grad_norm = global_grad_norm();
   if (opt_.clip > 0 && r.grad_norm > opt_.clip) {
     const float s = static_cast<float>(opt_.clip / (r.grad_norm + 1e-6));
-    for (const ParamRef& p : model_.parameters()) cpu::scale_inplace<float>(p.grad->data<float>(), p.grad->numel(), s);
+    for (const ParamRef& p : model_.parameters()) ops::scale_inplace<float>(p.grad->device(), p.grad->data<float>(), p.grad->numel(), s);
   }
   adam_.step(static_cast<float>(lr), static_cast<float>(opt_.weight_decay));
   // Each loss once: the last stage's TP rank 0 of every DP replica.

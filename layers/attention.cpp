@@ -1,6 +1,7 @@
 // Attention layer: QKV projection, blocked ALiBi attention, output projection.
 #include "layers/attention.h"
 
+#include "kernels/dispatch.h"
 #include "parallel/tensor_parallel.h"
 
 namespace alibi {
@@ -50,15 +51,16 @@ AttentionParams<Real> Attention<Real>::params(int B, int T) const {
 template <class Real>
 void Attention<Real>::forward(Tensor& out, const Tensor& inp, int B, int T) {
   const DType dt = dtype_of<Real>();
-  if (B != B_ || T != T_) {
-    qkv_act_ = Tensor::empty({B, T, shape_.NH, 3, HS_}, dt);
-    att_ = Tensor::empty({B, T, shape_.NH, HS_}, dt);
-    lse_ = Tensor::empty({B, shape_.NH, T}, dt);
+  const Device dev = inp.device();
+  if (B != B_ || T != T_ || qkv_act_.device() != dev) {
+    qkv_act_ = Tensor::empty({B, T, shape_.NH, 3, HS_}, dt, dev);
+    att_ = Tensor::empty({B, T, shape_.NH, HS_}, dt, dev);
+    lse_ = Tensor::empty({B, shape_.NH, T}, dt, dev);
     B_ = B;
     T_ = T;
   }
   qkv.forward(qkv_act_, inp);  // copy_to_tp: identity forward
-  cpu::attention_forward<Real>(params(B, T));
+  ops::attention_forward<Real>(dev, params(B, T));
   proj.forward(out, att_, /*add_bias=*/false);
   reduce_from_tp_forward(*tp_, out);
   proj.add_bias(out);  // once, after the partial sums are reduced
@@ -67,11 +69,12 @@ void Attention<Real>::forward(Tensor& out, const Tensor& inp, int B, int T) {
 template <class Real>
 void Attention<Real>::backward(Tensor& dinp, const Tensor& dout, const Tensor& inp) {
   const DType dt = dtype_of<Real>();
-  Tensor datt = Tensor::empty(att_.shape(), dt);
+  const Device dev = att_.device();
+  Tensor datt = Tensor::empty(att_.shape(), dt, dev);
   proj.backward(&datt, dout, att_);
-  Tensor dqkv = Tensor::empty(qkv_act_.shape(), dt);
+  Tensor dqkv = Tensor::empty(qkv_act_.shape(), dt, dev);
   Real* d = dqkv.data<Real>();
-  cpu::attention_backward<Real>(params(B_, T_), datt.data<Real>(), d, d + HS_, d + 2 * HS_);
+  ops::attention_backward<Real>(dev, params(B_, T_), datt.data<Real>(), d, d + HS_, d + 2 * HS_);
   qkv.backward(&dinp, dqkv, inp);
   copy_to_tp_backward(*tp_, dinp);
 }

@@ -3,7 +3,7 @@
 
 #include <cmath>
 
-#include "kernels/ops.h"
+#include "kernels/dispatch.h"
 
 namespace alibi {
 
@@ -24,23 +24,24 @@ template <class Real>
 void Block<Real>::forward(Tensor& out, const Tensor& x, int B, int T) {
   const int64_t N = int64_t{B} * T;
   const DType dt = dtype_of<Real>();
-  if (!residual_.defined() || residual_.dim(0) != N) {
-    ln1_out_ = Tensor::empty({N, C_}, dt);
-    ln1_mean_ = Tensor::empty({N}, dt);
-    ln1_rstd_ = Tensor::empty({N}, dt);
-    residual_ = Tensor::empty({N, C_}, dt);
-    ln2_out_ = Tensor::empty({N, C_}, dt);
-    ln2_mean_ = Tensor::empty({N}, dt);
-    ln2_rstd_ = Tensor::empty({N}, dt);
-    branch_ = Tensor::empty({N, C_}, dt);
+  const Device dev = x.device();
+  if (!residual_.defined() || residual_.dim(0) != N || residual_.device() != dev) {
+    ln1_out_ = Tensor::empty({N, C_}, dt, dev);
+    ln1_mean_ = Tensor::empty({N}, dt, dev);
+    ln1_rstd_ = Tensor::empty({N}, dt, dev);
+    residual_ = Tensor::empty({N, C_}, dt, dev);
+    ln2_out_ = Tensor::empty({N, C_}, dt, dev);
+    ln2_mean_ = Tensor::empty({N}, dt, dev);
+    ln2_rstd_ = Tensor::empty({N}, dt, dev);
+    branch_ = Tensor::empty({N, C_}, dt, dev);
   }
   x_ = x;
   ln1.forward(ln1_out_, ln1_mean_, ln1_rstd_, x);
   attn.forward(branch_, ln1_out_, B, T);
-  cpu::add<Real>(residual_.data<Real>(), x.data<Real>(), branch_.data<Real>(), N * C_);
+  ops::add<Real>(dev, residual_.data<Real>(), x.data<Real>(), branch_.data<Real>(), N * C_);
   ln2.forward(ln2_out_, ln2_mean_, ln2_rstd_, residual_);
   mlp.forward(branch_, ln2_out_);
-  cpu::add<Real>(out.data<Real>(), residual_.data<Real>(), branch_.data<Real>(), N * C_);
+  ops::add<Real>(dev, out.data<Real>(), residual_.data<Real>(), branch_.data<Real>(), N * C_);
 }
 
 template <class Real>

@@ -1,7 +1,7 @@
 // LayerNorm layer over the row kernels.
 #include "layers/layernorm.h"
 
-#include "kernels/ops.h"
+#include "kernels/dispatch.h"
 
 namespace alibi {
 
@@ -14,7 +14,7 @@ LayerNorm<Real>::LayerNorm(const std::string& name, int64_t C, uint64_t seed) : 
 template <class Real>
 void LayerNorm<Real>::forward(Tensor& out, Tensor& mean, Tensor& rstd, const Tensor& inp) const {
   const int64_t N = inp.numel() / C_;
-  cpu::layernorm_forward<Real>(out.data<Real>(), mean.data<Real>(), rstd.data<Real>(), inp.data<Real>(),
+  ops::layernorm_forward<Real>(weight.device(), out.data<Real>(), mean.data<Real>(), rstd.data<Real>(), inp.data<Real>(),
                             weight.data<Real>(), bias.data<Real>(), N, C_);
 }
 
@@ -22,7 +22,7 @@ template <class Real>
 void LayerNorm<Real>::backward(Tensor& dinp, const Tensor& dout, const Tensor& inp, const Tensor& mean,
                             const Tensor& rstd) {
   const int64_t N = inp.numel() / C_;
-  cpu::layernorm_backward<Real>(dinp.data<Real>(), dweight.data<Real>(), dbias.data<Real>(), dout.data<Real>(),
+  ops::layernorm_backward<Real>(weight.device(), dinp.data<Real>(), dweight.data<Real>(), dbias.data<Real>(), dout.data<Real>(),
                              inp.data<Real>(), weight.data<Real>(), mean.data<Real>(), rstd.data<Real>(), N, C_);
 }
 

@@ -1,7 +1,7 @@
 // Linear layer: parameters and the calls into the BLAS-backed kernels.
 #include "layers/linear.h"
 
-#include "kernels/ops.h"
+#include "kernels/dispatch.h"
 
 namespace alibi {
 
@@ -26,24 +26,19 @@ void Linear<Real>::forward(Tensor& out, const Tensor& inp, bool add_bias) const 
               name_ << ": input " << shape_str(inp.shape()) << " / output " << shape_str(out.shape())
                     << " do not match (" << in_ << " -> " << out_ << ")");
   const Real* b = add_bias && bias.defined() ? bias.data<Real>() : nullptr;
-  cpu::linear_forward<Real>(out.data<Real>(), inp.data<Real>(), weight.data<Real>(), b, N, in_, out_);
+  ops::linear_forward<Real>(weight.device(), out.data<Real>(), inp.data<Real>(), weight.data<Real>(), b, N, in_, out_);
 }
 
 template <class Real>
 void Linear<Real>::add_bias(Tensor& out) const {
   if (!bias.defined()) return;
-  const int64_t N = out.numel() / out_;
-  Real* o = out.data<Real>();
-  const Real* b = bias.data<Real>();
-#pragma omp parallel for schedule(static)
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t j = 0; j < out_; ++j) o[n * out_ + j] += b[j];
+  ops::add_bias<Real>(bias.device(), out.data<Real>(), bias.data<Real>(), out.numel() / out_, out_);
 }
 
 template <class Real>
 void Linear<Real>::backward(Tensor* dinp, const Tensor& dout, const Tensor& inp) {
   const int64_t N = inp.numel() / in_;
-  cpu::linear_backward<Real>(dinp ? dinp->data<Real>() : nullptr, dweight.data<Real>(),
+  ops::linear_backward<Real>(weight.device(), dinp ? dinp->data<Real>() : nullptr, dweight.data<Real>(),
                              bias.defined() ? dbias.data<Real>() : nullptr, dout.data<Real>(),
                              inp.data<Real>(), weight.data<Real>(), N, in_, out_);
 }

@@ -1,7 +1,7 @@
 // MLP layer.
 #include "layers/mlp.h"
 
-#include "kernels/ops.h"
+#include "kernels/dispatch.h"
 #include "parallel/tensor_parallel.h"
 
 namespace alibi {
@@ -21,11 +21,11 @@ void Mlp<Real>::forward(Tensor& out, const Tensor& inp) {
   const int64_t N = inp.numel() / fc.in_features();
   const int64_t F = fc.out_features();
   if (!fch_.defined() || fch_.dim(0) != N) {
-    fch_ = Tensor::empty({N, F}, dtype_of<Real>());
-    fch_gelu_ = Tensor::empty({N, F}, dtype_of<Real>());
+    fch_ = Tensor::empty({N, F}, dtype_of<Real>(), inp.device());
+    fch_gelu_ = Tensor::empty({N, F}, dtype_of<Real>(), inp.device());
   }
   fc.forward(fch_, inp);  // copy_to_tp: identity forward
-  cpu::gelu_forward<Real>(fch_gelu_.data<Real>(), fch_.data<Real>(), N * F);
+  ops::gelu_forward<Real>(inp.device(), fch_gelu_.data<Real>(), fch_.data<Real>(), N * F);
   proj.forward(out, fch_gelu_, /*add_bias=*/false);
   reduce_from_tp_forward(*tp_, out);
   proj.add_bias(out);
@@ -33,9 +33,9 @@ void Mlp<Real>::forward(Tensor& out, const Tensor& inp) {
 
 template <class Real>
 void Mlp<Real>::backward(Tensor& dinp, const Tensor& dout, const Tensor& inp) {
-  Tensor dgelu = Tensor::empty(fch_.shape(), dtype_of<Real>());
+  Tensor dgelu = Tensor::empty(fch_.shape(), dtype_of<Real>(), fch_.device());
   proj.backward(&dgelu, dout, fch_gelu_);
-  cpu::gelu_backward<Real>(dgelu.data<Real>(), fch_.data<Real>(), dgelu.data<Real>(), dgelu.numel());  // in place
+  ops::gelu_backward<Real>(fch_.device(), dgelu.data<Real>(), fch_.data<Real>(), dgelu.data<Real>(), dgelu.numel());  // in place
   fc.backward(&dinp, dgelu, inp);
   copy_to_tp_backward(*tp_, dinp);
 }

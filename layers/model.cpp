@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
-#include "kernels/ops.h"
+#include "kernels/dispatch.h"
+#include "runtime/device.h"
 #include "parallel/tensor_parallel.h"
 
 namespace alibi {
@@ -90,6 +92,23 @@ Model<Real>::Model(const ModelConfig& config, uint64_t seed, const ProcessGrid& 
 }
 
 template <class Real>
+void Model<Real>::to_device(Device device) {
+  if (device == device_) return;
+  ALIBI_CHECK(slots_.empty(), "Model::to_device must come before the first forward");
+  if (device == Device::cuda) {
+    require_cuda_device("--device cuda");
+    ALIBI_CHECK_AS(DeviceError, (std::is_same_v<Real, float>), "--device cuda runs float models only");
+  }
+  // Assign in place: blocks, ParamRefs and the attention's T5 pointers refer to these
+  // Tensor objects, which now hold device storage.
+  for (const ParamRef& p : params_) {
+    *p.value = p.value->to(device);
+    *p.grad = p.grad->to(device);
+  }
+  device_ = device;
+}
+
+template <class Real>
 typename Model<Real>::Slot& Model<Real>::slot(int index) {
   while (static_cast<int>(slots_.size()) <= index) {
     slots_.emplace_back();
@@ -103,18 +122,19 @@ void Model<Real>::ensure_buffers(Slot& s, int B, int T) {
   if (s.B == B && s.T == T) return;
   const int64_t N = int64_t{B} * T, C = config_.channels, V_local = v1_ - v0_;
   const DType dt = dtype_of<Real>();
+  const Device dev = device_;
   s.residuals.assign(blocks.size() + 1, Tensor());
-  for (Tensor& r : s.residuals) r = Tensor::empty({N, C}, dt);
-  s.dres = Tensor::empty({N, C}, dt);
+  for (Tensor& r : s.residuals) r = Tensor::empty({N, C}, dt, dev);
+  s.dres = Tensor::empty({N, C}, dt, dev);
   if (has_head()) {
-    s.lnf_out = Tensor::empty({N, C}, dt);
-    s.lnf_mean = Tensor::empty({N}, dt);
-    s.lnf_rstd = Tensor::empty({N}, dt);
-    s.logits = Tensor::empty({N, V_local}, dt);
-    s.losses = Tensor::empty({N}, dt);
-    s.row_max = Tensor::empty({N}, dt);
-    s.sum_exp = Tensor::empty({N}, DType::f64);
-    s.target_logit = Tensor::empty({N}, DType::f64);
+    s.lnf_out = Tensor::empty({N, C}, dt, dev);
+    s.lnf_mean = Tensor::empty({N}, dt, dev);
+    s.lnf_rstd = Tensor::empty({N}, dt, dev);
+    s.logits = Tensor::empty({N, V_local}, dt, dev);
+    s.losses = Tensor::empty({N}, dt, dev);
+    s.row_max = Tensor::empty({N}, dt, dev);
+    s.sum_exp = Tensor::empty({N}, DType::f64, dev);
+    s.target_logit = Tensor::empty({N}, DType::f64, dev);
   }
   s.B = B;
   s.T = T;
@@ -161,7 +181,7 @@ double Model<Real>::forward_stage(int index, const int32_t* tokens, const int32_
                                  << "); the corpus and the model's --vocab disagree");
       s.local_tokens[i] = tokens[i] >= v0_ && tokens[i] < v1_ ? static_cast<int32_t>(tokens[i] - v0_) : -1;
     }
-    cpu::embedding_forward<Real>(s.residuals[0].template data<Real>(), s.local_tokens.data(), wte.data<Real>(), N, C);
+    ops::embedding_forward<Real>(device_, s.residuals[0].template data<Real>(), s.local_tokens.data(), wte.data<Real>(), N, C);
     reduce_from_tp_forward(tp, s.residuals[0]);
     add_positions(s.residuals[0], B, T);
   }
@@ -174,7 +194,7 @@ double Model<Real>::forward_stage(int index, const int32_t* tokens, const int32_
 
   // ---- final LayerNorm, LM head (copy_to_tp: identity forward), vocab-parallel CE
   ln_f.forward(s.lnf_out, s.lnf_mean, s.lnf_rstd, s.residuals.back());
-  cpu::linear_forward<Real>(s.logits.template data<Real>(), s.lnf_out.template data<Real>(), head_weight().template data<Real>(), nullptr,
+  ops::linear_forward<Real>(device_, s.logits.template data<Real>(), s.lnf_out.template data<Real>(), head_weight().template data<Real>(), nullptr,
                             N, C, V_local);
   if (targets == nullptr) return 0.0;
   s.targets.assign(targets, targets + N);
@@ -185,16 +205,13 @@ double Model<Real>::forward_stage(int index, const int32_t* tokens, const int32_
   Real* row_max = s.row_max.template data<Real>();
   double* sum_exp = s.sum_exp.template data<double>();
   double* target_logit = s.target_logit.template data<double>();
-  cpu::vocab_ce_row_max<Real>(row_max, s.logits.template data<Real>(), N, V_local);
+  ops::vocab_ce_row_max<Real>(device_, row_max, s.logits.template data<Real>(), N, V_local);
   tp.all_reduce_max(row_max, N);
-  cpu::vocab_ce_partials<Real>(sum_exp, target_logit, s.logits.template data<Real>(), row_max, targets, v0_, N, V_local);
+  ops::vocab_ce_partials<Real>(device_, sum_exp, target_logit, s.logits.template data<Real>(), row_max, targets, v0_, N, V_local);
   tp.all_reduce_sum(sum_exp, N);
   tp.all_reduce_sum(target_logit, N);
-  cpu::vocab_ce_losses<Real>(s.losses.template data<Real>(), sum_exp, target_logit, row_max, targets, N);
-  double sum = 0.0;
-  const Real* losses = s.losses.template data<Real>();
-  for (int64_t i = 0; i < N; ++i) sum += losses[i];
-  return sum;
+  ops::vocab_ce_losses<Real>(device_, s.losses.template data<Real>(), sum_exp, target_logit, row_max, targets, N);
+  return ops::sum<Real>(device_, s.losses.template data<Real>(), N);
 }
 
 template <class Real>
@@ -208,11 +225,11 @@ void Model<Real>::backward_stage(int index, Real scale, const std::function<void
   // ---- head: vocab-parallel CE, LM head (copy_to_tp backward: all-reduce), final LN
   if (has_head()) {
     Real* dlogits = s.logits.template data<Real>();  // in place: (N, V_local) is the largest activation
-    cpu::vocab_ce_backward<Real>(dlogits, dlogits, s.row_max.template data<Real>(), s.sum_exp.template data<double>(),
+    ops::vocab_ce_backward<Real>(device_, dlogits, dlogits, s.row_max.template data<Real>(), s.sum_exp.template data<double>(),
                                  s.targets.data(), v0_, N, V_local, scale);
-    Tensor dlnf = Tensor::empty({N, C}, dtype_of<Real>());
+    Tensor dlnf = Tensor::empty({N, C}, dtype_of<Real>(), device_);
     Tensor& dhead = config_.tie_embeddings ? dwte : lm_head.dweight;
-    cpu::linear_backward<Real>(dlnf.data<Real>(), dhead.data<Real>(), nullptr, dlogits, s.lnf_out.template data<Real>(),
+    ops::linear_backward<Real>(device_, dlnf.data<Real>(), dhead.data<Real>(), nullptr, dlogits, s.lnf_out.template data<Real>(),
                                head_weight().template data<Real>(), N, C, V_local);
     copy_to_tp_backward(tp, dlnf);
     s.dres.zero_();
@@ -228,7 +245,7 @@ void Model<Real>::backward_stage(int index, Real scale, const std::function<void
   // ---- positions, then the embedding: scatter-add of this rank's vocabulary rows
   if (has_embedding()) {
     positions_backward(s, s.dres);
-    cpu::embedding_backward<Real>(dwte.data<Real>(), s.dres.template data<Real>(), s.local_tokens.data(), N, C);
+    ops::embedding_backward<Real>(device_, dwte.data<Real>(), s.dres.template data<Real>(), s.local_tokens.data(), N, C);
   }
 }
 
@@ -241,24 +258,19 @@ void Model<Real>::add_positions(Tensor& x, int B, int T) {
       ALIBI_CHECK_AS(ConfigError, T <= config_.position_rows(),
                      "length " << T << " is past the learned position table's " << config_.position_rows()
                                << " rows (--max-positions); evaluate learned positions at most that long");
-      const Real* w = wpe.data<Real>();
-#pragma omp parallel for schedule(static)
-      for (int64_t n = 0; n < int64_t{B} * T; ++n)
-        for (int64_t c = 0; c < C; ++c) p[n * C + c] += w[(n % T) * C + c];
+      ops::add_position_rows<Real>(device_, p, wpe.data<Real>(), B, T, C, Real(1));
       break;
     }
     case PositionMethod::sinusoidal: {
       if (!sinusoids_.defined() || sinusoids_.dim(0) != T) {
-        sinusoids_ = Tensor::empty({T, C}, dtype_of<Real>());
-        Real* table = sinusoids_.data<Real>();
+        Tensor table = Tensor::empty({T, C}, dtype_of<Real>());
+        Real* t_c = table.data<Real>();
         for (int64_t t = 0; t < T; ++t)
-          for (int64_t c = 0; c < C; ++c) table[t * C + c] = static_cast<Real>(sinusoid(t, c, C));
+          for (int64_t c = 0; c < C; ++c) t_c[t * C + c] = static_cast<Real>(sinusoid(t, c, C));
+        sinusoids_ = table.to(device_);
       }
-      const Real* table = sinusoids_.data<Real>();
       const Real scale = static_cast<Real>(std::sqrt(static_cast<double>(C)));
-#pragma omp parallel for schedule(static)
-      for (int64_t n = 0; n < int64_t{B} * T; ++n)
-        for (int64_t c = 0; c < C; ++c) p[n * C + c] = scale * p[n * C + c] + table[(n % T) * C + c];
+      ops::add_position_rows<Real>(device_, p, sinusoids_.data<Real>(), B, T, C, scale);
       break;
     }
     default:
@@ -272,16 +284,12 @@ void Model<Real>::positions_backward(Slot& s, Tensor& dx) {
   Real* d = dx.template data<Real>();
   switch (config_.position_method()) {
     case PositionMethod::learned: {
-      Real* dw = dwpe.data<Real>();
-#pragma omp parallel for schedule(static)
-      for (int64_t t = 0; t < T; ++t)  // rows of different t are disjoint: no races, fixed order over b
-        for (int64_t b = 0; b < B; ++b)
-          for (int64_t c = 0; c < C; ++c) dw[t * C + c] += d[(b * T + t) * C + c];
+      ops::position_rows_backward<Real>(device_, dwpe.data<Real>(), d, B, T, C);
       break;
     }
     case PositionMethod::sinusoidal: {  // the lookup was scaled by sqrt(C)
       const Real scale = static_cast<Real>(std::sqrt(static_cast<double>(C)));
-      cpu::scale_inplace<Real>(d, B * T * C, scale);
+      ops::scale_inplace<Real>(device_, d, B * T * C, scale);
       break;
     }
     default:

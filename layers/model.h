@@ -62,6 +62,11 @@ class Model {
   int64_t scored_targets(int slot = 0) const { return slots_.at(slot).scored; }
   const Tensor& losses(int slot = 0) const { return slots_.at(slot).losses; }  // (B*T), last stage
 
+  // Moves parameters and gradients to `device`, before the first forward; activations are
+  // then allocated there too. Device::cuda needs float and a CUDA device (DeviceError).
+  void to_device(Device device);
+  Device device() const { return device_; }
+
   const ParameterList& parameters() const { return params_; }
   const ModelConfig& config() const { return config_; }
   const ProcessGrid& grid() const { return grid_; }
@@ -99,6 +104,7 @@ class Model {
 
   ModelConfig config_;
   ProcessGrid grid_;
+  Device device_ = Device::cpu;
   int first_layer_ = 0;
   int64_t v0_ = 0, v1_ = 0;
   ParameterList params_;

@@ -4,15 +4,15 @@
 #include <algorithm>
 #include <cmath>
 
-#include "kernels/ops.h"
+#include "kernels/dispatch.h"
 
 namespace alibi {
 
 template <class Real>
 AdamW<Real>::AdamW(const ParameterList& params, const AdamWHyper& hyper) : params_(params), hyper_(hyper) {
   for (const ParamRef& p : params_) {
-    m_.push_back(Tensor::zeros(p.value->shape(), dtype_of<Real>()));
-    v_.push_back(Tensor::zeros(p.value->shape(), dtype_of<Real>()));
+    m_.push_back(Tensor::zeros(p.value->shape(), dtype_of<Real>(), p.value->device()));
+    v_.push_back(Tensor::zeros(p.value->shape(), dtype_of<Real>(), p.value->device()));
   }
 }
 
@@ -21,7 +21,7 @@ void AdamW<Real>::step(float lr, float weight_decay) {
   ++step_;
   for (size_t i = 0; i < params_.size(); ++i) {
     const ParamRef& p = params_[i];
-    cpu::adamw_update<Real>(p.value->data<Real>(), p.grad->data<Real>(), m_[i].data<Real>(),
+    ops::adamw_update<Real>(p.value->device(), p.value->data<Real>(), p.grad->data<Real>(), m_[i].data<Real>(),
                             v_[i].data<Real>(), p.value->numel(), lr, hyper_.beta1, hyper_.beta2,
                             hyper_.eps, p.decay ? weight_decay : 0.0f, step_);
   }
@@ -30,11 +30,11 @@ void AdamW<Real>::step(float lr, float weight_decay) {
 template <class Real>
 double clip_grad_norm(const ParameterList& params, double max_norm) {
   double sum = 0.0;
-  for (const ParamRef& p : params) sum += cpu::sum_squares<Real>(p.grad->data<Real>(), p.grad->numel());
+  for (const ParamRef& p : params) sum += ops::sum_squares<Real>(p.grad->device(), p.grad->data<Real>(), p.grad->numel());
   const double norm = std::sqrt(sum);
   if (max_norm > 0 && norm > max_norm) {
     const Real scale = static_cast<Real>(max_norm / (norm + 1e-6));
-    for (const ParamRef& p : params) cpu::scale_inplace<Real>(p.grad->data<Real>(), p.grad->numel(), scale);
+    for (const ParamRef& p : params) ops::scale_inplace<Real>(p.grad->device(), p.grad->data<Real>(), p.grad->numel(), scale);
   }
   return norm;
 }
