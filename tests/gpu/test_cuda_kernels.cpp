@@ -1,0 +1,342 @@
+// Every CUDA kernel except attention (test_cuda_attention.cpp) against the CPU reference on
+// fresh random inputs, forward and backward, through the same ops:: entry points the
+// layers call; then the whole model on the GPU against the CPU: one step's loss and
+// gradients, a few AdamW steps, and parameters that move GPU -> CPU -> GPU unchanged.
+//
+// Tolerances: in fp32 mode (MatmulPrecision::fp32) the GPU differs from the CPU only by
+// summation order: 1e-5 relative to the largest reference value for single kernels, 1e-4
+// for the model. In bf16 mode the matrix products round their inputs to 8 significant
+// bits (relative error 2^-9 per element); a K-term dot product of unit-scale values then
+// errs by about 2^-9 sqrt(K) relative to its typical size, so products are checked at
+// 2e-2 max / 4e-3 mean relative error, and the model's loss within 1e-2 nats.
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "kernels/dispatch.h"
+#include "kernels/ops.h"
+#include "layers/model.h"
+#include "layers/optimizer.h"
+#include "runtime/device.h"
+#include "tests/gpu/gpu_test.h"
+
+namespace alibi {
+namespace {
+
+std::vector<float> randn(int64_t n, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 gen(seed);
+  std::normal_distribution<float> dist(0.0f, scale);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (float& x : v) x = dist(gen);
+  return v;
+}
+
+Tensor host(const std::vector<float>& v) {
+  Tensor t = Tensor::empty({static_cast<int64_t>(v.size())}, DType::f32);
+  std::copy(v.begin(), v.end(), t.data<float>());
+  return t;
+}
+Tensor dev(const std::vector<float>& v) { return host(v).to(Device::cuda); }
+std::vector<float> back(const Tensor& t) {
+  const Tensor h = t.to(Device::cpu);
+  return std::vector<float>(h.data<float>(), h.data<float>() + h.numel());
+}
+
+// max |a - b| <= rel * max |ref| (and the mean error below mean_rel * max |ref| when given).
+void expect_close(const std::string& what, const std::vector<float>& got, const std::vector<float>& ref, double rel,
+                  double mean_rel = 0.0) {
+  ASSERT_EQ(got.size(), ref.size()) << what;
+  double scale = 1e-30, worst = 0.0, total = 0.0;
+  size_t worst_at = 0;
+  for (size_t i = 0; i < ref.size(); ++i) scale = std::max(scale, std::abs(static_cast<double>(ref[i])));
+  for (size_t i = 0; i < ref.size(); ++i) {
+    const double e = std::abs(static_cast<double>(got[i]) - ref[i]);
+    ASSERT_TRUE(std::isfinite(got[i])) << what << " element " << i << " is " << got[i];
+    total += e;
+    if (e > worst) {
+      worst = e;
+      worst_at = i;
+    }
+  }
+  EXPECT_LE(worst, rel * scale) << what << ": element " << worst_at << " is " << got[worst_at] << ", reference "
+                                << ref[worst_at] << " (max |ref| " << scale << ")";
+  if (mean_rel > 0) {
+    EXPECT_LE(total / ref.size(), mean_rel * scale) << what << ": mean error";
+  }
+}
+
+// A model small enough for the CPU reference; 4 heads of 32 (the tensor-core attention path).
+ModelConfig small_model(const std::string& position) {
+  ModelConfig cfg;
+  cfg.vocab = 300;
+  cfg.layers = 2;
+  cfg.channels = 128;  // 4 heads of 32: the tensor-core attention path
+  cfg.heads = 4;
+  cfg.ffn = 256;
+  cfg.seq_len = 80;    // not a multiple of the attention tiles
+  cfg.position = position;
+  return cfg;
+}
+
+#ifdef ALIBI_WITH_CUDA
+using cuda::MatmulPrecision;
+
+// ---- linear (cuBLAS) ---------------------------------------------------------------------------
+void check_linear(MatmulPrecision precision, double rel, double mean_rel) {
+  PrecisionScope scope(precision);
+  const int64_t N = 77, IC = 96, OC = 130;  // nothing a multiple of a tile
+  const auto x = randn(N * IC, 1), w = randn(OC * IC, 2, 0.1f), b = randn(OC, 3), dy = randn(N * OC, 4);
+  const auto dw0 = randn(OC * IC, 5), db0 = randn(OC, 6);  // += contracts
+  std::vector<float> out(N * OC), dx(N * IC), dw = dw0, db = db0;
+  cpu::linear_forward<float>(out.data(), x.data(), w.data(), b.data(), N, IC, OC);
+  cpu::linear_backward<float>(dx.data(), dw.data(), db.data(), dy.data(), x.data(), w.data(), N, IC, OC);
+  Tensor gx = dev(x), gw = dev(w), gb = dev(b), gdy = dev(dy), gout = dev(std::vector<float>(N * OC)),
+         gdx = dev(std::vector<float>(N * IC)), gdw = dev(dw0), gdb = dev(db0);
+  ops::linear_forward<float>(Device::cuda, gout.data<float>(), gx.data<float>(), gw.data<float>(), gb.data<float>(), N, IC, OC);
+  ops::linear_backward<float>(Device::cuda, gdx.data<float>(), gdw.data<float>(), gdb.data<float>(), gdy.data<float>(),
+                              gx.data<float>(), gw.data<float>(), N, IC, OC);
+  expect_close("linear out", back(gout), out, rel, mean_rel);
+  expect_close("linear dinp", back(gdx), dx, rel, mean_rel);
+  expect_close("linear dweight", back(gdw), dw, rel, mean_rel);
+  expect_close("linear dbias", back(gdb), db, 1e-5);  // a plain fp32 column sum in both modes
+}
+
+TEST(CudaKernels, LinearFp32) {
+  ALIBI_REQUIRE_GPU();
+  check_linear(MatmulPrecision::fp32, 1e-5, 0.0);
+}
+
+TEST(CudaKernels, LinearBf16) {
+  ALIBI_REQUIRE_GPU();
+  check_linear(MatmulPrecision::bf16, 2e-2, 4e-3);
+}
+
+// ---- embedding -----------------------------------------------------------------------------------
+TEST(CudaKernels, Embedding) {
+  ALIBI_REQUIRE_GPU();
+  const int64_t V = 50, C = 72, N = 300;
+  std::mt19937 gen(7);
+  std::vector<int32_t> tokens(N);
+  for (int32_t& t : tokens) t = static_cast<int32_t>(gen() % (V + 5)) - 5;  // some negative: no row
+  const auto wte = randn(V * C, 8), dy = randn(N * C, 9), dwte0 = randn(V * C, 10);
+  std::vector<float> out(N * C), dwte = dwte0;
+  cpu::embedding_forward<float>(out.data(), tokens.data(), wte.data(), N, C);
+  cpu::embedding_backward<float>(dwte.data(), dy.data(), tokens.data(), N, C);
+  Tensor gw = dev(wte), gout = dev(std::vector<float>(N * C)), gdy = dev(dy), gdw = dev(dwte0);
+  ops::embedding_forward<float>(Device::cuda, gout.data<float>(), tokens.data(), gw.data<float>(), N, C);
+  ops::embedding_backward<float>(Device::cuda, gdw.data<float>(), gdy.data<float>(), tokens.data(), N, C);
+  expect_close("embedding out", back(gout), out, 0.0);
+  expect_close("embedding dwte", back(gdw), dwte, 1e-5);
+}
+
+// ---- LayerNorm -----------------------------------------------------------------------------------
+TEST(CudaKernels, LayerNorm) {
+  ALIBI_REQUIRE_GPU();
+  const int64_t N = 45, C = 200;
+  auto x = randn(N * C, 11);
+  for (int64_t i = 0; i < N * C; ++i) x[i] += 3.0f;  // a mean far from 0: the two-pass variance
+  const auto w = randn(C, 12), b = randn(C, 13), dy = randn(N * C, 14), dx0 = randn(N * C, 15);
+  const auto dw0 = randn(C, 16), db0 = randn(C, 17);
+  std::vector<float> out(N * C), mean(N), rstd(N), dx = dx0, dw = dw0, db = db0;
+  cpu::layernorm_forward<float>(out.data(), mean.data(), rstd.data(), x.data(), w.data(), b.data(), N, C);
+  cpu::layernorm_backward<float>(dx.data(), dw.data(), db.data(), dy.data(), x.data(), w.data(), mean.data(), rstd.data(), N, C);
+  Tensor gx = dev(x), gw = dev(w), gb = dev(b), gdy = dev(dy), gout = dev(out), gmean = dev(mean), grstd = dev(rstd),
+         gdx = dev(dx0), gdw = dev(dw0), gdb = dev(db0);
+  ops::layernorm_forward<float>(Device::cuda, gout.data<float>(), gmean.data<float>(), grstd.data<float>(), gx.data<float>(),
+                                gw.data<float>(), gb.data<float>(), N, C);
+  ops::layernorm_backward<float>(Device::cuda, gdx.data<float>(), gdw.data<float>(), gdb.data<float>(), gdy.data<float>(),
+                                 gx.data<float>(), gw.data<float>(), gmean.data<float>(), grstd.data<float>(), N, C);
+  expect_close("layernorm out", back(gout), out, 1e-5);
+  expect_close("layernorm mean", back(gmean), mean, 1e-5);
+  expect_close("layernorm rstd", back(grstd), rstd, 1e-5);
+  expect_close("layernorm dinp", back(gdx), dx, 1e-5);
+  expect_close("layernorm dweight", back(gdw), dw, 1e-5);
+  expect_close("layernorm dbias", back(gdb), db, 1e-5);
+}
+
+// ---- GELU, add, scale, AdamW, reductions -------------------------------------------------------
+TEST(CudaKernels, Elementwise) {
+  ALIBI_REQUIRE_GPU();
+  const int64_t n = 100003;
+  const auto x = randn(n, 18, 3.0f), y = randn(n, 19), g = randn(n, 20, 0.1f);
+  std::vector<float> gelu(n), dgelu(n), sum(n);
+  cpu::gelu_forward<float>(gelu.data(), x.data(), n);
+  cpu::gelu_backward<float>(dgelu.data(), x.data(), y.data(), n);
+  cpu::add<float>(sum.data(), x.data(), y.data(), n);
+  Tensor gx = dev(x), gy = dev(y), gout = dev(std::vector<float>(n));
+  ops::gelu_forward<float>(Device::cuda, gout.data<float>(), gx.data<float>(), n);
+  expect_close("gelu", back(gout), gelu, 1e-6);
+  ops::gelu_backward<float>(Device::cuda, gout.data<float>(), gx.data<float>(), gy.data<float>(), n);
+  expect_close("gelu backward", back(gout), dgelu, 1e-6);
+  ops::add<float>(Device::cuda, gout.data<float>(), gx.data<float>(), gy.data<float>(), n);
+  expect_close("add", back(gout), sum, 0.0);
+
+  EXPECT_NEAR(ops::sum_squares<float>(Device::cuda, gx.data<float>(), n), cpu::sum_squares<float>(x.data(), n),
+              1e-9 * cpu::sum_squares<float>(x.data(), n));
+  EXPECT_NEAR(ops::sum<float>(Device::cuda, gx.data<float>(), n), cpu::sum<float>(x.data(), n), 1e-6 * n);
+
+  std::vector<float> p = x, m(n, 0.0f), v(n, 0.0f);
+  Tensor gp = dev(p), gm = dev(m), gv = dev(v), gg = dev(g);
+  for (int step = 1; step <= 3; ++step) {
+    cpu::adamw_update<float>(p.data(), g.data(), m.data(), v.data(), n, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, step);
+    ops::adamw_update<float>(Device::cuda, gp.data<float>(), gg.data<float>(), gm.data<float>(), gv.data<float>(), n,
+                             1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, step);
+  }
+  expect_close("adamw param", back(gp), p, 1e-6);
+  expect_close("adamw m", back(gm), m, 1e-6);
+  expect_close("adamw v", back(gv), v, 1e-6);
+}
+
+TEST(CudaKernels, PositionRows) {
+  ALIBI_REQUIRE_GPU();
+  const int64_t B = 3, T = 17, C = 40;
+  const auto x = randn(B * T * C, 21), table = randn(T * C, 22), dt0 = randn(T * C, 23);
+  std::vector<float> out = x, dtable = dt0;
+  cpu::add_position_rows<float>(out.data(), table.data(), B, T, C, 2.5f);
+  cpu::position_rows_backward<float>(dtable.data(), x.data(), B, T, C);
+  Tensor gx = dev(x), gt = dev(table), gdt = dev(dt0), gdx = dev(x);
+  ops::add_position_rows<float>(Device::cuda, gx.data<float>(), gt.data<float>(), B, T, C, 2.5f);
+  ops::position_rows_backward<float>(Device::cuda, gdt.data<float>(), gdx.data<float>(), B, T, C);
+  expect_close("position rows", back(gx), out, 1e-6);
+  expect_close("position rows backward", back(gdt), dtable, 1e-6);
+}
+
+// ---- vocabulary-parallel cross-entropy: a shard [v0, v0 + V) with targets in and out ------------
+TEST(CudaKernels, VocabCrossEntropy) {
+  ALIBI_REQUIRE_GPU();
+  const int64_t N = 33, V = 1000, v0 = 500;
+  const auto logits = randn(N * V, 24, 4.0f);
+  std::mt19937 gen(25);
+  std::vector<int32_t> targets(N);
+  for (int32_t& t : targets) t = static_cast<int32_t>(gen() % 2000) - 100;  // some unscored, some elsewhere
+  std::vector<float> row_max(N), losses(N), dlogits(N * V);
+  std::vector<double> sum_exp(N), target_logit(N);
+  cpu::vocab_ce_row_max<float>(row_max.data(), logits.data(), N, V);
+  cpu::vocab_ce_partials<float>(sum_exp.data(), target_logit.data(), logits.data(), row_max.data(), targets.data(), v0, N, V);
+  cpu::vocab_ce_losses<float>(losses.data(), sum_exp.data(), target_logit.data(), row_max.data(), targets.data(), N);
+  cpu::vocab_ce_backward<float>(dlogits.data(), logits.data(), row_max.data(), sum_exp.data(), targets.data(), v0, N, V, 0.25f);
+
+  Tensor gl = dev(logits), gmax = dev(std::vector<float>(N)), glosses = dev(std::vector<float>(N)),
+         gd = dev(std::vector<float>(N * V));
+  Tensor gsum = Tensor::zeros({N}, DType::f64, Device::cuda), gtl = Tensor::zeros({N}, DType::f64, Device::cuda);
+  ops::vocab_ce_row_max<float>(Device::cuda, gmax.data<float>(), gl.data<float>(), N, V);
+  ops::vocab_ce_partials<float>(Device::cuda, gsum.data<double>(), gtl.data<double>(), gl.data<float>(), gmax.data<float>(),
+                                targets.data(), v0, N, V);
+  ops::vocab_ce_losses<float>(Device::cuda, glosses.data<float>(), gsum.data<double>(), gtl.data<double>(), gmax.data<float>(),
+                              targets.data(), N);
+  ops::vocab_ce_backward<float>(Device::cuda, gd.data<float>(), gl.data<float>(), gmax.data<float>(), gsum.data<double>(),
+                                targets.data(), v0, N, V, 0.25f);
+  expect_close("row max", back(gmax), row_max, 0.0);
+  expect_close("losses", back(glosses), losses, 1e-5);
+  expect_close("dlogits", back(gd), dlogits, 1e-5);
+  const Tensor hsum = gsum.to(Device::cpu);
+  for (int64_t i = 0; i < N; ++i) EXPECT_NEAR(hsum.data<double>()[i], sum_exp[i], 1e-5 * sum_exp[i]) << "row " << i;
+}
+
+// ---- the whole model: GPU against CPU ------------------------------------------------------------
+std::vector<int32_t> random_tokens(int64_t n, int vocab, uint32_t seed) {
+  std::mt19937 gen(seed);
+  std::vector<int32_t> t(static_cast<size_t>(n));
+  for (int32_t& x : t) x = static_cast<int32_t>(gen() % vocab);
+  return t;
+}
+
+void check_model_step(const std::string& position, MatmulPrecision precision, double loss_tol, double grad_rel) {
+  PrecisionScope scope(precision);
+  const ModelConfig cfg = small_model(position);
+  const int B = 3, T = cfg.seq_len;
+  const auto tokens = random_tokens(int64_t{B} * T, cfg.vocab, 31), targets = random_tokens(int64_t{B} * T, cfg.vocab, 32);
+  Model<float> cpu_model(cfg, 7), gpu_model(cfg, 7);
+  gpu_model.to_device(Device::cuda);
+  const double cpu_loss = cpu_model.forward(tokens.data(), targets.data(), B, T);
+  const double gpu_loss = gpu_model.forward(tokens.data(), targets.data(), B, T);
+  const double n = static_cast<double>(B) * T;
+  EXPECT_NEAR(gpu_loss / n, cpu_loss / n, loss_tol) << position;
+  cpu_model.backward(static_cast<float>(1.0 / n));
+  gpu_model.backward(static_cast<float>(1.0 / n));
+  const ParameterList& cp = cpu_model.parameters();
+  const ParameterList& gp = gpu_model.parameters();
+  ASSERT_EQ(cp.size(), gp.size());
+  for (size_t i = 0; i < cp.size(); ++i) {
+    ASSERT_EQ(gp[i].grad->device(), Device::cuda) << gp[i].name;
+    const Tensor& g = *cp[i].grad;
+    expect_close(position + " grad " + cp[i].name, back(*gp[i].grad),
+                 std::vector<float>(g.data<float>(), g.data<float>() + g.numel()), grad_rel);
+  }
+}
+
+TEST(CudaModel, StepMatchesCpuFp32) {
+  ALIBI_REQUIRE_GPU();
+  for (const char* position : {"alibi", "none", "rotary", "t5", "sinusoidal", "learned"})
+    check_model_step(position, MatmulPrecision::fp32, 1e-5, 1e-3);
+}
+
+TEST(CudaModel, StepMatchesCpuBf16) {
+  ALIBI_REQUIRE_GPU();
+  check_model_step("alibi", MatmulPrecision::bf16, 1e-2, 5e-2);
+}
+
+// A few AdamW steps on the same batches: the GPU's losses follow the CPU's.
+TEST(CudaModel, TrainingFollowsCpu) {
+  ALIBI_REQUIRE_GPU();
+  const ModelConfig cfg = small_model("alibi");
+  const int B = 4, T = cfg.seq_len;
+  Model<float> cpu_model(cfg, 3), gpu_model(cfg, 3);
+  gpu_model.to_device(Device::cuda);
+  AdamW<float> cpu_adam(cpu_model.parameters(), {0.9f, 0.95f, 1e-8f});
+  AdamW<float> gpu_adam(gpu_model.parameters(), {0.9f, 0.95f, 1e-8f});
+  const auto tokens = random_tokens(int64_t{B} * (T + 1), 64, 41);  // a small vocabulary: learnable
+  std::vector<int32_t> in(size_t(B) * T), tg(in.size());
+  for (int b = 0; b < B; ++b)
+    for (int t = 0; t < T; ++t) {
+      in[size_t(b) * T + t] = tokens[size_t(b) * (T + 1) + t];
+      tg[size_t(b) * T + t] = tokens[size_t(b) * (T + 1) + t + 1];
+    }
+  const double n = static_cast<double>(B) * T;
+  for (int step = 0; step < 8; ++step) {
+    zero_grads(cpu_model.parameters());
+    zero_grads(gpu_model.parameters());
+    const double lc = cpu_model.forward(in.data(), tg.data(), B, T) / n;
+    const double lg = gpu_model.forward(in.data(), tg.data(), B, T) / n;
+    EXPECT_NEAR(lg, lc, 2e-2) << "step " << step;  // bf16 products, compounding over steps
+    cpu_model.backward(static_cast<float>(1.0 / n));
+    gpu_model.backward(static_cast<float>(1.0 / n));
+    clip_grad_norm<float>(cpu_model.parameters(), 1.0);
+    clip_grad_norm<float>(gpu_model.parameters(), 1.0);
+    cpu_adam.step(3e-3f, 0.1f);
+    gpu_adam.step(3e-3f, 0.1f);
+  }
+}
+
+// Parameters are fp32 on both devices: a round trip changes no bit (checkpoints stay
+// layout- and device-free because they are written from these host copies).
+TEST(CudaModel, ParametersRoundTripExactly) {
+  ALIBI_REQUIRE_GPU();
+  Model<float> a(small_model("alibi"), 5), b(small_model("alibi"), 5);
+  b.to_device(Device::cuda);
+  for (size_t i = 0; i < a.parameters().size(); ++i) {
+    const Tensor& t = *a.parameters()[i].value;
+    expect_close(a.parameters()[i].name, back(*b.parameters()[i].value),
+                 std::vector<float>(t.data<float>(), t.data<float>() + t.numel()), 0.0);
+  }
+}
+
+#endif  // ALIBI_WITH_CUDA
+
+// ---- without a device (runs everywhere; skips where a GPU exists) ----------------------------------
+TEST(CudaAbsent, DeviceCudaIsAClearError) {
+  if (cuda_device_count() > 0) GTEST_SKIP() << "a CUDA device exists: the error path cannot be reached";
+  Model<float> model(small_model("alibi"), 1);
+  try {
+    model.to_device(Device::cuda);
+    FAIL() << "to_device(cuda) without a device must throw";
+  } catch (const DeviceError& e) {
+    EXPECT_NE(std::string(e.what()).find("no CUDA device"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("--device cpu"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(Tensor::empty({4}, DType::f32, Device::cuda), DeviceError);
+}
+
+}  // namespace
+}  // namespace alibi
