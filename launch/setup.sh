@@ -5,7 +5,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  build-essential cmake ccache pkg-config
+  build-essential cmake ccache pkg-config python3
   openmpi-bin libopenmpi-dev
   libhdf5-openmpi-dev hdf5-tools zlib1g-dev
   libboost-program-options-dev libboost-dev
