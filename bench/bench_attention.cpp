@@ -58,23 +58,7 @@ int main(int argc, char** argv) {
     for (int64_t i = 0; i < n_qkv; ++i) qkv.data<float>()[i] = uni(rng);
     for (int64_t i = 0; i < n_out; ++i) dout.data<float>()[i] = uni(rng);
 
-    AttentionParams<float> p;
-    float* base = qkv.data<float>();
-    p.q = base;
-    p.k = base + HS;
-    p.v = base + 2 * HS;
-    p.head_stride = 3 * HS;
-    p.row_stride = 3 * NH * HS;
-    p.batch_stride = T * p.row_stride;
-    p.out = out.data<float>();
-    p.lse = lse.data<float>();
-    p.B = B;
-    p.T = T;
-    p.NH = NH;
-    p.HS = HS;
-    p.head_offset = 0;
-    p.n_heads_total = NH;
-    p.bias = PositionBias::alibi;
+    AttentionParams<float> p = fused_qkv_params<float>(qkv.data<float>(), out.data<float>(), lse.data<float>(), B, T, NH, HS);
     float* d = dqkv.data<float>();
 
     const double fwd_s = time_per_call([&] { cpu::attention_forward(p); });

@@ -95,23 +95,8 @@ int main(int argc, char** argv) {
       copy_bytes(qkv.raw(), Device::cuda, host.data(), Device::cpu, n_qkv * sizeof(float));
       copy_bytes(dout.raw(), Device::cuda, host.data(), Device::cpu, n_out * sizeof(float));
 
-      AttentionParams<float> p;
-      float* base = qkv.data<float>();
-      p.q = base;
-      p.k = base + HS;
-      p.v = base + 2 * HS;
-      p.head_stride = 3 * HS;
-      p.row_stride = 3 * (int64_t)NH * HS;
-      p.batch_stride = T * p.row_stride;
-      p.out = out.data<float>();
-      p.lse = lse.data<float>();
-      p.B = B;
-      p.T = T;
-      p.NH = NH;
-      p.HS = HS;
-      p.head_offset = 0;
-      p.n_heads_total = NH;
-      p.bias = PositionBias::alibi;
+      AttentionParams<float> p =
+          fused_qkv_params<float>(qkv.data<float>(), out.data<float>(), lse.data<float>(), B, T, NH, HS);
       float* d = dqkv.data<float>();
 
       const double fwd_s = time_per_call([&] { cuda::attention_forward(p); });

@@ -3,10 +3,8 @@
 // or bias tensor ever exists; working memory is O(block^2) per thread, and what is saved
 // for the backward is the output and one log-sum-exp per query row, O(T).
 //
-//   AttentionParams<float> p;        // q, k, v point into one fused qkv activation
-//   p.q = qkv; p.k = qkv + HS; p.v = qkv + 2 * HS;          // qkv (B, T, NH, 3, HS)
-//   p.head_stride = 3 * HS; p.row_stride = 3 * NH * HS; p.batch_stride = T * p.row_stride;
-//   p.out = out; p.lse = lse; p.B = B; p.T = T; p.NH = NH; p.HS = HS;
+//   // q, k, v interleaved in one fused qkv activation (B, T, NH, 3, HS):
+//   AttentionParams<float> p = fused_qkv_params(qkv, out, lse, B, T, NH, HS);
 //   p.head_offset = 0; p.n_heads_total = NH; p.bias = PositionBias::alibi;
 //   cpu::attention_forward(p);
 //
@@ -62,6 +60,29 @@ struct AttentionParams {
   int t5_buckets = 32;
   int t5_max_distance = 128;
 };
+
+// Params over one fused qkv activation (B, T, NH, 3, HS), as the attention layer keeps it:
+// q, k, v interleaved per head; out (B, T, NH, HS) and lse (B, NH, T) contiguous. The
+// position fields keep their defaults (ALiBi, local heads = all NH global heads); set
+// head_offset, n_heads_total, bias and the T5 table afterwards where they differ.
+template <class Real>
+AttentionParams<Real> fused_qkv_params(const Real* qkv, Real* out, Real* lse, int B, int T, int NH, int HS) {
+  AttentionParams<Real> p;
+  p.q = qkv;
+  p.k = qkv + HS;
+  p.v = qkv + 2 * HS;
+  p.head_stride = 3 * HS;
+  p.row_stride = int64_t{3} * NH * HS;
+  p.batch_stride = int64_t{T} * p.row_stride;
+  p.out = out;
+  p.lse = lse;
+  p.B = B;
+  p.T = T;
+  p.NH = NH;
+  p.HS = HS;
+  p.n_heads_total = NH;
+  return p;
+}
 
 // The host boundary of both backends: shapes, strides and pointers, with messages that
 // print what was expected (ShapeError for shapes, an internal error for missing pointers).

@@ -23,20 +23,8 @@ Attention<Real>::Attention(const std::string& name, const AttentionShape& shape,
 
 template <class Real>
 AttentionParams<Real> Attention<Real>::params(int B, int T) const {
-  AttentionParams<Real> p;
-  const Real* base = qkv_act_.data<Real>();
-  p.q = base;
-  p.k = base + HS_;
-  p.v = base + 2 * HS_;
-  p.head_stride = 3 * HS_;
-  p.row_stride = int64_t{3} * shape_.NH * HS_;
-  p.batch_stride = int64_t{T} * p.row_stride;
-  p.out = const_cast<Real*>(att_.data<Real>());
-  p.lse = const_cast<Real*>(lse_.data<Real>());
-  p.B = B;
-  p.T = T;
-  p.NH = shape_.NH;
-  p.HS = HS_;
+  AttentionParams<Real> p = fused_qkv_params<Real>(qkv_act_.data<Real>(), const_cast<Real*>(att_.data<Real>()),
+                                                   const_cast<Real*>(lse_.data<Real>()), B, T, shape_.NH, HS_);
   p.head_offset = shape_.head_offset;
   p.n_heads_total = shape_.n_heads_total;
   p.bias = shape_.bias;

@@ -106,19 +106,7 @@ std::vector<float> download(const Tensor& t) {
 // Params over a fused qkv (B, T, NH, 3, HS), as the model passes them.
 template <class Real>
 AttentionParams<Real> params(const Case& c, const Real* qkv, Real* out, Real* lse, const Real* table, Real* dtable) {
-  AttentionParams<Real> p;
-  p.q = qkv;
-  p.k = qkv + c.HS;
-  p.v = qkv + 2 * c.HS;
-  p.head_stride = 3 * c.HS;
-  p.row_stride = 3 * (int64_t)c.NH * c.HS;
-  p.batch_stride = c.T * p.row_stride;
-  p.out = out;
-  p.lse = lse;
-  p.B = c.B;
-  p.T = c.T;
-  p.NH = c.NH;
-  p.HS = c.HS;
+  AttentionParams<Real> p = fused_qkv_params(qkv, out, lse, c.B, c.T, c.NH, c.HS);
   p.head_offset = c.head_offset;
   p.n_heads_total = c.n_heads_total;
   p.bias = c.bias;

@@ -141,19 +141,7 @@ Result run_kernel(const Case& c, const std::vector<double>& qkv64, const std::ve
   const T nan = std::numeric_limits<T>::quiet_NaN();
   std::vector<T> out((size_t)c.B * c.T * c.NH * c.HS, nan), lse((size_t)c.B * c.NH * c.T, nan),
       dqkv(qkv.size(), nan);
-  AttentionParams<T> p;
-  p.q = qkv.data();
-  p.k = qkv.data() + c.HS;
-  p.v = qkv.data() + 2 * c.HS;
-  p.head_stride = 3 * c.HS;
-  p.row_stride = 3 * c.NH * c.HS;
-  p.batch_stride = c.T * p.row_stride;
-  p.out = out.data();
-  p.lse = lse.data();
-  p.B = c.B;
-  p.T = c.T;
-  p.NH = c.NH;
-  p.HS = c.HS;
+  AttentionParams<T> p = fused_qkv_params<T>(qkv.data(), out.data(), lse.data(), c.B, c.T, c.NH, c.HS);
   p.head_offset = c.head_offset;
   p.n_heads_total = c.n_heads_total;
   p.bias = c.bias;
