@@ -224,7 +224,8 @@ std::vector<std::string> assumptions(const StudyInput& in) {
   auto f = [](const char* fmt, double v) { return format(fmt, v); };
   return {
       "GB = 1e9 bytes. Memory is the GPU path as DESIGN.md describes it (bf16 compute, fp32 master weights; "
-      "there is no CUDA backend yet, so this is its design, not a measurement).",
+      "the CUDA backend as built keeps activations in fp32, about 2x the activation column below, and has "
+      "never run on a GPU here, so this is the design, not a measurement).",
       "per local parameter: weights 6 B (fp32 master 4 + bf16 working copy 2), grads 4 B (fp32, accumulated "
       "over micro-batches) + 4 B when dp > 1 (the DP buckets' flat copy, as parallel/data_parallel keeps), "
       "AdamW m and v 8 B: 18 B, 22 B with dp > 1. A rank holds its TP shard of its stage's blocks, its "
