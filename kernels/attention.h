@@ -27,6 +27,16 @@ namespace alibi {
 
 enum class PositionBias { none, alibi, rotary, t5 };
 
+inline const char* position_bias_name(PositionBias b) {
+  switch (b) {
+    case PositionBias::none: return "none";
+    case PositionBias::alibi: return "alibi";
+    case PositionBias::rotary: return "rotary";
+    case PositionBias::t5: return "t5";
+  }
+  return "?";
+}
+
 // Real: float (training) or double (gradient checks); T is the sequence length.
 template <class Real>
 struct AttentionParams {

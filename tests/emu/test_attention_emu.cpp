@@ -30,10 +30,13 @@
 #include <vector>
 
 #include "kernels/attention.h"
+#include "tests/compare.h"
 #include "tests/emu/emulated_attention.h"
 
 namespace alibi {
 namespace {
+
+using testutil::expect_close;
 
 using cuda::MatmulPrecision;
 using cuda_emu::CpAsync;
@@ -52,54 +55,15 @@ bool tensor_cores(const Case& c) {
   return c.precision != MatmulPrecision::fp32 && (c.HS == 32 || c.HS == 64 || c.HS == 128);
 }
 
-const char* bias_name(PositionBias b) {
-  switch (b) {
-    case PositionBias::none: return "none";
-    case PositionBias::alibi: return "alibi";
-    case PositionBias::rotary: return "rotary";
-    case PositionBias::t5: return "t5";
-  }
-  return "?";
-}
-
 std::string describe(const Case& c) {
   std::ostringstream os;
-  os << bias_name(c.bias) << "_" << (c.precision == MatmulPrecision::fp32 ? "fp32" : "bf16") << "_T" << c.T << "_HS"
+  os << position_bias_name(c.bias) << "_" << (c.precision == MatmulPrecision::fp32 ? "fp32" : "bf16") << "_T" << c.T << "_HS"
      << c.HS;
   if (tensor_cores(c))
     os << (c.cp_async == CpAsync::late ? "_late" : "_early");
   else if (c.precision != MatmulPrecision::fp32)
     os << "_exact";
   return os.str();
-}
-
-struct Error {
-  double max, mean;  // relative to max |ref|
-};
-
-// max |got - ref| and the mean error, relative to max |ref|; every element must be finite
-// (outputs start as NaN, so an element never written fails here).
-Error compare(const std::string& what, const std::vector<float>& got, const std::vector<double>& ref) {
-  double scale = 1e-30, worst = 0, total = 0;
-  for (double r : ref) scale = std::max(scale, std::abs(r));
-  for (size_t i = 0; i < ref.size(); ++i) {
-    EXPECT_TRUE(std::isfinite(got[i])) << what << " element " << i << " is " << got[i] << " (never written?)";
-    if (!std::isfinite(got[i])) return {INFINITY, INFINITY};
-    const double e = std::abs(got[i] - ref[i]);
-    total += e;
-    worst = std::max(worst, e);
-  }
-  return {worst / scale, total / ref.size() / scale};
-}
-
-void expect_close(const std::string& what, const std::vector<float>& got, const std::vector<double>& ref,
-                  double max_rel, double mean_rel) {
-  ASSERT_EQ(got.size(), ref.size()) << what;
-  const Error e = compare(what, got, ref);
-  EXPECT_LE(e.max, max_rel) << what << ": max error relative to max |ref|";
-  if (mean_rel > 0) {
-    EXPECT_LE(e.mean, mean_rel) << what << ": mean error relative to max |ref|";
-  }
 }
 
 std::vector<float> uniform(size_t n, uint32_t seed, float lo, float hi) {
@@ -171,7 +135,7 @@ void check_case(const Case& c) {
   if (bf16) {
     // The bf16 operands must show in the output (some 1e-3 of error): had the exact kernels
     // run instead, the tensor-core ones would go untested.
-    EXPECT_GT(compare("out", out, ref_out).max, 1e-5) << "the tensor-core kernels did not run";
+    EXPECT_GT(testutil::relative_error("out", out, ref_out).max, 1e-5) << "the tensor-core kernels did not run";
   }
 }
 
@@ -215,7 +179,7 @@ std::vector<Group> groups() {
 
 INSTANTIATE_TEST_SUITE_P(Cases, EmulatedAttention, ::testing::ValuesIn(groups()),
                          [](const ::testing::TestParamInfo<Group>& info) {
-                           return std::string(bias_name(info.param.bias)) + "_" +
+                           return std::string(position_bias_name(info.param.bias)) + "_" +
                                   (info.param.precision == MatmulPrecision::fp32 ? "fp32" : "bf16");
                          });
 

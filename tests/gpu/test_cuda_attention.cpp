@@ -27,10 +27,13 @@
 #include "kernels/attention.h"
 #include "runtime/device.h"
 #include "runtime/tensor.h"
+#include "tests/compare.h"
 #include "tests/gpu/gpu_test.h"
 
 namespace alibi {
 namespace {
+
+using testutil::expect_close;
 
 #ifdef ALIBI_WITH_CUDA
 using cuda::MatmulPrecision;
@@ -43,44 +46,11 @@ struct Case {
   int n_heads_total = 12;  // ... of 12 (not a power of two: both halves of the slope recipe)
 };
 
-const char* bias_name(PositionBias b) {
-  switch (b) {
-    case PositionBias::none: return "none";
-    case PositionBias::alibi: return "alibi";
-    case PositionBias::rotary: return "rotary";
-    case PositionBias::t5: return "t5";
-  }
-  return "?";
-}
-
 std::string describe(const Case& c) {
   std::ostringstream os;
-  os << bias_name(c.bias) << "_" << (c.precision == MatmulPrecision::fp32 ? "fp32" : "bf16") << "_B" << c.B << "_T"
+  os << position_bias_name(c.bias) << "_" << (c.precision == MatmulPrecision::fp32 ? "fp32" : "bf16") << "_B" << c.B << "_T"
      << c.T << "_NH" << c.NH << "_HS" << c.HS;
   return os.str();
-}
-
-// max |got - ref| <= max_rel * max |ref|, and the mean error <= mean_rel * max |ref| (when > 0).
-void expect_close(const std::string& what, const std::vector<float>& got, const std::vector<double>& ref,
-                  double max_rel, double mean_rel) {
-  ASSERT_EQ(got.size(), ref.size()) << what;
-  double scale = 1e-30, worst = 0, total = 0;
-  size_t worst_at = 0;
-  for (double r : ref) scale = std::max(scale, std::abs(r));
-  for (size_t i = 0; i < ref.size(); ++i) {
-    ASSERT_TRUE(std::isfinite(got[i])) << what << " element " << i << " is " << got[i] << " (never written?)";
-    const double e = std::abs(got[i] - ref[i]);
-    total += e;
-    if (e > worst) {
-      worst = e;
-      worst_at = i;
-    }
-  }
-  EXPECT_LE(worst, max_rel * scale) << what << ": element " << worst_at << " is " << got[worst_at] << ", reference "
-                                    << ref[worst_at] << " (max |ref| " << scale << ")";
-  if (mean_rel > 0) {
-    EXPECT_LE(total / ref.size(), mean_rel * scale) << what << ": mean error";
-  }
 }
 
 std::vector<float> uniform(size_t n, uint32_t seed, float lo, float hi) {

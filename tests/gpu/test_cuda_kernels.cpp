@@ -19,10 +19,13 @@
 #include "layers/model.h"
 #include "layers/optimizer.h"
 #include "runtime/device.h"
+#include "tests/compare.h"
 #include "tests/gpu/gpu_test.h"
 
 namespace alibi {
 namespace {
+
+using testutil::expect_close;
 
 std::vector<float> randn(int64_t n, uint32_t seed, float scale = 1.0f) {
   std::mt19937 gen(seed);
@@ -41,29 +44,6 @@ Tensor dev(const std::vector<float>& v) { return host(v).to(Device::cuda); }
 std::vector<float> back(const Tensor& t) {
   const Tensor h = t.to(Device::cpu);
   return std::vector<float>(h.data<float>(), h.data<float>() + h.numel());
-}
-
-// max |a - b| <= rel * max |ref| (and the mean error below mean_rel * max |ref| when given).
-void expect_close(const std::string& what, const std::vector<float>& got, const std::vector<float>& ref, double rel,
-                  double mean_rel = 0.0) {
-  ASSERT_EQ(got.size(), ref.size()) << what;
-  double scale = 1e-30, worst = 0.0, total = 0.0;
-  size_t worst_at = 0;
-  for (size_t i = 0; i < ref.size(); ++i) scale = std::max(scale, std::abs(static_cast<double>(ref[i])));
-  for (size_t i = 0; i < ref.size(); ++i) {
-    const double e = std::abs(static_cast<double>(got[i]) - ref[i]);
-    ASSERT_TRUE(std::isfinite(got[i])) << what << " element " << i << " is " << got[i];
-    total += e;
-    if (e > worst) {
-      worst = e;
-      worst_at = i;
-    }
-  }
-  EXPECT_LE(worst, rel * scale) << what << ": element " << worst_at << " is " << got[worst_at] << ", reference "
-                                << ref[worst_at] << " (max |ref| " << scale << ")";
-  if (mean_rel > 0) {
-    EXPECT_LE(total / ref.size(), mean_rel * scale) << what << ": mean error";
-  }
 }
 
 // A model small enough for the CPU reference; 4 heads of 32 (the tensor-core attention path).
