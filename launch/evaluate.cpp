@@ -18,7 +18,9 @@ struct EvalStage {
   double loss_sum = 0;
   Tensor& input(int slot) { return model.stage_input(slot, B, T); }
   Tensor& output(int slot) { return model.stage_output(slot); }
-  void forward(int, int slot) { loss_sum += model.forward_stage(slot, inputs, targets, B, T); }
+  void forward(int, int slot) {
+    loss_sum += model.forward_stage(slot, inputs, targets, B, T, /*for_backward=*/false);
+  }
 };
 
 }  // namespace

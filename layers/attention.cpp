@@ -68,6 +68,14 @@ void Attention<Real>::backward(Tensor& dinp, const Tensor& dout, const Tensor& i
 }
 
 template <class Real>
+void Attention<Real>::release_activations() {
+  qkv_act_ = Tensor();
+  att_ = Tensor();
+  lse_ = Tensor();
+  B_ = T_ = 0;  // the next forward allocates again
+}
+
+template <class Real>
 void Attention<Real>::collect(ParameterList& params) {
   qkv.collect(params);
   proj.collect(params);

@@ -44,6 +44,8 @@ class Attention {
   void forward(Tensor& out, const Tensor& inp, int B, int T);
   // dinp `=` given dout (B, T, C); parameter grads `+=`. inp must be forward's input.
   void backward(Tensor& dinp, const Tensor& dout, const Tensor& inp);
+  // Drops qkv, att and lse (see Block::release_activations).
+  void release_activations();
 
   void collect(ParameterList& params);
   const AttentionShape& shape() const { return shape_; }

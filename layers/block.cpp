@@ -55,6 +55,14 @@ void Block<Real>::backward(Tensor& dres) {
 }
 
 template <class Real>
+void Block<Real>::release_activations() {
+  for (Tensor* t : {&x_, &ln1_out_, &ln1_mean_, &ln1_rstd_, &residual_, &ln2_out_, &ln2_mean_, &ln2_rstd_, &branch_})
+    *t = Tensor();
+  attn.release_activations();
+  mlp.release_activations();
+}
+
+template <class Real>
 void Block<Real>::collect(ParameterList& params) {
   ln1.collect(params);
   attn.collect(params);

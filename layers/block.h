@@ -22,6 +22,10 @@ class Block {
   void forward(Tensor& out, const Tensor& x, int B, int T);
   // dres: on entry dL/d(out), on return dL/d(x) (the residual stream, updated in place).
   void backward(Tensor& dres);
+  // Drops the activations forward kept (an evaluation's forward needs no backward): their
+  // storage goes back to the caching allocator, where the next block's forward finds the
+  // same sizes. The next forward allocates them again.
+  void release_activations();
 
   void collect(ParameterList& params);
 

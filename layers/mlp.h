@@ -21,6 +21,8 @@ class Mlp {
   void forward(Tensor& out, const Tensor& inp);
   // dinp `=`; parameter grads `+=`.
   void backward(Tensor& dinp, const Tensor& dout, const Tensor& inp);
+  // Drops the fc and gelu activations (see Block::release_activations).
+  void release_activations() { fch_ = fch_gelu_ = Tensor(); }
 
   void collect(ParameterList& params);
 

@@ -165,7 +165,8 @@ Tensor& Model<Real>::stage_input_grad(int index) {
 }
 
 template <class Real>
-double Model<Real>::forward_stage(int index, const int32_t* tokens, const int32_t* targets, int B, int T) {
+double Model<Real>::forward_stage(int index, const int32_t* tokens, const int32_t* targets, int B, int T,
+                                  bool for_backward) {
   Slot& s = slot(index);
   ensure_buffers(s, B, T);
   const int64_t N = int64_t{B} * T, C = config_.channels, V = config_.vocab, V_local = v1_ - v0_;
@@ -187,9 +188,12 @@ double Model<Real>::forward_stage(int index, const int32_t* tokens, const int32_
   }
 
   // ---- blocks
-  for (size_t l = 0; l < s.blocks.size(); ++l) s.blocks[l].forward(s.residuals[l + 1], s.residuals[l], B, T);
+  for (size_t l = 0; l < s.blocks.size(); ++l) {
+    s.blocks[l].forward(s.residuals[l + 1], s.residuals[l], B, T);
+    if (!for_backward) s.blocks[l].release_activations();
+  }
   s.scored = 0;
-  s.pending_backward = targets != nullptr;
+  s.pending_backward = for_backward && targets != nullptr;
   if (!has_head()) return 0.0;
 
   // ---- final LayerNorm, LM head (copy_to_tp: identity forward), vocab-parallel CE

@@ -48,8 +48,11 @@ class Model {
 
   // ---- a pipeline stage's micro-batch in slot `slot` ----
   // The first stage embeds `tokens`; the others start from stage_input(slot). The last
-  // stage returns the sum of scored losses (0 elsewhere).
-  double forward_stage(int slot, const int32_t* tokens, const int32_t* targets, int B, int T);
+  // stage returns the sum of scored losses (0 elsewhere). With for_backward false (an
+  // evaluation) each block drops its activations once the next one has its input, so
+  // memory holds one block's activations instead of every block's; no backward may follow.
+  double forward_stage(int slot, const int32_t* tokens, const int32_t* targets, int B, int T,
+                       bool for_backward = true);
   // The last stage starts from its losses; the others from stage_output_grad(slot).
   // Afterwards stage_input_grad(slot) holds d(scaled loss)/d(stage input).
   // on_block_done(l) runs after global block l's backward (for DP gradient buckets).
