@@ -26,6 +26,20 @@ void check_cuda(const char* op) {
 }
 }  // namespace
 
+void check_matmul_precision(const std::string& name) {
+  ALIBI_CHECK_AS(ConfigError, name == "bf16" || name == "tf32" || name == "fp32",
+                 "--matmul-precision must be bf16, tf32 or fp32 (got '" << name << "')");
+}
+
+void set_matmul_precision(const std::string& name) {
+  check_matmul_precision(name);
+#ifdef ALIBI_WITH_CUDA
+  cuda::set_matmul_precision(name == "fp32"   ? cuda::MatmulPrecision::fp32
+                             : name == "tf32" ? cuda::MatmulPrecision::tf32
+                                              : cuda::MatmulPrecision::bf16);
+#endif
+}
+
 // check_cuda throws for every case that does not reach the CUDA call.
 #ifdef ALIBI_WITH_CUDA
 #define ALIBI_ON_CUDA(op, call)                               \

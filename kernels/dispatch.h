@@ -9,11 +9,18 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "kernels/attention.h"
 #include "runtime/tensor.h"
 
 namespace alibi::ops {
+
+// --matmul-precision: the CUDA backend's matrix products, bf16 (default) or tf32 tensor
+// cores with fp32 accumulation, or exact fp32. ConfigError for another name; no effect on
+// the CPU, which is fp32 (or double) throughout.
+void check_matmul_precision(const std::string& name);
+void set_matmul_precision(const std::string& name);
 
 template <class Real>
 void linear_forward(Device device, Real* out, const Real* inp, const Real* weight, const Real* bias, int64_t N, int64_t IC, int64_t OC);

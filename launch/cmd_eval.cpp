@@ -18,6 +18,7 @@
 
 #include "data/eval_windows.h"
 #include "data/tokenizer.h"
+#include "kernels/dispatch.h"
 #include "launch/checkpoint_layout.h"
 #include "launch/commands.h"
 #include "launch/evaluate.h"
@@ -116,6 +117,7 @@ int cmd_eval(int argc, char** argv) {
   // ---- options ------------------------------------------------------------------------
   std::vector<std::string> checkpoints;
   std::string data, lengths_text, split_name = "valid", mode = "nonoverlapping", out = "eval", device = "cpu";
+  std::string matmul_precision = "bf16";
   int stride = 0, batch_tokens = 8192, tp = 1, pp = 1;
   po::options_description desc("evaluation");
   desc.add_options()
@@ -129,6 +131,8 @@ int cmd_eval(int argc, char** argv) {
       ("tp", po::value<int>(&tp)->default_value(tp), "tensor-parallel ranks")
       ("pp", po::value<int>(&pp)->default_value(pp), "pipeline stages; dp = ranks / (tp*pp) splits the windows")
       ("device", po::value<std::string>(&device)->default_value(device), "cpu | cuda (one GPU per rank)")
+      ("matmul-precision", po::value<std::string>(&matmul_precision)->default_value(matmul_precision),
+       "--device cuda: bf16 | tf32 tensor cores or exact fp32 products")
       ("out", po::value<std::string>(&out)->default_value(out), "prefix of the CSV, JSON and PNG outputs");
   po::variables_map vm;
   if (!parse_command_line("eval", argc, argv, desc, vm)) return 0;
@@ -140,6 +144,7 @@ int cmd_eval(int argc, char** argv) {
   ALIBI_CHECK_AS(ConfigError, device == "cpu" || device == "cuda", "--device must be cpu or cuda (got '" << device << "')");
   const bool on_gpu = device == "cuda";
   if (on_gpu) select_cuda_device(local_rank(MPI_COMM_WORLD));
+  ops::set_matmul_precision(matmul_precision);
   const Split split = parse_split(split_name);
   int world = 1, rank = 0;
   MPI_Comm_size(MPI_COMM_WORLD, &world);

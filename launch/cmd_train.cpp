@@ -16,6 +16,7 @@
 #include "data/tokenizer.h"
 #include "launch/commands.h"
 #include "launch/metrics.h"
+#include "kernels/dispatch.h"
 #include "launch/trainer.h"
 #include "parallel/nccl_comm.h"
 #include "runtime/device.h"
@@ -84,6 +85,7 @@ int cmd_train(int argc, char** argv) {
   // NCCL for the grid's tensors.
   const bool on_gpu = opt.device == "cuda";
   if (on_gpu) select_cuda_device(local_rank(MPI_COMM_WORLD));
+  ops::set_matmul_precision(opt.matmul_precision);
   const ProcessGrid grid =
       ProcessGrid::create(MPI_COMM_WORLD, shape, cfg, on_gpu ? CommBackend::nccl : CommBackend::mpi);
   const bool root = grid.rank() == 0;
@@ -121,7 +123,10 @@ int cmd_train(int argc, char** argv) {
                 static_cast<long long>(cfg.parameter_count()), cfg.layers, cfg.channels, cfg.heads, cfg.ffn_width(),
                 cfg.vocab, cfg.seq_len, cfg.position.c_str(), shape.tp, shape.pp, shape.dp,
                 static_cast<long long>(trainer.tokens_per_step()), opt.micro_batch, opt.grad_accum, shape.dp);
-    if (on_gpu) std::printf("device: %s per rank (bf16 tensor-core matmuls, fp32 weights and optimizer)\n", cuda_device_name().c_str());
+    if (on_gpu) {
+      std::printf("device: %s per rank (%s matrix products, fp32 weights, activations and optimizer)\n",
+                  cuda_device_name().c_str(), opt.matmul_precision.c_str());
+    }
   }
 
   auto save = [&](int64_t step) {

@@ -3,6 +3,7 @@
 
 #include <sstream>
 
+#include "kernels/dispatch.h"
 #include "runtime/error.h"
 
 namespace alibi {
@@ -25,6 +26,8 @@ void add_train_options(po::options_description& desc, TrainOptions& t) {
       ("tp", po::value<int>(&t.tp)->default_value(t.tp), "tensor-parallel ranks (divides --heads and --ffn)")
       ("pp", po::value<int>(&t.pp)->default_value(t.pp), "pipeline stages (at most --layers); dp = ranks / (tp*pp)")
       ("device", po::value<std::string>(&t.device)->default_value(t.device), "cpu | cuda")
+      ("matmul-precision", po::value<std::string>(&t.matmul_precision)->default_value(t.matmul_precision),
+       "--device cuda: bf16 | tf32 tensor cores (fp32 accumulation) or exact fp32 products")
       ("resume", po::value<std::string>(&t.resume), "checkpoint PATH, or auto: the newest in --out-dir (fresh start if none)")
       ("save-every", po::value<int64_t>(&t.save_every)->default_value(t.save_every), "steps between checkpoints (0: only at the end)")
       ("keep", po::value<int>(&t.keep)->default_value(t.keep), "checkpoints to keep (0: all)")
@@ -47,6 +50,7 @@ void TrainOptions::validate() const {
                  "--beta1 and --beta2 must be in [0, 1) (got " << beta1 << ", " << beta2 << ")");
   ALIBI_CHECK_AS(ConfigError, clip >= 0, "--clip must be >= 0 (0 turns clipping off; got " << clip << ")");
   ALIBI_CHECK_AS(ConfigError, device == "cpu" || device == "cuda", "--device must be cpu or cuda (got '" << device << "')");
+  ops::check_matmul_precision(matmul_precision);
   ALIBI_CHECK_AS(ConfigError, save_every >= 0, "--save-every must be >= 0 (got " << save_every << ")");
   ALIBI_CHECK_AS(ConfigError, keep >= 0, "--keep must be >= 0 (got " << keep << ")");
   ALIBI_CHECK_AS(ConfigError, log_every >= 1, "--log-every must be at least 1 (got " << log_every << ")");
@@ -70,7 +74,7 @@ OptionMap to_option_map(const ModelConfig& m, const TrainOptions& t) {
       {"grad-accum", str(t.grad_accum)}, {"steps", str(t.steps)}, {"lr", str(t.lr)},
       {"warmup", str(t.warmup)}, {"min-lr", str(t.min_lr)}, {"weight-decay", str(t.weight_decay)},
       {"beta1", str(t.beta1)}, {"beta2", str(t.beta2)}, {"clip", str(t.clip)}, {"seed", str(t.seed)},
-      {"device", t.device}, {"tp", str(t.tp)}, {"pp", str(t.pp)}, {"save-every", str(t.save_every)}, {"keep", str(t.keep)},
+      {"device", t.device}, {"matmul-precision", t.matmul_precision}, {"tp", str(t.tp)}, {"pp", str(t.pp)}, {"save-every", str(t.save_every)}, {"keep", str(t.keep)},
       {"log-every", str(t.log_every)}, {"eval-every", str(t.eval_every)},
       {"eval-batches", str(t.eval_batches)},
   };

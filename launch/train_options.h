@@ -25,6 +25,7 @@ struct TrainOptions {
   int tp = 1;                         // tensor-parallel ranks (heads, F and V split)
   int pp = 1;                         // pipeline stages (contiguous blocks); dp = world / (tp*pp)
   std::string device = "cpu";         // cpu | cuda
+  std::string matmul_precision = "bf16";  // cuda products: bf16 | tf32 | fp32 (the CPU is fp32)
   std::string resume;                 // PATH | auto | "" (fresh)
   int64_t save_every = 500;           // steps between checkpoints (0: only at the end)
   int keep = 3;                       // checkpoints kept (0: all)

@@ -8,6 +8,8 @@ small=(--layers 2 --channels 64 --heads 2 --seq-len 64 --micro-batch 4 --warmup 
        --log-every 1 --seed 5)
 
 expect_error bad-device "--device must be cpu or cuda" "$ALIBI" train --data "$WORK/c.h5" --device tpu "${small[@]}"
+expect_error bad-precision "--matmul-precision must be bf16, tf32 or fp32" \
+  "$ALIBI" train --data "$WORK/c.h5" --matmul-precision fp16 "${small[@]}"
 if ! command -v nvidia-smi >/dev/null || ! nvidia-smi -L >/dev/null 2>&1; then
   expect_error no-gpu "no CUDA device.*--device cpu" \
     "$ALIBI" train --data "$WORK/c.h5" --out-dir "$WORK/gpu" --device cuda "${small[@]}" --steps 6
@@ -28,6 +30,14 @@ cpu = [json.loads(l)["loss"] for l in open(sys.argv[1]) if '"loss"' in l]
 gpu = [json.loads(l)["loss"] for l in open(sys.argv[2]) if '"loss"' in l]
 print("cpu", [round(x, 4) for x in cpu]); print("gpu", [round(x, 4) for x in gpu])
 assert len(cpu) == len(gpu) == 6 and all(abs(a - b) < 0.05 for a, b in zip(cpu, gpu))
+PY
+# Exact fp32 products: the GPU follows the CPU to float rounding, not bf16's.
+"$ALIBI" train --data "$WORK/c.h5" --out-dir "$WORK/gpu32" --device cuda --matmul-precision fp32 "${small[@]}" \
+  --steps 6 >/dev/null
+python3 - "$WORK/cpu/metrics.jsonl" "$WORK/gpu32/metrics.jsonl" <<'PY' || fail "fp32 GPU losses left the CPU's"
+import json, sys
+cpu, gpu = ([json.loads(l)["loss"] for l in open(p) if '"loss"' in l] for p in sys.argv[1:])
+assert len(cpu) == len(gpu) == 6 and all(abs(a - b) < 1e-3 for a, b in zip(cpu, gpu)), (cpu, gpu)
 PY
 # The GPU checkpoint resumes on the CPU (checkpoints are fp32 and device-free).
 "$ALIBI" train --resume "$WORK/gpu/step_00000006.h5" --device cpu --steps 8 >/dev/null || fail "CPU resume of a GPU checkpoint"
