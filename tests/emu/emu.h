@@ -1,11 +1,14 @@
-// A host emulator of the CUDA subset the attention kernels use, so that CI (no GPU) runs
-// their arithmetic: tests/emu/transform.py turns kernels/cuda/attention.cu into host C++
-// that includes this header first (tests/emu/emulated_attention.cpp is that translation
-// unit; include it nowhere else).
+// A host emulator of the CUDA subset our kernels use, so that CI (no GPU) runs their
+// arithmetic: tests/emu/transform.py turns kernels/cuda/attention.cu, rows.cu,
+// elementwise.cu and matmul.cu's bias kernels (with the kernels/cuda/common.cuh they
+// include) into host C++ that includes this header first (tests/emu/emulated_*.cpp are those
+// translation units; include it nowhere else).
 //
 // How it runs a launch: blocks one after another; inside a block, one ucontext fiber per
 // CUDA thread, scheduled cooperatively on the calling OS thread. A fiber runs until it
 // reaches a synchronisation point (__syncthreads, a warp collective), where it yields.
+// Blocks may be 1-, 2- or 3-D (whole warps in all); warps are formed from the linear
+// thread index x + y dim.x + z dim.x dim.y, as on the device.
 //   __syncthreads       a barrier over all threads of the block
 //   warp collectives    __shfl_sync, __shfl_xor_sync, ldmatrix.x4 (.trans), mma.m16n8k16:
 //                       each lane deposits its operands; the last lane of the warp to arrive
@@ -21,13 +24,17 @@
 // threads never reach), lanes of one warp in different collectives, shuffles with a
 // partial mask, ldmatrix rows and cp.async destinations misaligned or outside the dynamic
 // shared memory, writes past its end, a thread exiting with cp.async copies in flight.
-// Dynamic shared memory starts as 0xFF bytes (NaN as float and as bf16), so a read of a
-// never-written element shows up in the results.
+// Dynamic shared memory starts as 0xFF bytes (NaN as float, double and bf16), so a read of a
+// never-written element shows up in the results. Static __shared__ arrays become
+// function-local statics (one copy: the blocks run one after another on one OS thread),
+// refilled with 0xFF bytes by the first thread of each block to reach their declaration.
+// Runtime calls: cudaMemcpyAsync and cudaMemsetAsync are memcpy and memset (all memory is
+// host memory), cudaFuncSetAttribute and cudaGetLastError succeed, streams are null.
 // Not emulated: the memory model beyond cp.async timing (plain shared-memory writes are
 // visible at once, so a missing __syncthreads between a write and another warp's read goes
 // unseen unless the schedule happens to expose it), bank conflicts, timing, occupancy,
-// register limits, static __shared__ arrays, streams (launches run to completion in order),
-// and any CUDA or PTX feature the attention kernels do not use.
+// register limits, streams (launches run to completion in order), rsqrtf's approximation
+// (1 / sqrtf here), and any CUDA or PTX feature the kernels do not use.
 #pragma once
 
 #include <ucontext.h>
@@ -41,8 +48,6 @@
 #include <memory>
 #include <type_traits>
 #include <vector>
-
-#include "tests/emu/emulated_attention.h"
 
 // ---- CUDA keywords and types ------------------------------------------------------------------
 #define __global__
@@ -100,6 +105,7 @@ struct Copy {  // one cp.async of 16 bytes
 struct Fiber {  // one CUDA thread
   ucontext_t ctx;
   dim3 tid;
+  int linear = 0;  // x + y dim.x + z dim.x dim.y: lane linear % 32 of warp linear / 32
   bool done = false;
   std::vector<std::vector<Copy>> groups;  // committed cp.async groups, oldest first
   std::vector<Copy> open;                 // issued, not yet committed
@@ -122,6 +128,7 @@ struct Block {
   long warp_gen[kMaxWarps] = {};
   uint64_t in[kMaxWarps][32][kWords];  // per lane: the operands of the current collective
   uint64_t out[kMaxWarps][32][4];      // per lane: its results
+  std::vector<const void*> statics;    // static __shared__ arrays filled for this block
 };
 
 inline Block* g_block = nullptr;
@@ -132,10 +139,19 @@ inline bool g_late = false;  // cp.async lands at wait (true) or at issue (false
 inline std::function<void()>* g_kernel = nullptr;
 
 inline Fiber& cur() { return g_block->fibers[g_cur]; }
-inline int lane() { return static_cast<int>(cur().tid.x % 32); }
-inline int warp() { return static_cast<int>(cur().tid.x / 32); }
+inline int lane() { return cur().linear % 32; }
+inline int warp() { return cur().linear / 32; }
 inline void yield() { swapcontext(&cur().ctx, &g_main); }
 inline unsigned char* shared_mem() { return g_block->shared.data(); }
+
+// A static __shared__ array at its declaration: the first thread of a block to get there
+// fills it with 0xFF bytes (NaN), as fresh (unspecified) shared memory.
+inline void static_shared(const void* p, size_t bytes) {
+  for (const void* q : g_block->statics)
+    if (q == p) return;
+  g_block->statics.push_back(p);
+  std::memset(const_cast<void*>(p), 0xFF, bytes);
+}
 
 inline void syncthreads() {
   Block& b = *g_block;
@@ -181,11 +197,12 @@ inline void trampoline() {
 
 // kernel<<<grid, block, smem>>>(args) is launch(grid, block, smem, [&] { kernel(args); }).
 inline void launch(dim3 grid, dim3 block, size_t smem, std::function<void()> fn) {
-  if (block.y != 1 || block.z != 1 || block.x % 32 != 0 || block.x > 32 * kMaxWarps)
-    fail("blocks must be 1-D whole warps of at most 1024 threads");
+  const unsigned threads = block.x * block.y * block.z;
+  if (threads == 0 || threads % 32 != 0 || threads > 32 * kMaxWarps)
+    fail("blocks must be whole warps of at most 1024 threads");
   constexpr size_t kStack = 256 * 1024;
   static std::vector<std::unique_ptr<char[]>> stacks;  // reused by every launch
-  while (stacks.size() < block.x) stacks.emplace_back(new char[kStack]);
+  while (stacks.size() < threads) stacks.emplace_back(new char[kStack]);
   g_kernel = &fn;
   for (unsigned z = 0; z < grid.z; ++z)
     for (unsigned y = 0; y < grid.y; ++y)
@@ -197,10 +214,11 @@ inline void launch(dim3 grid, dim3 block, size_t smem, std::function<void()> fn)
         b->shared_bytes = smem;
         b->shared.assign(smem + kGuard, kGuardByte);
         std::memset(b->shared.data(), 0xFF, smem);
-        b->fibers.resize(block.x);
-        for (unsigned t = 0; t < block.x; ++t) {
+        b->fibers.resize(threads);
+        for (unsigned t = 0; t < threads; ++t) {
           Fiber& f = b->fibers[t];
-          f.tid = dim3(t);
+          f.tid = dim3(t % block.x, t / block.x % block.y, t / (block.x * block.y));
+          f.linear = static_cast<int>(t);
           getcontext(&f.ctx);
           f.ctx.uc_stack.ss_sp = stacks[t].get();
           f.ctx.uc_stack.ss_size = kStack;
@@ -211,7 +229,7 @@ inline void launch(dim3 grid, dim3 block, size_t smem, std::function<void()> fn)
         for (;;) {  // round robin until every thread has returned
           bool all_done = true;
           const long before = g_progress;
-          for (unsigned t = 0; t < block.x; ++t) {
+          for (unsigned t = 0; t < threads; ++t) {
             if (b->fibers[t].done) continue;
             all_done = false;
             g_cur = static_cast<int>(t);
@@ -291,27 +309,35 @@ inline float atomicAdd(float* p, float v) {
   return old;
 }
 
-// ---- what kernels/cuda/common.cuh gives the attention kernels ----------------------------------
-#define ALIBI_CUDA_CHECK(call) ((void)0)  // drops cudaFuncSetAttribute: no shared-memory limit here
-#define ALIBI_CUDA_LAUNCHED() ((void)0)
+inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }  // the device's is approximate (2 ulp)
 
+// ---- the CUDA runtime calls the kernels' host code makes ----------------------------------------
+// Every pointer is a host pointer here, so copies are memcpy whatever their kind.
+using cudaStream_t = void*;
+enum cudaError_t { cudaSuccess = 0 };
+enum cudaMemcpyKind { cudaMemcpyHostToHost, cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost, cudaMemcpyDeviceToDevice };
+enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize };
+inline const char* cudaGetErrorString(cudaError_t) { return "no error"; }
+inline cudaError_t cudaGetLastError() { return cudaSuccess; }
+inline cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind, cudaStream_t) {
+  if (bytes) std::memcpy(dst, src, bytes);
+  return cudaSuccess;
+}
+inline cudaError_t cudaMemsetAsync(void* p, int value, size_t bytes, cudaStream_t) {
+  if (bytes) std::memset(p, value, bytes);
+  return cudaSuccess;
+}
+template <class F>  // no shared-memory limit here
+cudaError_t cudaFuncSetAttribute(F, cudaFuncAttribute, int) {
+  return cudaSuccess;
+}
+
+// ---- what kernels/cuda/common.cuh needs beside its own code -------------------------------------
+// The transform inlines common.cuh (its checks, blocks_for, warp and block reductions) into
+// every emulated source, except its stream(), which would create a real CUDA stream.
 namespace alibi::cuda_emu {
 
-inline void* stream() { return nullptr; }
-
-inline unsigned blocks_for(int64_t n, int threads, int64_t max_blocks = 65535LL * 16) {
-  int64_t b = (n + threads - 1) / threads;
-  if (b < 1) b = 1;
-  return static_cast<unsigned>(b < max_blocks ? b : max_blocks);
-}
-inline float warp_sum(float v) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
-inline float warp_max(float v) {
-  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-  return v;
-}
+inline cudaStream_t stream() { return nullptr; }
 // CUDA's min and max of mixed integer types.
 template <class A, class B>
 auto min(A a, B b) {

@@ -1,6 +1,7 @@
 // The one translation unit of the emulated attention kernels: the emulator, then
 // kernels/cuda/attention.cu as tests/emu/transform.py rewrote it for the host (generated
 // into the build directory; its #line marks point compiler errors at the kernel sources).
+#include "tests/emu/emulated_attention.h"  // cuda_emu::matmul_precision, which the kernels call
 #include "tests/emu/emu.h"
 #include "attention_emu.inc"
 

@@ -1,14 +1,23 @@
 #!/usr/bin/env python3
-"""Turns the CUDA attention kernels into host C++ for the emulator in tests/emu/emu.h.
+"""Turns CUDA kernel sources into host C++ for the emulator in tests/emu/emu.h.
 
-    transform.py SOURCE_ROOT OUTPUT
-reads SOURCE_ROOT/kernels/cuda/attention.cu, inlines the kernels/cuda/*.cuh it includes
-(common.cuh excepted: emu.h stands in for it), and writes OUTPUT, which
-tests/emu/emulated_attention.cpp includes after emu.h. The rewrites:
+    transform.py SOURCE_ROOT OUTPUT [TARGET]
+TARGET (default attention) is one of
+  attention    kernels/cuda/attention.cu          -> tests/emu/emulated_attention.cpp
+  rows         kernels/cuda/rows.cu               -> tests/emu/emulated_rows.cpp
+  elementwise  kernels/cuda/elementwise.cu        -> tests/emu/emulated_elementwise.cpp
+  matmul_bias  add_bias_kernel, bias_grad_kernel and add_bias of kernels/cuda/matmul.cu, plus
+               bias_grad(dbias, dout, N, OC): linear_backward's launch of bias_grad_kernel
+               (the cuBLAS GEMMs around them cannot be emulated) -> emulated_matmul_bias.cpp
+It reads the source, inlines the kernels/cuda/*.cuh it includes (common.cuh too), and
+writes OUTPUT, which that translation unit includes after emu.h. The rewrites:
   - the PTX wrappers (ldmatrix, mma, cp.async, ex2) are dropped: emu.h defines them;
+  - common.cuh's stream() is dropped: emu.h's returns a null stream;
   - extern __shared__ arrays point at the emulated block's dynamic shared memory;
+  - static `__shared__ T a[..][..], b[..];` become function-local statics, filled with NaN
+    bytes by the first thread of each block to reach them (emu::static_shared);
   - kernel<<<grid, block, smem, stream>>>(args) becomes emu::launch(grid, block, smem, ...);
-  - Device::cuda becomes Device::cpu (the per-call tables live in host memory);
+  - Device::cuda becomes Device::cpu (tables and staged arrays live in host memory);
   - namespace alibi::cuda becomes alibi::cuda_emu, so the real backend can link beside it;
   - `#pragma unroll` lines are emptied (g++ warns about them).
 Line numbers are kept (#line, and every rewrite keeps its newlines), so compiler errors and
@@ -20,11 +29,21 @@ import os
 import re
 import sys
 
-MAIN = 'kernels/cuda/attention.cu'
 INCLUDE = re.compile(r'^#include "(kernels/cuda/[\w.]+\.cuh)"[ \t]*$', re.M)
 # Functions defined with inline PTX (or helpers of it) that emu.h defines instead.
 PTX_WRAPPERS = ['smem_address', 'ldmatrix_x4', 'ldmatrix_x4_trans', 'mma_16816', 'cp_async_16',
                 'cp_async_commit', 'cp_async_wait', 'fast_exp2']
+# The runtime calls emu.h emulates; any other is an error here rather than in the compiler.
+RUNTIME_CALLS = {'cudaMemcpyAsync', 'cudaMemsetAsync', 'cudaGetLastError', 'cudaGetErrorString',
+                 'cudaFuncSetAttribute'}
+# TARGET: (the source it reads, the PTX wrappers it must define, whether it has extern __shared__)
+TARGETS = {
+    'attention': ('kernels/cuda/attention.cu', PTX_WRAPPERS, True),
+    'rows': ('kernels/cuda/rows.cu', [], False),
+    'elementwise': ('kernels/cuda/elementwise.cu', [], False),
+    'matmul_bias': ('kernels/cuda/matmul.cu', [], False),
+}
+WHAT = 'the kernel sources'  # set by transform() to the source being read, for messages
 
 
 class TransformError(Exception):
@@ -41,18 +60,20 @@ def blank(text):
     return '\n' * text.count('\n')
 
 
-def read_inlined(root, path, seen):
-    """path with the kernels/cuda/*.cuh it includes inlined (each once), and #line marks."""
-    with open(os.path.join(root, path)) as f:
-        text = f.read()
+def read_inlined(root, path, seen, text=None):
+    """path (or text, read from there) with the kernels/cuda/*.cuh it includes inlined (each
+    once), and #line marks."""
+    if text is None:
+        with open(os.path.join(root, path)) as f:
+            text = f.read()
     text = re.sub(r'^#pragma once[ \t]*$', '', text, flags=re.M)
     out, pos = [f'#line 1 "{path}"\n'], 0
     for m in INCLUDE.finditer(text):
         header = m.group(1)
         out.append(text[pos:m.start()])
         pos = m.end()
-        if header == 'kernels/cuda/common.cuh' or header in seen:
-            continue  # emu.h stands in for common.cuh
+        if header in seen:
+            continue
         seen.add(header)
         require(os.path.exists(os.path.join(root, header)), f'{path} includes {header}, which does not exist')
         inlined = read_inlined(root, header, seen)
@@ -80,8 +101,8 @@ def drop_function(text, name):
     """Removes the definition of __device__ function `name` (and its template line)."""
     pattern = re.compile(r'^(template\s*<[^>\n]*>[^\n]*\n)?__device__\b[^;{(]*\b' + name + r'\s*\(', re.M)
     found = list(pattern.finditer(text))
-    require(len(found) == 1, f'expected one definition of the PTX wrapper `__device__ ... {name}(` in the '
-                             f'attention kernel sources, found {len(found)}: update tests/emu/transform.py '
+    require(len(found) == 1, f'expected one definition of the PTX wrapper `__device__ ... {name}(` in '
+                             f'{WHAT}, found {len(found)}: update tests/emu/transform.py '
                              f'(PTX_WRAPPERS) and its emulation in tests/emu/emu.h')
     start = found[0].start()
     body_end = matching(text, text.index('{', found[0].end()), '{', '}')
@@ -130,53 +151,115 @@ def rewrite_launches(text):
         pos = args_close + 2
         count += 1
     out.append(text[pos:])
-    require(count > 0, 'found no kernel launch (<<<...>>>) in the attention sources')
+    require(count > 0, f'found no kernel launch (<<<...>>>) in {WHAT}')
     return ''.join(out)
 
 
-def substitute(text, pattern, replacement, what, flags=0):
+def substitute(text, pattern, replacement, what, flags=0, required=True):
     new, n = re.subn(pattern, replacement, text, flags=flags)
-    require(n > 0, f'expected {what} (pattern {pattern!r}) in the attention kernel sources: '
-                   f'update tests/emu/transform.py')
+    require(n > 0 or not required, f'expected {what} (pattern {pattern!r}) in {WHAT}: '
+                                   f'update tests/emu/transform.py')
     return new
 
 
-def transform(root):
-    text = read_inlined(root, MAIN, set())
+def static_shared(m):
+    """`__shared__ T a[4][33], b[8];` -> static arrays, each registered with emu::static_shared."""
+    align, type_, declarators = m.group(1) or '', m.group(2), split_top_level(m.group(3))
+    names = []
+    for d in declarators:
+        dm = re.fullmatch(r'\s*(\w+)\s*(?:\[[^\]\n]+\]\s*)+', d)
+        require(dm is not None, f'static __shared__ declarator {d.strip()!r} in {WHAT} is not `name[size]...` '
+                                f'(initialisers and scalars are not emulated): update tests/emu/transform.py')
+        names.append(dm.group(1))
+    decl = f'{align}static {type_} {", ".join(d.strip() for d in declarators)};'
+    marks = ' '.join(f'emu::static_shared({n}, sizeof({n}));' for n in names)
+    return f'{decl} {marks}' + blank(m.group(0))
+
+
+def extract(text, pattern, what, path):
+    """(line, text) of the one definition or statement `pattern` starts: through its closing
+    brace, or for a launch through its `;`."""
+    found = list(re.finditer(pattern, text, re.M))
+    require(len(found) == 1, f'expected one {what} (pattern {pattern!r}) in {path}, found {len(found)}: '
+                             f'update tests/emu/transform.py (matmul_bias)')
+    start = found[0].start()
+    if '<<<' in pattern:
+        args_open = text.index('>>>', start) + 3
+        end = matching(text, args_open, '(', ')') + 1
+        require(text[end] == ';', f'expected ; after the {what} in {path}')
+    else:
+        end = matching(text, text.index('{', found[0].end()), '{', '}')
+    return text.count('\n', 0, start) + 1, text[start:end + 1]
+
+
+def matmul_bias_source(root, path):
+    """The bias kernels of matmul.cu and the host code that launches them, with common.cuh."""
+    with open(os.path.join(root, path)) as f:
+        text = f.read()
+    pieces = [extract(text, r'^__global__ void add_bias_kernel\(', 'kernel `__global__ void add_bias_kernel(`', path),
+              extract(text, r'^__global__ void bias_grad_kernel\(', 'kernel `__global__ void bias_grad_kernel(`', path)]
+    add_bias = extract(text, r'^void add_bias\(', 'host function `void add_bias(`', path)
+    launch = extract(text, r'^[ \t]*bias_grad_kernel<<<', 'launch `bias_grad_kernel<<<` (in linear_backward)', path)
+    mark = lambda piece: f'#line {piece[0]} "{path}"\n{piece[1]}\n'
+    return ('#include "kernels/cuda/common.cuh"\n#include "kernels/cuda/ops.h"\n'
+            'namespace alibi::cuda {\nnamespace {\n' + ''.join(mark(p) for p in pieces) + '}  // namespace\n'
+            + mark(add_bias)
+            + '// dbias (OC) += column sums of dout (N, OC): what linear_backward launches for its bias.\n'
+              'void bias_grad(float* dbias, const float* dout, int64_t N, int64_t OC) {\n'
+            + mark(launch) + 'ALIBI_CUDA_LAUNCHED();\n}\n}  // namespace alibi::cuda\n')
+
+
+def transform(root, target='attention'):
+    global WHAT
+    main, ptx_wrappers, has_extern_shared = TARGETS[target]
+    WHAT = f'{main} (with what it includes)'
+    if target == 'matmul_bias':
+        text = read_inlined(root, main, set(), matmul_bias_source(root, main))
+    else:
+        text = read_inlined(root, main, set())
+    require('#line 1 "kernels/cuda/common.cuh"' in text, f'{main} does not include kernels/cuda/common.cuh: '
+                                                         f'update tests/emu/transform.py and tests/emu/emu.h')
     for header in ('cuda_bf16.h', 'cuda_runtime.h'):
         text = re.sub(r'^#include <' + re.escape(header) + r'>[ \t]*$', '', text, flags=re.M)
     text = re.sub(r'^[ \t]*#pragma unroll\b[^\n]*', '', text, flags=re.M)  # nvcc's; g++ would warn
-    for name in PTX_WRAPPERS:
+    for name in ptx_wrappers:
         text = drop_function(text, name)
+    text = substitute(text, r'^inline cudaStream_t stream\(\)\s*\{[^{}]*\}', lambda m: blank(m.group(0)), 'common.cuh\'s '
+                      '`inline cudaStream_t stream() { ... }` (emu.h defines a null one)', flags=re.M)
     text = substitute(text, r'\bextern\s+__shared__\s+(?:__align__\(\d+\)\s+)?([\w:]+(?:\s+[\w:]+)*?)\s+(\w+)\s*\[\s*\]\s*;',
-                      r'\1* \2 = reinterpret_cast<\1*>(emu::shared_mem());', 'extern __shared__ arrays')
+                      r'\1* \2 = reinterpret_cast<\1*>(emu::shared_mem());', 'extern __shared__ arrays',
+                      required=has_extern_shared)
+    text = substitute(text, r'\b__shared__\s+(__align__\(\d+\)\s+)?([\w:]+)\s+([^;]+);', static_shared,
+                      'static __shared__ arrays (common.cuh\'s block_sum has one)')
     text = substitute(text, r'\bnamespace alibi::cuda\s*\{', 'namespace alibi::cuda_emu {',
                       '`namespace alibi::cuda {`')
-    text = substitute(text, r'\bDevice::cuda\b', 'Device::cpu', 'Device::cuda')
+    text = substitute(text, r'\bDevice::cuda\b', 'Device::cpu', 'Device::cuda', required=target != 'matmul_bias')
     text = rewrite_launches(text)
 
     code = re.sub(r'//[^\n]*', '', text)  # what the compiler will see, roughly
-    while (m := re.search(r'\bALIBI_CUDA_CHECK\s*\(', code)):  # emu.h drops these calls whole
-        end = matching(code, m.end() - 1, '(', ')')
-        code = code[:m.start()] + blank(code[m.start():end + 1]) + code[end + 1:]
+    line = lambda m: code.count(chr(10), 0, m.start()) + 1
     for construct, why in ((r'\basm\b', 'inline PTX outside the known wrappers (PTX_WRAPPERS)'),
-                           (r'__shared__', 'static __shared__ arrays, which emu.h does not emulate'),
-                           (r'\bcuda[A-Z]\w*\s*\(', 'a CUDA runtime call outside ALIBI_CUDA_CHECK')):
+                           (r'__shared__', 'a __shared__ declaration the rewrites above did not recognise')):
         m = re.search(construct, code)
-        require(m is None, f'line {code.count(chr(10), 0, m.start()) + 1 if m else 0} of the inlined attention '
-                           f'source has {why}: extend tests/emu/emu.h and tests/emu/transform.py')
+        require(m is None, f'line {line(m) if m else 0} of the inlined {main} has {why}: extend '
+                           f'tests/emu/emu.h and tests/emu/transform.py')
+    for m in re.finditer(r'\b(cuda[A-Z]\w*)\s*\(', code):
+        require(m.group(1) in RUNTIME_CALLS, f'line {line(m)} of the inlined {main} calls {m.group(1)}, which '
+                                             f'tests/emu/emu.h does not emulate: add it there and to RUNTIME_CALLS')
     return text
 
 
 def main():
-    if len(sys.argv) != 3:
-        sys.exit('usage: transform.py SOURCE_ROOT OUTPUT')
+    if len(sys.argv) not in (3, 4) or (len(sys.argv) == 4 and sys.argv[3] not in TARGETS):
+        sys.exit(f'usage: transform.py SOURCE_ROOT OUTPUT [{"|".join(TARGETS)}]')
     root, output = sys.argv[1], sys.argv[2]
+    target = sys.argv[3] if len(sys.argv) == 4 else 'attention'
     try:
-        text = transform(root)
+        text = transform(root, target)
     except (TransformError, OSError) as e:
-        sys.exit(f'tests/emu/transform.py: {e}')
-    header = (f'// Generated by tests/emu/transform.py from {MAIN} under {os.path.abspath(root)}: do not edit.\n')
+        sys.exit(f'tests/emu/transform.py ({target}): {e}')
+    header = (f'// Generated by tests/emu/transform.py ({target}) from {TARGETS[target][0]} under '
+              f'{os.path.abspath(root)}: do not edit.\n')
     tmp = output + '.tmp'
     with open(tmp, 'w') as f:
         f.write(header + text)

@@ -1,0 +1,180 @@
+// The CUDA kernels other than attention (kernels/cuda/rows.cu, elementwise.cu and the bias
+// kernels of matmul.cu), run on the host by the emulator of tests/emu/emu.h, against the
+// CPU reference of kernels/ops.h on fresh random inputs: so every CI run, GPU or not, checks
+// their arithmetic, indexing, warp and block reductions. tests/gpu/test_cuda_kernels.cpp
+// runs the same comparisons on a GPU through ops:: (with the hardware's scheduling).
+//
+// Shapes are awkward on purpose: rows not a multiple of the warps per block (N = 45 with 8
+// or 16 row lanes), channels not a multiple of 32 or of 256 threads (C = 200, 300), a
+// vocabulary shard [500, 1500) with targets inside, outside and negative, tokens negative
+// and repeated, and reductions longer than the 256 x 256 threads of their grid. Outputs
+// with an `=` contract start as NaN, so an element never written fails.
+//
+// Tolerances are those of the GPU test: the emulator differs from the CPU only by summation
+// order (1e-5 relative to the largest reference value; 1e-6 for per-element formulas; 0 for
+// copies and the max).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "kernels/ops.h"
+#include "tests/compare.h"
+#include "tests/emu/emulated_kernels.h"
+
+namespace alibi {
+namespace {
+
+using testutil::expect_close;
+
+std::vector<float> randn(int64_t n, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 gen(seed);
+  std::normal_distribution<float> dist(0.0f, scale);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (float& x : v) x = dist(gen);
+  return v;
+}
+std::vector<float> nans(int64_t n) { return std::vector<float>(static_cast<size_t>(n), std::nanf("")); }
+
+// ---- embedding: negative tokens (no row) and repeated ones (a CSR group of several) -----------
+TEST(EmulatedKernels, Embedding) {
+  const int64_t V = 50, C = 300, N = 45;  // C > 256 threads: the channel loop wraps
+  std::mt19937 gen(7);
+  std::vector<int32_t> tokens(N);
+  for (int32_t& t : tokens) t = static_cast<int32_t>(gen() % 25) - 5;  // repeats, some negative
+  tokens[0] = tokens[N - 1] = 49;  // the last row of wte, at both ends of the positions
+  tokens[3] = 0;
+  const auto wte = randn(V * C, 8), dy = randn(N * C, 9), dwte0 = randn(V * C, 10);
+  std::vector<float> out(N * C), dwte = dwte0, eout = nans(N * C), edwte = dwte0;
+  cpu::embedding_forward<float>(out.data(), tokens.data(), wte.data(), N, C);
+  cpu::embedding_backward<float>(dwte.data(), dy.data(), tokens.data(), N, C);
+  cuda_emu::embedding_forward(eout.data(), tokens.data(), wte.data(), N, C);
+  cuda_emu::embedding_backward(edwte.data(), dy.data(), tokens.data(), N, C);
+  expect_close("embedding out", eout, out, 0.0);
+  expect_close("embedding dwte", edwte, dwte, 1e-5);
+}
+
+// ---- LayerNorm: a warp per row, 8 (forward, dx) or 16 (dw, db) row lanes a block ---------------
+TEST(EmulatedKernels, LayerNorm) {
+  const int64_t N = 45, C = 200;
+  auto x = randn(N * C, 11);
+  for (float& v : x) v += 3.0f;  // a mean far from 0: the two-pass variance
+  const auto w = randn(C, 12), b = randn(C, 13), dy = randn(N * C, 14), dx0 = randn(N * C, 15);
+  const auto dw0 = randn(C, 16), db0 = randn(C, 17);
+  std::vector<float> out(N * C), mean(N), rstd(N), dx = dx0, dw = dw0, db = db0;
+  cpu::layernorm_forward<float>(out.data(), mean.data(), rstd.data(), x.data(), w.data(), b.data(), N, C);
+  cpu::layernorm_backward<float>(dx.data(), dw.data(), db.data(), dy.data(), x.data(), w.data(), mean.data(),
+                                 rstd.data(), N, C);
+  std::vector<float> eout = nans(N * C), emean = nans(N), erstd = nans(N), edx = dx0, edw = dw0, edb = db0;
+  cuda_emu::layernorm_forward(eout.data(), emean.data(), erstd.data(), x.data(), w.data(), b.data(), N, C);
+  cuda_emu::layernorm_backward(edx.data(), edw.data(), edb.data(), dy.data(), x.data(), w.data(), emean.data(),
+                               erstd.data(), N, C);
+  expect_close("layernorm out", eout, out, 1e-5);
+  expect_close("layernorm mean", emean, mean, 1e-5);
+  expect_close("layernorm rstd", erstd, rstd, 1e-5);
+  expect_close("layernorm dinp", edx, dx, 1e-5);
+  expect_close("layernorm dweight", edw, dw, 1e-5);
+  expect_close("layernorm dbias", edb, db, 1e-5);
+}
+
+// ---- vocabulary-parallel cross-entropy: the shard [v0, v0 + V) of a 2000-row vocabulary ------
+TEST(EmulatedKernels, VocabCrossEntropy) {
+  const int64_t N = 45, V = 1000, v0 = 500;
+  const auto logits = randn(N * V, 24, 4.0f);
+  std::mt19937 gen(25);
+  std::vector<int32_t> targets(N);
+  for (int32_t& t : targets) t = static_cast<int32_t>(gen() % 2100) - 100;  // some unscored, some elsewhere
+  targets[0] = -1;                                                           // unscored
+  targets[1] = static_cast<int32_t>(v0);                                     // the shard's first row
+  targets[2] = static_cast<int32_t>(v0 + V - 1);                             // ... and its last
+  targets[3] = static_cast<int32_t>(v0 - 1);                                 // just outside it
+  targets[4] = static_cast<int32_t>(v0 + V);
+  std::vector<float> row_max(N), losses(N), dlogits(N * V);
+  std::vector<double> sum_exp(N), target_logit(N);
+  cpu::vocab_ce_row_max<float>(row_max.data(), logits.data(), N, V);
+  cpu::vocab_ce_partials<float>(sum_exp.data(), target_logit.data(), logits.data(), row_max.data(), targets.data(), v0,
+                                N, V);
+  cpu::vocab_ce_losses<float>(losses.data(), sum_exp.data(), target_logit.data(), row_max.data(), targets.data(), N);
+  cpu::vocab_ce_backward<float>(dlogits.data(), logits.data(), row_max.data(), sum_exp.data(), targets.data(), v0, N,
+                                V, 0.25f);
+
+  std::vector<float> emax = nans(N), elosses = nans(N), ed = nans(N * V);
+  std::vector<double> esum(N, std::nan("")), etl(N, std::nan(""));
+  cuda_emu::vocab_ce_row_max(emax.data(), logits.data(), N, V);
+  cuda_emu::vocab_ce_partials(esum.data(), etl.data(), logits.data(), emax.data(), targets.data(), v0, N, V);
+  cuda_emu::vocab_ce_losses(elosses.data(), esum.data(), etl.data(), emax.data(), targets.data(), N);
+  cuda_emu::vocab_ce_backward(ed.data(), logits.data(), emax.data(), esum.data(), targets.data(), v0, N, V, 0.25f);
+  expect_close("row max", emax, row_max, 0.0);
+  expect_close("target logit", etl, target_logit, 0.0);
+  expect_close("losses", elosses, losses, 1e-5);
+  expect_close("dlogits", ed, dlogits, 1e-5);
+  for (int64_t i = 0; i < N; ++i) EXPECT_NEAR(esum[i], sum_exp[i], 1e-5 * sum_exp[i]) << "row " << i;
+}
+
+// ---- GELU, add, scale, AdamW, reductions ---------------------------------------------------------
+TEST(EmulatedKernels, Elementwise) {
+  const int64_t n = 70001;  // > 256 blocks x 256 threads: the reductions' grid-stride loop wraps
+  const auto x = randn(n, 18, 3.0f), y = randn(n, 19), g = randn(n, 20, 0.1f);
+  std::vector<float> gelu(n), dgelu(n), sum(n), scaled = x;
+  cpu::gelu_forward<float>(gelu.data(), x.data(), n);
+  cpu::gelu_backward<float>(dgelu.data(), x.data(), y.data(), n);
+  cpu::add<float>(sum.data(), x.data(), y.data(), n);
+  cpu::scale_inplace<float>(scaled.data(), n, -0.75f);
+  std::vector<float> out = nans(n), escaled = x;
+  cuda_emu::gelu_forward(out.data(), x.data(), n);
+  expect_close("gelu", out, gelu, 1e-6);
+  out = nans(n);
+  cuda_emu::gelu_backward(out.data(), x.data(), y.data(), n);
+  expect_close("gelu backward", out, dgelu, 1e-6);
+  out = nans(n);
+  cuda_emu::add(out.data(), x.data(), y.data(), n);
+  expect_close("add", out, sum, 0.0);
+  cuda_emu::scale_inplace(escaled.data(), n, -0.75f);
+  expect_close("scale", escaled, scaled, 0.0);
+
+  EXPECT_NEAR(cuda_emu::sum_squares(x.data(), n), cpu::sum_squares<float>(x.data(), n),
+              1e-9 * cpu::sum_squares<float>(x.data(), n));
+  EXPECT_NEAR(cuda_emu::sum(x.data(), n), cpu::sum<float>(x.data(), n), 1e-6 * n);
+  EXPECT_NEAR(cuda_emu::sum(x.data(), 77), cpu::sum<float>(x.data(), 77), 1e-6 * 77);  // most blocks idle
+
+  std::vector<float> p = x, m(n, 0.0f), v(n, 0.0f), ep = x, em(n, 0.0f), ev(n, 0.0f);
+  for (int step = 1; step <= 3; ++step) {
+    cpu::adamw_update<float>(p.data(), g.data(), m.data(), v.data(), n, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, step);
+    cuda_emu::adamw_update(ep.data(), g.data(), em.data(), ev.data(), n, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, step);
+  }
+  expect_close("adamw param", ep, p, 1e-6);
+  expect_close("adamw m", em, m, 1e-6);
+  expect_close("adamw v", ev, v, 1e-6);
+}
+
+TEST(EmulatedKernels, PositionRows) {
+  const int64_t B = 3, T = 17, C = 40;
+  const auto x = randn(B * T * C, 21), table = randn(T * C, 22), dt0 = randn(T * C, 23);
+  std::vector<float> out = x, dtable = dt0, eout = x, edtable = dt0;
+  cpu::add_position_rows<float>(out.data(), table.data(), B, T, C, 2.5f);
+  cpu::position_rows_backward<float>(dtable.data(), x.data(), B, T, C);
+  cuda_emu::add_position_rows(eout.data(), table.data(), B, T, C, 2.5f);
+  cuda_emu::position_rows_backward(edtable.data(), x.data(), B, T, C);
+  expect_close("position rows", eout, out, 1e-6);
+  expect_close("position rows backward", edtable, dtable, 1e-6);
+}
+
+// ---- the bias kernels of linear_forward / linear_backward (the GEMMs are cuBLAS) ---------------
+TEST(EmulatedKernels, LinearBias) {
+  const int64_t N = 77, OC = 130, IC = 3;  // OC not a multiple of 32 columns, N of 8 row lanes
+  const auto out0 = randn(N * OC, 1), b = randn(OC, 3), dy = randn(N * OC, 4), db0 = randn(OC, 6);
+  const auto x = randn(N * IC, 5);
+  std::vector<float> out = out0, eout = out0, db = db0, edb = db0, dw(OC * IC, 0.0f), w(OC * IC, 0.0f);
+  cpu::add_bias<float>(out.data(), b.data(), N, OC);
+  cpu::linear_backward<float>(nullptr, dw.data(), db.data(), dy.data(), x.data(), w.data(), N, IC, OC);
+  cuda_emu::add_bias(eout.data(), b.data(), N, OC);
+  cuda_emu::bias_grad(edb.data(), dy.data(), N, OC);
+  expect_close("add_bias", eout, out, 0.0);
+  expect_close("linear dbias", edb, db, 1e-5);
+}
+
+}  // namespace
+}  // namespace alibi
