@@ -1,6 +1,7 @@
 // The element, row and matrix operations of the model, declared once. The CPU versions
 // (kernels/cpu/, OpenMP + BLAS) are the reference, templated on float and double so the
-// gradient checks run in double; the CUDA backend implements the same set.
+// gradient checks run in double; the CUDA backend (kernels/cuda/ops.h) implements the same
+// set in float, and kernels/dispatch.h (ops::) picks one by the tensors' device.
 //
 // Conventions (llm.c's): N = rows (B*T tokens). Backward functions state their
 // contract: parameter gradients `+=` (they accumulate over micro-batches), activation
