@@ -8,6 +8,10 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 "$root/launch/build.sh" --target alibi
 alibi="$root/build/launch/alibi"
+# OpenMP threads spin briefly at barriers, then sleep: on a machine other processes share,
+# libgomp's default long spin makes two threads 3.6x slower (bench/RESULTS.md); alone it
+# costs ~1%. A value already set wins.
+export GOMP_SPINCOUNT=${GOMP_SPINCOUNT:-10000}
 
 # The default corpus: byte-level BPE with 8192 tokens trained on the corpus itself.
 corpus=${ALIBI_CORPUS:-$root/data-cache/linuxdoc-bpe8192.h5}

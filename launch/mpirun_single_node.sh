@@ -32,6 +32,9 @@ cores=$(nproc)
 pe=$((cores / np))
 ((pe >= 1)) || pe=1
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$pe}
+# Spin briefly at OpenMP barriers, then sleep: a workstation's other processes otherwise
+# stall the spinning threads (bench/RESULTS.md: 1.7x under one busy process, ~1% alone).
+export GOMP_SPINCOUNT=${GOMP_SPINCOUNT:-10000}
 if ((pe > 1)); then
   mapping=(--map-by "slot:PE=$pe" --bind-to core)
 else
