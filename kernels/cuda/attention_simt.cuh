@@ -25,6 +25,24 @@ __device__ void load_tile_fp32(float* tile, int ld, const float* head, int r0, i
   }
 }
 
+// acc[r][u] += sum over the tile's rows jj of w[r] (held by lane jj) x tile[jj][lane + 32 u]:
+// the second product of each kernel (P V, dS K, P^T dO, dS^T Q), each lane owning the
+// head dimensions lane + 32 u.
+__device__ __forceinline__ void add_weighted_rows(float (&acc)[kSimtRows][4], const float (&w)[kSimtRows],
+                                                  const float* tile, int ld, int HS, int lane) {
+  for (int jj = 0; jj < kSimtTile; ++jj) {
+    float row[4];
+#pragma unroll
+    for (int u = 0; u < 4; ++u) row[u] = lane + 32 * u < HS ? tile[jj * ld + lane + 32 * u] : 0.0f;
+#pragma unroll
+    for (int r = 0; r < kSimtRows; ++r) {
+      const float wj = __shfl_sync(0xffffffffu, w[r], jj);
+#pragma unroll
+      for (int u = 0; u < 4; ++u) acc[r][u] = fmaf(wj, row[u], acc[r][u]);
+    }
+  }
+}
+
 __device__ __forceinline__ float dot(const float* x, const float* y, int n) {
   float s = 0;
   for (int d = 0; d < n; ++d) s = fmaf(x[d], y[d], s);
@@ -70,17 +88,7 @@ __global__ void __launch_bounds__(kSimtThreads) forward_fp32_kernel(const Args<f
 #pragma unroll
       for (int u = 0; u < 4; ++u) o[r][u] *= alpha;
     }
-    for (int jj = 0; jj < kSimtTile; ++jj) {
-      float vd[4];
-#pragma unroll
-      for (int u = 0; u < 4; ++u) vd[u] = lane + 32 * u < HS ? sV[jj * HS + lane + 32 * u] : 0.0f;
-#pragma unroll
-      for (int r = 0; r < kSimtRows; ++r) {
-        const float pj = __shfl_sync(0xffffffffu, p[r], jj);
-#pragma unroll
-        for (int u = 0; u < 4; ++u) o[r][u] = fmaf(pj, vd[u], o[r][u]);
-      }
-    }
+    add_weighted_rows(o, p, sV, HS, HS, lane);
   }
   for (int r = 0; r < kSimtRows; ++r) {
     const int i = i0 + warp * kSimtRows + r;
@@ -132,17 +140,7 @@ __global__ void __launch_bounds__(kSimtThreads) dq_fp32_kernel(const Args<float>
       const float p = j <= i && i < T ? softmax_exp_(fmaf(s, a.scale, bias(i - j)) - lse[r]) : 0.0f;
       ds[r] = p * (dp - Di[r]);
     }
-    for (int jj = 0; jj < kSimtTile; ++jj) {
-      float kd[4];
-#pragma unroll
-      for (int u = 0; u < 4; ++u) kd[u] = lane + 32 * u < HS ? sK[jj * ldk + lane + 32 * u] : 0.0f;
-#pragma unroll
-      for (int r = 0; r < kSimtRows; ++r) {
-        const float dsj = __shfl_sync(0xffffffffu, ds[r], jj);
-#pragma unroll
-        for (int u = 0; u < 4; ++u) acc[r][u] = fmaf(dsj, kd[u], acc[r][u]);
-      }
-    }
+    add_weighted_rows(acc, ds, sK, ldk, HS, lane);
   }
   for (int r = 0; r < kSimtRows; ++r) {
     const int i = i0 + warp * kSimtRows + r;
@@ -199,24 +197,8 @@ __global__ void __launch_bounds__(kSimtThreads) dkdv_fp32_kernel(const Args<floa
       if constexpr (Bias::kT5)
         if (valid) atomicAdd(&bins[a.t5_bucket[i - j]], ds[r]);
     }
-    for (int ii = 0; ii < kSimtTile; ++ii) {
-      float qd[4], dod[4];
-#pragma unroll
-      for (int u = 0; u < 4; ++u) {
-        const bool in = lane + 32 * u < HS;
-        qd[u] = in ? sQ[ii * ldq + lane + 32 * u] : 0.0f;
-        dod[u] = in ? sdO[ii * ldq + lane + 32 * u] : 0.0f;
-      }
-#pragma unroll
-      for (int r = 0; r < kSimtRows; ++r) {
-        const float pi = __shfl_sync(0xffffffffu, p[r], ii), dsi = __shfl_sync(0xffffffffu, ds[r], ii);
-#pragma unroll
-        for (int u = 0; u < 4; ++u) {
-          dv[r][u] = fmaf(pi, dod[u], dv[r][u]);
-          dk[r][u] = fmaf(dsi, qd[u], dk[r][u]);
-        }
-      }
-    }
+    add_weighted_rows(dv, p, sdO, ldq, HS, lane);
+    add_weighted_rows(dk, ds, sQ, ldq, HS, lane);
   }
   for (int r = 0; r < kSimtRows; ++r) {
     const int j = j0 + warp * kSimtRows + r;
