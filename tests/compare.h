@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-namespace alibi::testutil {
+namespace alibi::test {
 
 struct RelativeError {
   double max = 0, mean = 0;  // relative to max |ref|; infinite when an element is not finite
@@ -59,4 +59,4 @@ void expect_close(const std::string& what, const std::vector<G>& got, const std:
   }
 }
 
-}  // namespace alibi::testutil
+}  // namespace alibi::test

@@ -36,7 +36,7 @@
 namespace alibi {
 namespace {
 
-using testutil::expect_close;
+using test::expect_close;
 
 using cuda::MatmulPrecision;
 using cuda_emu::CpAsync;
@@ -135,7 +135,7 @@ void check_case(const Case& c) {
   if (bf16) {
     // The bf16 operands must show in the output (some 1e-3 of error): had the exact kernels
     // run instead, the tensor-core ones would go untested.
-    EXPECT_GT(testutil::relative_error("out", out, ref_out).max, 1e-5) << "the tensor-core kernels did not run";
+    EXPECT_GT(test::relative_error("out", out, ref_out).max, 1e-5) << "the tensor-core kernels did not run";
   }
 }
 

@@ -28,7 +28,7 @@
 namespace alibi {
 namespace {
 
-using testutil::expect_close;
+using test::expect_close;
 
 std::vector<float> randn(int64_t n, uint32_t seed, float scale = 1.0f) {
   std::mt19937 gen(seed);

@@ -33,7 +33,7 @@
 namespace alibi {
 namespace {
 
-using testutil::expect_close;
+using test::expect_close;
 
 #ifdef ALIBI_WITH_CUDA
 using cuda::MatmulPrecision;

@@ -3,7 +3,6 @@
 // the errors a damaged or missing corpus gives.
 #include <gtest/gtest.h>
 
-#include "tests/unit/temp_dir.h"
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,6 +23,8 @@
 #include "runtime/error.h"
 #include "runtime/h5.h"
 #include "runtime/rng.h"
+#include "tests/expect_error.h"
+#include "tests/unit/temp_dir.h"
 
 namespace alibi {
 namespace {
@@ -32,6 +33,7 @@ namespace fs = std::filesystem;
 
 // ---- helpers ------------------------------------------------------------------------------
 
+using test::expect_error;
 using test::TempDir;
 
 // n documents of varied length (1..max_len bytes) over all 256 byte values.
@@ -86,21 +88,6 @@ std::string slurp(const std::string& path) {
 
 void write_bytes(const std::string& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary) << bytes;
-}
-
-// Runs f, expects an error of type E whose message contains every one of `parts`.
-template <class E, class F>
-void expect_error(F&& f, std::initializer_list<std::string> parts) {
-  try {
-    f();
-    ADD_FAILURE() << "no error thrown";
-  } catch (const E& e) {
-    const std::string what = e.what();
-    for (const std::string& p : parts) EXPECT_NE(what.find(p), std::string::npos) << "'" << p << "' not in: " << what;
-    EXPECT_EQ(what.find('\n'), std::string::npos) << "not one line: " << what;
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "wrong error type: " << e.what();
-  }
 }
 
 // ---- h5 wrapper -----------------------------------------------------------------------------

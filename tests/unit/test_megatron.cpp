@@ -4,7 +4,6 @@
 // error and leaves no corpus behind.
 #include <gtest/gtest.h>
 
-#include "tests/unit/temp_dir.h"
 #include <unistd.h>
 
 #include <cstring>
@@ -17,27 +16,16 @@
 #include "data/corpus_writer.h"
 #include "data/megatron.h"
 #include "runtime/error.h"
+#include "tests/expect_error.h"
+#include "tests/unit/temp_dir.h"
 
 namespace alibi {
 namespace {
 
 namespace fs = std::filesystem;
 
+using test::expect_error;
 using test::TempDir;
-
-template <class E, class F>
-void expect_error(F&& f, std::initializer_list<std::string> parts) {
-  try {
-    f();
-    ADD_FAILURE() << "no error thrown";
-  } catch (const E& e) {
-    const std::string what = e.what();
-    for (const std::string& p : parts) EXPECT_NE(what.find(p), std::string::npos) << "'" << p << "' not in: " << what;
-    EXPECT_EQ(what.find('\n'), std::string::npos) << "not one line: " << what;
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "wrong error type: " << e.what();
-  }
-}
 
 template <class T>
 void put(std::string& out, T v) {

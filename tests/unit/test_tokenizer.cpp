@@ -3,7 +3,6 @@
 // on random bytes and real text, and the /tokenizer group (round trip, mismatch, damage).
 #include <gtest/gtest.h>
 
-#include "tests/unit/temp_dir.h"
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,6 +24,8 @@
 #include "runtime/error.h"
 #include "runtime/h5.h"
 #include "runtime/rng.h"
+#include "tests/expect_error.h"
+#include "tests/unit/temp_dir.h"
 
 namespace alibi {
 namespace {
@@ -33,6 +34,7 @@ namespace fs = std::filesystem;
 
 // ---- helpers ------------------------------------------------------------------------------
 
+using test::expect_error;
 using test::TempDir;
 
 std::string slurp(const std::string& path) {
@@ -110,20 +112,6 @@ class ReferenceBpe {
   std::map<std::pair<int32_t, int32_t>, int32_t> rank_;
   std::map<std::string, int32_t> id_of_;
 };
-
-template <class E, class F>
-void expect_error(F&& f, std::initializer_list<std::string> parts) {
-  try {
-    f();
-    ADD_FAILURE() << "no error thrown";
-  } catch (const E& e) {
-    const std::string what = e.what();
-    for (const std::string& p : parts) EXPECT_NE(what.find(p), std::string::npos) << "'" << p << "' not in: " << what;
-    EXPECT_EQ(what.find('\n'), std::string::npos) << "not one line: " << what;
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "wrong error type: " << e.what();
-  }
-}
 
 std::vector<std::string> pieces_of(std::string_view text) {
   std::vector<std::string> out;

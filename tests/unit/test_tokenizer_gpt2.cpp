@@ -14,9 +14,12 @@
 #include "data/tokenizer.h"
 #include "data/unicode.h"
 #include "runtime/error.h"
+#include "tests/expect_error.h"
 
 namespace alibi {
 namespace {
+
+using test::expect_error;
 
 namespace fs = std::filesystem;
 
@@ -39,20 +42,6 @@ class TempDir {
  private:
   fs::path path_;
 };
-
-template <class E, class F>
-void expect_error(F&& f, std::initializer_list<std::string> parts) {
-  try {
-    f();
-    ADD_FAILURE() << "no error thrown";
-  } catch (const E& e) {
-    const std::string what = e.what();
-    for (const std::string& p : parts) EXPECT_NE(what.find(p), std::string::npos) << "'" << p << "' not in: " << what;
-    EXPECT_EQ(what.find('\n'), std::string::npos) << "not one line: " << what;
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "wrong error type: " << e.what();
-  }
-}
 
 // GPT-2's byte order for the first 256 ids: the printable bytes ascending, then the rest.
 std::vector<int> gpt2_byte_order() {

@@ -12,9 +12,12 @@
 #include "data/json.h"
 #include "data/text_inputs.h"
 #include "runtime/error.h"
+#include "tests/expect_error.h"
 
 namespace alibi {
 namespace {
+
+using test::expect_error;
 
 namespace fs = std::filesystem;
 
@@ -46,20 +49,6 @@ class TempDir {
  private:
   fs::path path_;
 };
-
-template <class E, class F>
-void expect_error(F&& f, std::initializer_list<std::string> parts) {
-  try {
-    f();
-    ADD_FAILURE() << "no error thrown";
-  } catch (const E& e) {
-    const std::string what = e.what();
-    for (const std::string& p : parts) EXPECT_NE(what.find(p), std::string::npos) << "'" << p << "' not in: " << what;
-    EXPECT_EQ(what.find('\n'), std::string::npos) << "not one line: " << what;
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "wrong error type: " << e.what();
-  }
-}
 
 std::vector<std::string> read_all(const std::vector<InputFile>& files, int64_t* empty = nullptr) {
   DocumentReader reader(files, "text");
