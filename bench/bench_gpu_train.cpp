@@ -75,7 +75,7 @@ int main(int argc, char** argv) {
     zero_grads(model.parameters());
     loss = model.forward(tokens.data(), targets.data(), B, T) / (double(B) * T);  // reads the loss: a sync
     model.backward(1.0f / static_cast<float>(B * T));
-    clip_grad_norm<float>(model.parameters(), 1.0);  // reads the norm: a sync
+    clip_grad_norm<float>(model.parameters(), 1.0, model.grid());  // reads the norm: a sync
     adam.step(1e-4f, 0.1f);
     cuda_synchronize();
     const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
     zero_grads(model.parameters());
     model.forward(tokens.data(), targets.data(), B, T);
     model.backward(1.0f / static_cast<float>(B * T));
-    clip_grad_norm<float>(model.parameters(), 1.0);
+    clip_grad_norm<float>(model.parameters(), 1.0, model.grid());
     adam.step(1e-3f, 0.1f);
     const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (s >= 2) times.push_back(dt);

@@ -72,18 +72,6 @@ int64_t Trainer::tokens_per_step() const {
   return int64_t{opt_.micro_batch} * cfg_.seq_len * opt_.grad_accum * grid_.shape().dp;
 }
 
-double Trainer::global_grad_norm() const {
-  const GridCoord& c = grid_.coord();
-  double local = 0.0;
-  if (c.dp_rank == 0) {  // DP replicas hold the same (already summed) gradients
-    for (const ParamRef& p : model_.parameters()) {
-      if (p.tied_copy || (p.sharding.replicated && c.tp_rank != 0)) continue;
-      local += ops::sum_squares<float>(p.grad->device(), p.grad->data<float>(), p.grad->numel());
-    }
-  }
-  return std::sqrt(grid_.world().sum(local));
-}
-
 StepResult Trainer::step(double lr) {
   const int B = opt_.micro_batch, T = cfg_.seq_len, M = opt_.grad_accum;
   inputs_.resize(size_t(M) * B * T);
@@ -102,11 +90,7 @@ StepResult Trainer::step(double lr) {
   if (cfg_.tie_embeddings && grid_.shape().pp > 1 && model_.wte.defined()) {
     grid_.embedding().all_reduce_sum(model_.dwte.data<float>(), model_.dwte.numel());
   }
-  r.grad_norm = global_grad_norm();
-  if (opt_.clip > 0 && r.grad_norm > opt_.clip) {
-    const float s = static_cast<float>(opt_.clip / (r.grad_norm + 1e-6));
-    for (const ParamRef& p : model_.parameters()) ops::scale_inplace<float>(p.grad->device(), p.grad->data<float>(), p.grad->numel(), s);
-  }
+  r.grad_norm = clip_grad_norm<float>(model_.parameters(), opt_.clip, grid_);
   adam_.step(static_cast<float>(lr), static_cast<float>(opt_.weight_decay));
   // Each loss once: the last stage's TP rank 0 of every DP replica.
   const bool reports = model_.has_head() && grid_.coord().tp_rank == 0;

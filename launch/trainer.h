@@ -42,8 +42,6 @@ class Trainer {
 
   // This rank's blocks of the model and of the AdamW moments, as checkpointed.
   std::vector<CheckpointTensor> checkpoint_tensors(int which /*0 params, 1 m, 2 v*/);
-  // Global squared-norm contribution rules, exposed for tests: each element once.
-  double global_grad_norm() const;
 
   Model<float>& model() { return model_; }
   AdamW<float>& optimizer() { return adam_; }

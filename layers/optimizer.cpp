@@ -28,10 +28,21 @@ void AdamW<Real>::step(float lr, float weight_decay) {
 }
 
 template <class Real>
-double clip_grad_norm(const ParameterList& params, double max_norm) {
-  double sum = 0.0;
-  for (const ParamRef& p : params) sum += ops::sum_squares<Real>(p.grad->device(), p.grad->data<Real>(), p.grad->numel());
-  const double norm = std::sqrt(sum);
+double global_grad_norm(const ParameterList& params, const ProcessGrid& grid) {
+  const GridCoord& c = grid.coord();
+  double local = 0.0;
+  if (c.dp_rank == 0) {  // DP replicas hold the same (already averaged) gradients
+    for (const ParamRef& p : params) {
+      if (p.tied_copy || (p.sharding.replicated && c.tp_rank != 0)) continue;
+      local += ops::sum_squares<Real>(p.grad->device(), p.grad->data<Real>(), p.grad->numel());
+    }
+  }
+  return std::sqrt(grid.world().sum(local));
+}
+
+template <class Real>
+double clip_grad_norm(const ParameterList& params, double max_norm, const ProcessGrid& grid) {
+  const double norm = global_grad_norm<Real>(params, grid);
   if (max_norm > 0 && norm > max_norm) {
     const Real scale = static_cast<Real>(max_norm / (norm + 1e-6));
     for (const ParamRef& p : params) ops::scale_inplace<Real>(p.grad->device(), p.grad->data<Real>(), p.grad->numel(), scale);
@@ -48,7 +59,9 @@ double lr_at(int64_t step, const LrSchedule& s) {
 
 template class AdamW<float>;
 template class AdamW<double>;
-template double clip_grad_norm<float>(const ParameterList&, double);
-template double clip_grad_norm<double>(const ParameterList&, double);
+template double global_grad_norm<float>(const ParameterList&, const ProcessGrid&);
+template double global_grad_norm<double>(const ParameterList&, const ProcessGrid&);
+template double clip_grad_norm<float>(const ParameterList&, double, const ProcessGrid&);
+template double clip_grad_norm<double>(const ParameterList&, double, const ProcessGrid&);
 
 }  // namespace alibi

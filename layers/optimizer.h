@@ -2,13 +2,14 @@
 // learning-rate schedule (linear warm-up, then cosine decay to min-lr).
 //
 //   AdamW<float> opt(model.parameters(), {0.9f, 0.95f, 1e-8f});
-//   double norm = clip_grad_norm(model.parameters(), 1.0);   // returns the pre-clip norm
+//   double norm = clip_grad_norm(model.parameters(), 1.0, grid);   // returns the pre-clip norm
 //   opt.step(lr_at(step, schedule), weight_decay);
 #pragma once
 
 #include <vector>
 
 #include "layers/parameters.h"
+#include "parallel/grid.h"
 
 namespace alibi {
 
@@ -40,10 +41,16 @@ class AdamW {
   int64_t step_ = 0;
 };
 
-// The L2 norm of all gradients together (each parameter counted once); when it exceeds
-// max_norm > 0, scales every gradient by max_norm / norm. Returns the norm before clipping.
+// The L2 norm of the whole model's gradients over the grid, each global element counted
+// once (DESIGN.md "Process grid"): TP shards sum over TP, replicated tensors count on TP
+// rank 0 only, the tied copy not at all, stages add over PP, and DP replicas (already
+// averaged) count on DP rank 0 only. Collective over grid.world(); every rank gets the
+// same norm. When it exceeds max_norm > 0, scales every local gradient by
+// max_norm / (norm + 1e-6). Returns the norm before clipping.
 template <class Real>
-double clip_grad_norm(const ParameterList& params, double max_norm);
+double global_grad_norm(const ParameterList& params, const ProcessGrid& grid);
+template <class Real>
+double clip_grad_norm(const ParameterList& params, double max_norm, const ProcessGrid& grid);
 
 struct LrSchedule {
   double lr = 3e-4;       // peak

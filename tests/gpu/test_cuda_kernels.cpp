@@ -282,8 +282,8 @@ TEST(CudaModel, TrainingFollowsCpu) {
     EXPECT_NEAR(lg, lc, 2e-2) << "step " << step;  // bf16 products, compounding over steps
     cpu_model.backward(static_cast<float>(1.0 / n));
     gpu_model.backward(static_cast<float>(1.0 / n));
-    clip_grad_norm<float>(cpu_model.parameters(), 1.0);
-    clip_grad_norm<float>(gpu_model.parameters(), 1.0);
+    clip_grad_norm<float>(cpu_model.parameters(), 1.0, cpu_model.grid());
+    clip_grad_norm<float>(gpu_model.parameters(), 1.0, gpu_model.grid());
     cpu_adam.step(3e-3f, 0.1f);
     gpu_adam.step(3e-3f, 0.1f);
   }
