@@ -76,7 +76,6 @@ int main(int argc, char** argv) {
   std::printf("16384 tokens per call, NH * HS = 2048\n");
   std::printf("%6s %4s %3s %3s %10s %10s %10s %10s %8s\n", "T", "HS", "B", "NH", "fwd ms", "fwd TF/s", "bwd ms",
               "bwd TF/s", "fwd %pk");
-  cuda::set_matmul_precision(cuda::MatmulPrecision::bf16);
 
   std::vector<Row> rows;
   for (int HS : {64, 128}) {
@@ -97,6 +96,7 @@ int main(int argc, char** argv) {
 
       AttentionParams<float> p =
           fused_qkv_params<float>(qkv.data<float>(), out.data<float>(), lse.data<float>(), B, T, NH, HS);
+      p.precision = MatmulPrecision::bf16;  // tensor cores
       float* d = dqkv.data<float>();
 
       const double fwd_s = time_per_call([&] { cuda::attention_forward(p); });

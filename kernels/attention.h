@@ -23,6 +23,8 @@
 
 #include <cstdint>
 
+#include "kernels/precision.h"
+
 namespace alibi {
 
 enum class PositionBias { none, alibi, rotary, t5 };
@@ -69,6 +71,9 @@ struct AttentionParams {
   Real* t5_table_grad = nullptr;   // (t5_buckets, NH), += by backward
   int t5_buckets = 32;
   int t5_max_distance = 128;
+  // CUDA: bf16/tf32 tensor-core products (at head sizes 32, 64, 128) or the exact fp32
+  // kernels; the CPU is exact whatever it says.
+  MatmulPrecision precision = MatmulPrecision::bf16;
 };
 
 // Params over one fused qkv activation (B, T, NH, 3, HS), as the attention layer keeps it:

@@ -26,20 +26,6 @@ void check_cuda(const char* op) {
 }
 }  // namespace
 
-void check_matmul_precision(const std::string& name) {
-  ALIBI_CHECK_AS(ConfigError, name == "bf16" || name == "tf32" || name == "fp32",
-                 "--matmul-precision must be bf16, tf32 or fp32 (got '" << name << "')");
-}
-
-void set_matmul_precision(const std::string& name) {
-  check_matmul_precision(name);
-#ifdef ALIBI_WITH_CUDA
-  cuda::set_matmul_precision(name == "fp32"   ? cuda::MatmulPrecision::fp32
-                             : name == "tf32" ? cuda::MatmulPrecision::tf32
-                                              : cuda::MatmulPrecision::bf16);
-#endif
-}
-
 // check_cuda throws for every case that does not reach the CUDA call.
 #ifdef ALIBI_WITH_CUDA
 #define ALIBI_ON_CUDA(op, call)                               \
@@ -53,15 +39,15 @@ void set_matmul_precision(const std::string& name) {
 #endif
 
 template <class Real>
-void linear_forward(Device device, Real* out, const Real* inp, const Real* weight, const Real* bias, int64_t N, int64_t IC, int64_t OC) {
+void linear_forward(Device device, MatmulPrecision precision, Real* out, const Real* inp, const Real* weight, const Real* bias, int64_t N, int64_t IC, int64_t OC) {
   if (device == Device::cpu) return cpu::linear_forward<Real>(out, inp, weight, bias, N, IC, OC);
-  ALIBI_ON_CUDA("linear_forward", cuda::linear_forward(out, inp, weight, bias, N, IC, OC))
+  ALIBI_ON_CUDA("linear_forward", cuda::linear_forward(out, inp, weight, bias, N, IC, OC, precision))
 }
 
 template <class Real>
-void linear_backward(Device device, Real* dinp, Real* dweight, Real* dbias, const Real* dout, const Real* inp, const Real* weight, int64_t N, int64_t IC, int64_t OC) {
+void linear_backward(Device device, MatmulPrecision precision, Real* dinp, Real* dweight, Real* dbias, const Real* dout, const Real* inp, const Real* weight, int64_t N, int64_t IC, int64_t OC) {
   if (device == Device::cpu) return cpu::linear_backward<Real>(dinp, dweight, dbias, dout, inp, weight, N, IC, OC);
-  ALIBI_ON_CUDA("linear_backward", cuda::linear_backward(dinp, dweight, dbias, dout, inp, weight, N, IC, OC))
+  ALIBI_ON_CUDA("linear_backward", cuda::linear_backward(dinp, dweight, dbias, dout, inp, weight, N, IC, OC, precision))
 }
 
 template <class Real>
@@ -184,10 +170,10 @@ void attention_backward(Device device, const AttentionParams<Real>& p, const Rea
   ALIBI_ON_CUDA("attention_backward", cuda::attention_backward(p, dout, dq, dk, dv))
 }
 
-template void linear_forward<float>(Device, float* out, const float* inp, const float* weight, const float* bias, int64_t N, int64_t IC, int64_t OC);
-template void linear_forward<double>(Device, double* out, const double* inp, const double* weight, const double* bias, int64_t N, int64_t IC, int64_t OC);
-template void linear_backward<float>(Device, float* dinp, float* dweight, float* dbias, const float* dout, const float* inp, const float* weight, int64_t N, int64_t IC, int64_t OC);
-template void linear_backward<double>(Device, double* dinp, double* dweight, double* dbias, const double* dout, const double* inp, const double* weight, int64_t N, int64_t IC, int64_t OC);
+template void linear_forward<float>(Device, MatmulPrecision, float* out, const float* inp, const float* weight, const float* bias, int64_t N, int64_t IC, int64_t OC);
+template void linear_forward<double>(Device, MatmulPrecision, double* out, const double* inp, const double* weight, const double* bias, int64_t N, int64_t IC, int64_t OC);
+template void linear_backward<float>(Device, MatmulPrecision, float* dinp, float* dweight, float* dbias, const float* dout, const float* inp, const float* weight, int64_t N, int64_t IC, int64_t OC);
+template void linear_backward<double>(Device, MatmulPrecision, double* dinp, double* dweight, double* dbias, const double* dout, const double* inp, const double* weight, int64_t N, int64_t IC, int64_t OC);
 template void add_bias<float>(Device, float* out, const float* bias, int64_t N, int64_t OC);
 template void add_bias<double>(Device, double* out, const double* bias, int64_t N, int64_t OC);
 template void embedding_forward<float>(Device, float* out, const int32_t* tokens, const float* wte, int64_t N, int64_t C);

@@ -2,7 +2,7 @@
 // reference (kernels/ops.h, float or double) or the CUDA backend (kernels/cuda/ops.h,
 // float only). Layers call these with their parameters' device:
 //
-//   ops::linear_forward<Real>(weight.device(), out, inp, w, b, N, IC, OC);
+//   ops::linear_forward<Real>(weight.device(), precision, out, inp, w, b, N, IC, OC);
 //
 // Token and target arrays are host pointers on both devices. A double tensor on CUDA, or
 // Device::cuda in a build without the CUDA backend, is a DeviceError naming the fix.
@@ -12,20 +12,27 @@
 #include <string>
 
 #include "kernels/attention.h"
+#include "kernels/precision.h"
+#include "runtime/enum_names.h"
 #include "runtime/tensor.h"
+
+namespace alibi {
+
+template <>
+struct EnumNames<MatmulPrecision> {
+  static constexpr const char* option = "--matmul-precision";
+  static constexpr std::array<std::pair<MatmulPrecision, const char*>, 3> values{
+      {{MatmulPrecision::bf16, "bf16"}, {MatmulPrecision::tf32, "tf32"}, {MatmulPrecision::fp32, "fp32"}}};
+};
+
+}  // namespace alibi
 
 namespace alibi::ops {
 
-// --matmul-precision: the CUDA backend's matrix products, bf16 (default) or tf32 tensor
-// cores with fp32 accumulation, or exact fp32. ConfigError for another name; no effect on
-// the CPU, which is fp32 (or double) throughout.
-void check_matmul_precision(const std::string& name);
-void set_matmul_precision(const std::string& name);
-
 template <class Real>
-void linear_forward(Device device, Real* out, const Real* inp, const Real* weight, const Real* bias, int64_t N, int64_t IC, int64_t OC);
+void linear_forward(Device device, MatmulPrecision precision, Real* out, const Real* inp, const Real* weight, const Real* bias, int64_t N, int64_t IC, int64_t OC);
 template <class Real>
-void linear_backward(Device device, Real* dinp, Real* dweight, Real* dbias, const Real* dout, const Real* inp, const Real* weight, int64_t N, int64_t IC, int64_t OC);
+void linear_backward(Device device, MatmulPrecision precision, Real* dinp, Real* dweight, Real* dbias, const Real* dout, const Real* inp, const Real* weight, int64_t N, int64_t IC, int64_t OC);
 template <class Real>
 void add_bias(Device device, Real* out, const Real* bias, int64_t N, int64_t OC);
 template <class Real>

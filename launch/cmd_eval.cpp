@@ -17,15 +17,14 @@
 #include <sstream>
 
 #include "data/eval_windows.h"
-#include "data/tokenizer.h"
-#include "kernels/dispatch.h"
-#include "launch/checkpoint_layout.h"
 #include "launch/commands.h"
-#include "launch/evaluate.h"
-#include "launch/metrics.h"
 #include "layers/model.h"
 #include "parallel/nccl_comm.h"
 #include "runtime/device.h"
+#include "train/evaluate.h"
+#include "train/metrics.h"
+#include "train/model_checkpoint.h"
+#include "train/options.h"
 
 namespace alibi {
 
@@ -116,8 +115,9 @@ void plot(const std::string& out, const std::vector<EvalRow>& rows, const std::v
 int cmd_eval(int argc, char** argv) {
   // ---- options ------------------------------------------------------------------------
   std::vector<std::string> checkpoints;
-  std::string data, lengths_text, split_name = "valid", mode = "nonoverlapping", out = "eval", device = "cpu";
-  std::string matmul_precision = "bf16";
+  std::string data, lengths_text, split_name = "valid", mode = "nonoverlapping", out = "eval";
+  Device device = Device::cpu;
+  MatmulPrecision matmul_precision = MatmulPrecision::bf16;
   int stride = 0, batch_tokens = 8192, tp = 1, pp = 1;
   po::options_description desc("evaluation");
   desc.add_options()
@@ -130,8 +130,8 @@ int cmd_eval(int argc, char** argv) {
       ("batch-tokens", po::value<int>(&batch_tokens)->default_value(batch_tokens), "tokens per forward (windows = max(1, this / length))")
       ("tp", po::value<int>(&tp)->default_value(tp), "tensor-parallel ranks")
       ("pp", po::value<int>(&pp)->default_value(pp), "pipeline stages; dp = ranks / (tp*pp) splits the windows")
-      ("device", po::value<std::string>(&device)->default_value(device), "cpu | cuda (one GPU per rank)")
-      ("matmul-precision", po::value<std::string>(&matmul_precision)->default_value(matmul_precision),
+      ("device", po::value<Device>(&device)->default_value(device), "cpu | cuda (one GPU per rank)")
+      ("matmul-precision", po::value<MatmulPrecision>(&matmul_precision)->default_value(matmul_precision),
        "--device cuda: bf16 | tf32 tensor cores or exact fp32 products")
       ("out", po::value<std::string>(&out)->default_value(out), "prefix of the CSV, JSON and PNG outputs");
   po::variables_map vm;
@@ -141,10 +141,8 @@ int cmd_eval(int argc, char** argv) {
   for (const std::string& c : checkpoints) {
     ALIBI_CHECK_AS(IoError, fs::is_regular_file(c), "--checkpoint " << c << ": no such file; give a step_*.h5 checkpoint");
   }
-  ALIBI_CHECK_AS(ConfigError, device == "cpu" || device == "cuda", "--device must be cpu or cuda (got '" << device << "')");
-  const bool on_gpu = device == "cuda";
+  const bool on_gpu = device == Device::cuda;
   if (on_gpu) select_cuda_device(local_rank(MPI_COMM_WORLD));
-  ops::set_matmul_precision(matmul_precision);
   const Split split = parse_split(split_name);
   int world = 1, rank = 0;
   MPI_Comm_size(MPI_COMM_WORLD, &world);
@@ -163,23 +161,16 @@ int cmd_eval(int argc, char** argv) {
     const std::string corpus_path = !data.empty() ? data : options.count("data") ? options.at("data") : "";
     ALIBI_CHECK_AS(ConfigError, !corpus_path.empty(), checkpoint << " names no corpus; give --data");
     Corpus corpus(corpus_path);
-    {
-      h5::File ck(checkpoint, h5::Access::read_only);
-      const Tokenizer saved = Tokenizer::read_from(ck.group("tokenizer"));
-      ALIBI_CHECK_AS(DataError, saved == corpus.tokenizer(),
-                     checkpoint << ": its tokenizer (" << saved.describe() << ") differs from " << corpus_path << "'s ("
-                                << corpus.tokenizer().describe() << "); evaluate on a corpus with the same tokenizer");
-    }
     const ProcessGrid grid =
         ProcessGrid::create(MPI_COMM_WORLD, shape, cfg, on_gpu ? CommBackend::nccl : CommBackend::mpi);
     Model<float> model(cfg, 0, grid);
-    model.to_device(on_gpu ? Device::cuda : Device::cpu);  // checkpoints are fp32 host data: any device
-    read_checkpoint_tensors(checkpoint, checkpoint_blocks(model.parameters(), nullptr, cfg, grid.coord()), {}, {});
+    model.to_device(device, matmul_precision);  // checkpoints are fp32 host data: any device
+    load_model(checkpoint, model, corpus);
     const std::vector<int> lengths = vm.count("lengths") ? parse_lengths(lengths_text) : std::vector<int>{cfg.seq_len};
 
     for (const int T : lengths) {
       // ---- windows of this length ---------------------------------------------------
-      ALIBI_CHECK_AS(ConfigError, cfg.position_method() != PositionMethod::learned || T <= cfg.position_rows(),
+      ALIBI_CHECK_AS(ConfigError, cfg.position != PositionMethod::learned || T <= cfg.position_rows(),
                      "length " << T << " is past " << checkpoint << "'s learned position table ("
                                << cfg.position_rows() << " positions); learned positions cannot extrapolate");
       ALIBI_CHECK_AS(ConfigError, corpus.size(split) >= int64_t{T} + 1,
@@ -194,13 +185,13 @@ int cmd_eval(int argc, char** argv) {
         if (!tty) return;
         const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         const double eta = s / static_cast<double>(done) * static_cast<double>(total - done);
-        std::printf("\r  %s T=%d: %lld/%lld windows, ETA %s   ", cfg.position.c_str(), T, static_cast<long long>(done),
+        std::printf("\r  %s T=%d: %lld/%lld windows, ETA %s   ", enum_name(cfg.position), T, static_cast<long long>(done),
                     static_cast<long long>(total), format_duration(eta).c_str());
         std::fflush(stdout);
       };
       const EvalResult result = score_windows(model, grid, windows, T, B, 0, progress);
       if (tty) std::printf("\r%80s\r", "");
-      EvalRow row{checkpoint, cfg.position, cfg.seq_len, T, S, mode, result};
+      EvalRow row{checkpoint, enum_name(cfg.position), cfg.seq_len, T, S, mode, result};
       rows.push_back(row);
       if (root) {
         if (rows.size() == 1) {

@@ -23,7 +23,7 @@
 #include "kernels/alibi.h"
 #include "launch/commands.h"
 #include "launch/plan.h"
-#include "launch/train_options.h"
+#include "train/options.h"
 #include "runtime/error.h"
 
 namespace alibi {
@@ -93,7 +93,7 @@ void print_text(const PlanInput& in, const std::vector<RankPlan>& plan, int64_t 
   const int64_t windows = int64_t{in.micro_batch} * in.grad_accum * g.dp;
   std::printf("model: L=%d C=%d NH=%d HS=%d F=%d V=%d (%s) T=%d, position %s, %s embeddings\n", cfg.layers,
               cfg.channels, cfg.heads, cfg.head_size(), cfg.ffn_width(), cfg.vocab, in.vocab_source.c_str(),
-              cfg.seq_len, cfg.position.c_str(), cfg.tie_embeddings ? "tied" : "untied");
+              cfg.seq_len, enum_name(cfg.position), cfg.tie_embeddings ? "tied" : "untied");
   std::printf("layout: tp=%d pp=%d dp=%d = %d rank%s; micro-batch %d x grad-accum %d x dp %d = %lld windows "
               "(%s tokens) per step\n\n",
               g.tp, g.pp, g.dp, g.world(), g.world() == 1 ? "" : "s", in.micro_batch, in.grad_accum, g.dp, static_cast<long long>(windows),
@@ -125,10 +125,10 @@ void print_text(const PlanInput& in, const std::vector<RankPlan>& plan, int64_t 
               "state: fp32 weights, grads, AdamW m and v (16 B/param)%s.\n"
               "activ.: tensors kept for backward by each micro-batch in flight (1F1B: min(pp - pp_rank, grad-accum));\n"
               "  transient backward scratch and allocator slack are not counted.\n",
-              cfg.position_method() == PositionMethod::learned ? " The first stage holds the learned position table." : "",
+              cfg.position == PositionMethod::learned ? " The first stage holds the learned position table." : "",
               g.dp > 1 ? " + DP all-reduce buckets (4 B/param)" : "");
 
-  if (cfg.position_method() == PositionMethod::alibi) {
+  if (cfg.position == PositionMethod::alibi) {
     std::printf("\nALiBi slopes of each tp rank's heads (the same at every dp and pp rank; head h of NH=%d: slope = 2^x):\n",
                 cfg.heads);
     const int NH_local = cfg.heads / g.tp;
@@ -141,7 +141,7 @@ void print_text(const PlanInput& in, const std::vector<RankPlan>& plan, int64_t 
       std::printf("%s\n", line.c_str());
     }
   } else {
-    std::printf("\nno ALiBi slopes: --position %s\n", cfg.position.c_str());
+    std::printf("\nno ALiBi slopes: --position %s\n", enum_name(cfg.position));
   }
 
   const int64_t expected = cfg.parameter_count();
@@ -153,12 +153,12 @@ void print_text(const PlanInput& in, const std::vector<RankPlan>& plan, int64_t 
 void print_json(const PlanInput& in, const std::vector<RankPlan>& plan, int64_t replica_params) {
   const ModelConfig& cfg = in.cfg;
   const GridShape& g = in.shape;
-  const bool alibi = cfg.position_method() == PositionMethod::alibi;
+  const bool alibi = cfg.position == PositionMethod::alibi;
   std::string s = "{\n";
   s += "  \"model\": {\"layers\": " + std::to_string(cfg.layers) + ", \"channels\": " + std::to_string(cfg.channels) +
        ", \"heads\": " + std::to_string(cfg.heads) + ", \"ffn\": " + std::to_string(cfg.ffn_width()) +
        ", \"vocab\": " + std::to_string(cfg.vocab) + ", \"seq_len\": " + std::to_string(cfg.seq_len) +
-       ", \"position\": " + json_string(cfg.position) +
+       ", \"position\": " + json_string(enum_name(cfg.position)) +
        ", \"tie_embeddings\": " + (cfg.tie_embeddings ? "true" : "false") +
        ", \"parameters\": " + std::to_string(cfg.parameter_count()) + "},\n";
   s += "  \"layout\": {\"tp\": " + std::to_string(g.tp) + ", \"pp\": " + std::to_string(g.pp) +
@@ -308,7 +308,7 @@ void print_study_text(const StudyInput& in, const std::vector<LayoutEstimate>& s
   const Hardware& hw = in.hw;
   std::printf("model: L=%d C=%d NH=%d HS=%d F=%d V=%d (%s) T=%d, position %s, %s embeddings: %s parameters\n",
               cfg.layers, cfg.channels, cfg.heads, cfg.head_size(), cfg.ffn_width(), cfg.vocab,
-              in.vocab_source.c_str(), cfg.seq_len, cfg.position.c_str(), cfg.tie_embeddings ? "tied" : "untied",
+              in.vocab_source.c_str(), cfg.seq_len, enum_name(cfg.position), cfg.tie_embeddings ? "tied" : "untied",
               grouped(cfg.parameter_count()).c_str());
   std::printf("hardware: %d GPU%s (%d per node), %g GB each, %g TFLOP/s bf16 peak, %g GB/s HBM, all-reduce %g GB/s "
               "in a node and %g GB/s between nodes\n",
@@ -370,7 +370,7 @@ void print_study_json(const StudyInput& in, const std::vector<LayoutEstimate>& s
   s += "  \"model\": {\"layers\": " + std::to_string(cfg.layers) + ", \"channels\": " + std::to_string(cfg.channels) +
        ", \"heads\": " + std::to_string(cfg.heads) + ", \"ffn\": " + std::to_string(cfg.ffn_width()) +
        ", \"vocab\": " + std::to_string(cfg.vocab) + ", \"seq_len\": " + std::to_string(cfg.seq_len) +
-       ", \"position\": " + json_string(cfg.position) +
+       ", \"position\": " + json_string(enum_name(cfg.position)) +
        ", \"tie_embeddings\": " + (cfg.tie_embeddings ? "true" : "false") +
        ", \"parameters\": " + std::to_string(cfg.parameter_count()) +
        ", \"flops_per_token\": " + num(model_flops_per_token(cfg)) + "},\n";

@@ -13,13 +13,12 @@
 #include <filesystem>
 #include <memory>
 
-#include "data/tokenizer.h"
 #include "launch/commands.h"
-#include "launch/metrics.h"
-#include "kernels/dispatch.h"
-#include "launch/trainer.h"
+#include "parallel/checkpoint.h"
 #include "parallel/nccl_comm.h"
 #include "runtime/device.h"
+#include "train/metrics.h"
+#include "train/trainer.h"
 
 namespace alibi {
 
@@ -83,9 +82,8 @@ int cmd_train(int argc, char** argv) {
   corpus.require_tokens(Split::valid, int64_t{cfg.seq_len} + 1, "validation at --seq-len " + std::to_string(cfg.seq_len));
   // --device cuda: one GPU per rank by node-local rank (a clear error where none exists),
   // NCCL for the grid's tensors.
-  const bool on_gpu = opt.device == "cuda";
+  const bool on_gpu = opt.device == Device::cuda;
   if (on_gpu) select_cuda_device(local_rank(MPI_COMM_WORLD));
-  ops::set_matmul_precision(opt.matmul_precision);
   const ProcessGrid grid =
       ProcessGrid::create(MPI_COMM_WORLD, shape, cfg, on_gpu ? CommBackend::nccl : CommBackend::mpi);
   const bool root = grid.rank() == 0;
@@ -99,56 +97,36 @@ int cmd_train(int argc, char** argv) {
 
   // ---- model and optimizer ------------------------------------------------------------
   Trainer trainer(cfg, opt, grid, corpus);
-  CheckpointState state;
-  state.seed = opt.seed;
   if (!resume_path.empty()) {
-    state = read_checkpoint_state(resume_path);
-    {
-      h5::File ck(resume_path, h5::Access::read_only);
-      const Tokenizer saved = Tokenizer::read_from(ck.group("tokenizer"));
-      ALIBI_CHECK_AS(DataError, saved == corpus.tokenizer(),
-                     resume_path << ": the checkpoint's tokenizer (" << saved.describe() << ") differs from the corpus "
-                                 << opt.data << "'s (" << corpus.tokenizer().describe()
-                                 << "); resume with the corpus it was trained on");
-    }
-    read_checkpoint_tensors(resume_path, trainer.checkpoint_tensors(0), trainer.checkpoint_tensors(1),
-                            trainer.checkpoint_tensors(2));
-    trainer.optimizer().set_steps_taken(state.step);
-    trainer.sampler().set_position(state.data_position);
-    if (root) std::printf("resumed from %s at step %lld\n", resume_path.c_str(), static_cast<long long>(state.step));
+    const int64_t step = trainer.resume(resume_path);
+    if (root) std::printf("resumed from %s at step %lld\n", resume_path.c_str(), static_cast<long long>(step));
   }
   if (root) {
     std::printf("model: %lld parameters (L=%d C=%d NH=%d F=%d V=%d T=%d, position %s); layout tp=%d pp=%d dp=%d; "
                 "%lld tokens/step (micro-batch %d x grad-accum %d x dp %d windows)\n",
                 static_cast<long long>(cfg.parameter_count()), cfg.layers, cfg.channels, cfg.heads, cfg.ffn_width(),
-                cfg.vocab, cfg.seq_len, cfg.position.c_str(), shape.tp, shape.pp, shape.dp,
+                cfg.vocab, cfg.seq_len, enum_name(cfg.position), shape.tp, shape.pp, shape.dp,
                 static_cast<long long>(trainer.tokens_per_step()), opt.micro_batch, opt.grad_accum, shape.dp);
     if (on_gpu) {
       std::printf("device: %s per rank (%s matrix products, fp32 weights, activations and optimizer)\n",
-                  cuda_device_name().c_str(), opt.matmul_precision.c_str());
+                  cuda_device_name().c_str(), enum_name(opt.matmul_precision));
     }
   }
 
-  auto save = [&](int64_t step) {
-    state.step = step;
-    state.data_position = trainer.sampler().position();
-    const std::string path = checkpoint_path(opt.out_dir, step);
-    write_checkpoint(path, grid.world(), to_option_map(cfg, opt), state, trainer.checkpoint_tensors(0),
-                     trainer.checkpoint_tensors(1), trainer.checkpoint_tensors(2), [&](h5::File& f) {
-                       h5::Group g = f.create_group("tokenizer");
-                       corpus.tokenizer().write_to(g);
-                     });
+  auto save = [&] {
+    const std::string path = checkpoint_path(opt.out_dir, trainer.steps_done());
+    trainer.save(path);
     if (root) prune_checkpoints(opt.out_dir, opt.keep);
     return path;
   };
 
   // ---- train loop ---------------------------------------------------------------------
   std::unique_ptr<MetricsLog> metrics;
-  if (root) metrics = std::make_unique<MetricsLog>(opt.out_dir, state.step);
+  if (root) metrics = std::make_unique<MetricsLog>(opt.out_dir, trainer.steps_done());
   const LrSchedule schedule{opt.lr, opt.min_lr, opt.warmup, opt.steps};
-  ProgressBar progress(state.step, opt.steps, static_cast<int>(opt.log_every));
+  ProgressBar progress(trainer.steps_done(), opt.steps, static_cast<int>(opt.log_every));
   const Clock::time_point start = Clock::now();
-  for (int64_t step = state.step; step < opt.steps; ++step) {
+  for (int64_t step = trainer.steps_done(); step < opt.steps; ++step) {
     const Clock::time_point t0 = Clock::now();
     const double lr = lr_at(step, schedule);
     const StepResult r = trainer.step(lr);
@@ -176,7 +154,7 @@ int cmd_train(int argc, char** argv) {
     // One flag all-reduced per step: every rank stops at the same step boundary.
     const bool stop = !last && grid.world().max(static_cast<double>(g_stop_signal)) > 0;
     if ((opt.save_every > 0 && m.step % opt.save_every == 0) || last || stop) {
-      const std::string path = save(m.step);
+      const std::string path = save();
       if (root && !last) progress.message("saved " + path);
     }
     if (stop) {

@@ -51,7 +51,7 @@ std::vector<RankPlan> plan_layout(const ModelConfig& cfg, const GridShape& shape
   validate_grid(shape, shape.world(), cfg);
   ALIBI_CHECK_AS(ConfigError, micro_batch >= 1, "--micro-batch must be at least 1 (got " << micro_batch << ")");
   ALIBI_CHECK_AS(ConfigError, grad_accum >= 1, "--grad-accum must be at least 1 (got " << grad_accum << ")");
-  const PositionMethod method = cfg.position_method();
+  const PositionMethod method = cfg.position;
   // ModelConfig::parameter_count counts a T5 bias table, but layers/model.cpp does not
   // build one yet, so there is no layout to mirror: plan it when the model has it.
   ALIBI_CHECK_AS(ConfigError, method != PositionMethod::t5,
@@ -158,7 +158,7 @@ int64_t gpu_activation_bytes(const ModelConfig& cfg, const RankPlan& r, int tp, 
   int64_t bytes = recompute ? r.in_flight * (stream + head) + (local_layers > 0 ? block : 0)
                             : r.in_flight * (local_layers * block + stream + head);
   // Sinusoidal positions: one (T, C) fp32 table on the first stage, shared by the slots.
-  if (r.embedding_stage && cfg.position_method() == PositionMethod::sinusoidal) bytes += T * C * kFp32;
+  if (r.embedding_stage && cfg.position == PositionMethod::sinusoidal) bytes += T * C * kFp32;
   return bytes;
 }
 

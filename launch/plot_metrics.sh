@@ -27,7 +27,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 # metrics.jsonl -> columns step loss lr tokens_per_s val_loss, NaN where a field is absent.
-# The lines are flat objects of numbers written by launch/metrics.cpp, so a field is
+# The lines are flat objects of numbers written by train/metrics.cpp, so a field is
 # `"name": number`; awk reads them without a JSON library.
 awk '
   function field(name,   m) {

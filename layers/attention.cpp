@@ -28,6 +28,7 @@ AttentionParams<Real> Attention<Real>::params(int B, int T) const {
   p.head_offset = shape_.head_offset;
   p.n_heads_total = shape_.n_heads_total;
   p.bias = shape_.bias;
+  p.precision = precision_;
   if (shape_.bias == PositionBias::t5) {
     p.t5_table = shape_.t5_table->template data<Real>();
     p.t5_table_grad = shape_.t5_table_grad->template data<Real>();
@@ -68,6 +69,11 @@ void Attention<Real>::backward(Tensor& dinp, const Tensor& dout, const Tensor& i
 }
 
 template <class Real>
+void Attention<Real>::set_precision(MatmulPrecision precision) {
+  precision_ = qkv.precision = proj.precision = precision;
+}
+
+template <class Real>
 void Attention<Real>::release_activations() {
   qkv_act_ = Tensor();
   att_ = Tensor();
@@ -77,7 +83,14 @@ void Attention<Real>::release_activations() {
 
 template <class Real>
 void Attention<Real>::collect(ParameterList& params) {
+  // The fused QKV's rows are already head-major (row h*3*HS + s*HS + d); checkpoints store
+  // them as (NH, 3, HS, C) and (NH, 3, HS), so a TP shard of heads is one hyperslab
+  // whatever the layout that reads it.
+  const size_t first = params.size();
   qkv.collect(params);
+  const int64_t NH_total = shape_.n_heads_total, NH = shape_.NH, h0 = shape_.head_offset, HS = HS_, C = shape_.C;
+  params[first].stored_as = StoredBlock{{NH_total, 3, HS, C}, {h0, 0, 0, 0}, {NH, 3, HS, C}};
+  params[first + 1].stored_as = StoredBlock{{NH_total, 3, HS}, {h0, 0, 0}, {NH, 3, HS}};
   proj.collect(params);
 }
 

@@ -49,6 +49,8 @@ class Attention {
 
   void collect(ParameterList& params);
   const AttentionShape& shape() const { return shape_; }
+  // The CUDA products of the projections and the attention kernel.
+  void set_precision(MatmulPrecision precision);
 
   Linear<Real> qkv;   // C -> NH*3*HS, column-parallel
   Linear<Real> proj;  // NH*HS -> C, row-parallel
@@ -56,6 +58,7 @@ class Attention {
  private:
   AttentionParams<Real> params(int B, int T) const;
   AttentionShape shape_;
+  MatmulPrecision precision_ = MatmulPrecision::bf16;
   const Communicator* tp_ = nullptr;
   int HS_ = 0;
   int B_ = 0, T_ = 0;

@@ -28,6 +28,10 @@ class Block {
   void release_activations();
 
   void collect(ParameterList& params);
+  void set_precision(MatmulPrecision precision) {
+    attn.set_precision(precision);
+    mlp.set_precision(precision);
+  }
 
   LayerNorm<Real> ln1;
   Attention<Real> attn;

@@ -26,7 +26,7 @@ void Linear<Real>::forward(Tensor& out, const Tensor& inp, bool add_bias) const 
               name_ << ": input " << shape_str(inp.shape()) << " / output " << shape_str(out.shape())
                     << " do not match (" << in_ << " -> " << out_ << ")");
   const Real* b = add_bias && bias.defined() ? bias.data<Real>() : nullptr;
-  ops::linear_forward<Real>(weight.device(), out.data<Real>(), inp.data<Real>(), weight.data<Real>(), b, N, in_, out_);
+  ops::linear_forward<Real>(weight.device(), precision, out.data<Real>(), inp.data<Real>(), weight.data<Real>(), b, N, in_, out_);
 }
 
 template <class Real>
@@ -38,7 +38,7 @@ void Linear<Real>::add_bias(Tensor& out) const {
 template <class Real>
 void Linear<Real>::backward(Tensor* dinp, const Tensor& dout, const Tensor& inp) {
   const int64_t N = inp.numel() / in_;
-  ops::linear_backward<Real>(weight.device(), dinp ? dinp->data<Real>() : nullptr, dweight.data<Real>(),
+  ops::linear_backward<Real>(weight.device(), precision, dinp ? dinp->data<Real>() : nullptr, dweight.data<Real>(),
                              bias.defined() ? dbias.data<Real>() : nullptr, dout.data<Real>(),
                              inp.data<Real>(), weight.data<Real>(), N, in_, out_);
 }

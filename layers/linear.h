@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "kernels/precision.h"
 #include "layers/parameters.h"
 
 namespace alibi {
@@ -31,6 +32,7 @@ class Linear {
 
   Tensor weight, dweight;  // (out, in)
   Tensor bias, dbias;      // (out), undefined without bias
+  MatmulPrecision precision = MatmulPrecision::bf16;  // CUDA products (Model::to_device sets it)
 
  private:
   std::string name_;

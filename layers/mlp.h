@@ -25,6 +25,7 @@ class Mlp {
   void release_activations() { fch_ = fch_gelu_ = Tensor(); }
 
   void collect(ParameterList& params);
+  void set_precision(MatmulPrecision precision) { fc.precision = proj.precision = precision; }
 
   Linear<Real> fc;    // C -> F_local, column-parallel
   Linear<Real> proj;  // F_local -> C, row-parallel

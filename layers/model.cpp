@@ -40,7 +40,7 @@ template <class Real>
 Model<Real>::Model(const ModelConfig& config, uint64_t seed, const ProcessGrid& grid)
     : config_(config), grid_(grid) {
   config.validate();
-  const PositionMethod method = config.position_method();
+  const PositionMethod method = config.position;
   const GridShape& g = grid.shape();
   // The T5 table is shared by every layer; split over pipeline stages it would need its
   // copies kept in sync like the tied embedding, which is not written yet.
@@ -56,7 +56,7 @@ Model<Real>::Model(const ModelConfig& config, uint64_t seed, const ProcessGrid& 
     make_parameter<Real>(wte, dwte, "embedding.weight", {v1_ - v0_, C}, vocab_rows, Init::normal, 0.02, seed);
     params_.push_back({"embedding.weight", &wte, &dwte, true, vocab_rows, /*tied_copy=*/!grid.first_stage()});
   }
-  if (grid.first_stage() && config.position_method() == PositionMethod::learned) {
+  if (grid.first_stage() && config.position == PositionMethod::learned) {
     const Shape shape{config.position_rows(), C};
     make_parameter<Real>(wpe, dwpe, "position.weight", shape, Sharding::whole(shape), Init::normal, 0.02, seed);
     params_.push_back({"position.weight", &wpe, &dwpe, true, Sharding::whole(shape)});
@@ -66,7 +66,7 @@ Model<Real>::Model(const ModelConfig& config, uint64_t seed, const ProcessGrid& 
   shape.NH = config.heads / g.tp;
   shape.head_offset = shape.NH * c.tp_rank;
   shape.n_heads_total = config.heads;
-  shape.bias = attention_bias(config.position_method());
+  shape.bias = attention_bias(config.position);
   if (method == PositionMethod::t5) {
     const Sharding heads_cols = Sharding::cols({kT5Buckets, config.heads}, shape.head_offset);
     make_parameter<Real>(t5, dt5, "position.t5_bias", {kT5Buckets, shape.NH}, heads_cols, Init::zeros, 0.0, seed);
@@ -92,9 +92,12 @@ Model<Real>::Model(const ModelConfig& config, uint64_t seed, const ProcessGrid& 
 }
 
 template <class Real>
-void Model<Real>::to_device(Device device) {
-  if (device == device_) return;
+void Model<Real>::to_device(Device device, MatmulPrecision precision) {
   ALIBI_CHECK(slots_.empty(), "Model::to_device must come before the first forward");
+  // The slots copy the template blocks on first use, precision included.
+  precision_ = precision;
+  for (Block<Real>& b : blocks) b.set_precision(precision);
+  if (device == device_) return;
   if (device == Device::cuda) {
     require_cuda_device("--device cuda");
     ALIBI_CHECK_AS(DeviceError, (std::is_same_v<Real, float>), "--device cuda runs float models only");
@@ -198,7 +201,7 @@ double Model<Real>::forward_stage(int index, const int32_t* tokens, const int32_
 
   // ---- final LayerNorm, LM head (copy_to_tp: identity forward), vocab-parallel CE
   ln_f.forward(s.lnf_out, s.lnf_mean, s.lnf_rstd, s.residuals.back());
-  ops::linear_forward<Real>(device_, s.logits.template data<Real>(), s.lnf_out.template data<Real>(), head_weight().template data<Real>(), nullptr,
+  ops::linear_forward<Real>(device_, precision_, s.logits.template data<Real>(), s.lnf_out.template data<Real>(), head_weight().template data<Real>(), nullptr,
                             N, C, V_local);
   if (targets == nullptr) return 0.0;
   s.targets.assign(targets, targets + N);
@@ -233,7 +236,7 @@ void Model<Real>::backward_stage(int index, Real scale, const std::function<void
                                  s.targets.data(), v0_, N, V_local, scale);
     Tensor dlnf = Tensor::empty({N, C}, dtype_of<Real>(), device_);
     Tensor& dhead = config_.tie_embeddings ? dwte : lm_head.dweight;
-    ops::linear_backward<Real>(device_, dlnf.data<Real>(), dhead.data<Real>(), nullptr, dlogits, s.lnf_out.template data<Real>(),
+    ops::linear_backward<Real>(device_, precision_, dlnf.data<Real>(), dhead.data<Real>(), nullptr, dlogits, s.lnf_out.template data<Real>(),
                                head_weight().template data<Real>(), N, C, V_local);
     copy_to_tp_backward(tp, dlnf);
     s.dres.zero_();
@@ -257,7 +260,7 @@ template <class Real>
 void Model<Real>::add_positions(Tensor& x, int B, int T) {
   const int64_t C = config_.channels;
   Real* p = x.data<Real>();
-  switch (config_.position_method()) {
+  switch (config_.position) {
     case PositionMethod::learned: {
       ALIBI_CHECK_AS(ConfigError, T <= config_.position_rows(),
                      "length " << T << " is past the learned position table's " << config_.position_rows()
@@ -286,7 +289,7 @@ template <class Real>
 void Model<Real>::positions_backward(Slot& s, Tensor& dx) {
   const int64_t C = config_.channels, T = s.T, B = s.B;
   Real* d = dx.template data<Real>();
-  switch (config_.position_method()) {
+  switch (config_.position) {
     case PositionMethod::learned: {
       ops::position_rows_backward<Real>(device_, dwpe.data<Real>(), d, B, T, C);
       break;

@@ -67,8 +67,10 @@ class Model {
 
   // Moves parameters and gradients to `device`, before the first forward; activations are
   // then allocated there too. Device::cuda needs float and a CUDA device (DeviceError).
-  void to_device(Device device);
+  // `precision`: the matrix products on CUDA (kernels/precision.h); the CPU ignores it.
+  void to_device(Device device, MatmulPrecision precision = MatmulPrecision::bf16);
   Device device() const { return device_; }
+  MatmulPrecision precision() const { return precision_; }
 
   const ParameterList& parameters() const { return params_; }
   const ModelConfig& config() const { return config_; }
@@ -108,6 +110,7 @@ class Model {
   ModelConfig config_;
   ProcessGrid grid_;
   Device device_ = Device::cpu;
+  MatmulPrecision precision_ = MatmulPrecision::bf16;
   int first_layer_ = 0;
   int64_t v0_ = 0, v1_ = 0;
   ParameterList params_;

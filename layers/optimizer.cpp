@@ -31,11 +31,9 @@ template <class Real>
 double global_grad_norm(const ParameterList& params, const ProcessGrid& grid) {
   const GridCoord& c = grid.coord();
   double local = 0.0;
-  if (c.dp_rank == 0) {  // DP replicas hold the same (already averaged) gradients
-    for (const ParamRef& p : params) {
-      if (p.tied_copy || (p.sharding.replicated && c.tp_rank != 0)) continue;
+  for (const ParamRef& p : params) {
+    if (p.counted_here(c.tp_rank, c.dp_rank))
       local += ops::sum_squares<Real>(p.grad->device(), p.grad->data<Real>(), p.grad->numel());
-    }
   }
   return std::sqrt(grid.world().sum(local));
 }

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,13 @@ struct Sharding {
   static Sharding range(int64_t n, int64_t first) { return {{n}, {first}, false}; }
 };
 
+// How checkpoints store a parameter, and where this rank's block sits in it.
+struct StoredBlock {
+  Shape shape;                  // the whole tensor as stored, e.g. (NH, 3, HS, C)
+  std::vector<int64_t> offset;  // the block's first index along each stored dimension
+  Shape count;                  // the block's extent in stored dimensions
+};
+
 struct ParamRef {
   std::string name;
   Tensor* value;  // this rank's block of the weights
@@ -39,6 +47,19 @@ struct ParamRef {
   // The last pipeline stage's copy of the tied embedding: kept equal to the first
   // stage's, never counted twice (grad norm) or written twice (checkpoints).
   bool tied_copy = false;
+  // Set by a layer whose stored layout is not its memory layout (the attention's fused
+  // QKV, stored head-major); otherwise the global tensor is stored as laid out in memory.
+  std::optional<StoredBlock> stored_as = std::nullopt;
+
+  StoredBlock stored() const {
+    return stored_as ? *stored_as : StoredBlock{sharding.global_shape, sharding.offset, value->shape()};
+  }
+  // Whether this rank's block counts once among all ranks' (global sums, the one writer of
+  // a checkpoint): DP rank 0 (replicas hold equal values), TP rank 0 for tensors every TP
+  // rank holds whole, and never the tied copy.
+  bool counted_here(int tp_rank, int dp_rank) const {
+    return dp_rank == 0 && !tied_copy && (!sharding.replicated || tp_rank == 0);
+  }
 };
 
 using ParameterList = std::vector<ParamRef>;

@@ -9,29 +9,6 @@
 
 namespace alibi {
 
-PositionMethod parse_position_method(const std::string& name) {
-  if (name == "alibi") return PositionMethod::alibi;
-  if (name == "sinusoidal") return PositionMethod::sinusoidal;
-  if (name == "rotary") return PositionMethod::rotary;
-  if (name == "t5") return PositionMethod::t5;
-  if (name == "learned") return PositionMethod::learned;
-  if (name == "none") return PositionMethod::none;
-  throw ConfigError("--position '" + name +
-                    "' is not a position method; use alibi, sinusoidal, rotary, t5, learned or none");
-}
-
-const char* position_method_name(PositionMethod method) {
-  switch (method) {
-    case PositionMethod::alibi: return "alibi";
-    case PositionMethod::sinusoidal: return "sinusoidal";
-    case PositionMethod::rotary: return "rotary";
-    case PositionMethod::t5: return "t5";
-    case PositionMethod::learned: return "learned";
-    case PositionMethod::none: return "none";
-  }
-  return "?";
-}
-
 void ModelConfig::validate() const {
   ALIBI_CHECK_AS(ConfigError, vocab >= 2, "--vocab must be at least 2 (got " << vocab << ")");
   ALIBI_CHECK_AS(ConfigError, layers >= 1, "--layers must be at least 1 (got " << layers << ")");
@@ -44,7 +21,7 @@ void ModelConfig::validate() const {
                             << (channels % 8 == 0 ? 8 : 1));
   ALIBI_CHECK_AS(ConfigError, ffn >= 0, "--ffn must be >= 0 (0 means 4 x channels; got " << ffn << ")");
   ALIBI_CHECK_AS(ConfigError, seq_len >= 1, "--seq-len must be at least 1 (got " << seq_len << ")");
-  const PositionMethod method = position_method();
+  const PositionMethod method = position;
   ALIBI_CHECK_AS(ConfigError, method != PositionMethod::rotary || head_size() % 2 == 0,
                  "--position rotary needs an even head size (channels / heads = " << head_size() << ")");
   ALIBI_CHECK_AS(ConfigError, max_positions >= 0 && (method != PositionMethod::learned || position_rows() >= seq_len),
@@ -60,7 +37,7 @@ int64_t ModelConfig::parameter_count() const {
                             + 2 * C              // ln2
                             + F * C + F          // fc
                             + C * F + C;         // fc proj
-  const PositionMethod method = position_method();
+  const PositionMethod method = position;
   const int64_t positions = method == PositionMethod::learned ? int64_t{position_rows()} * C
                             : method == PositionMethod::t5    ? int64_t{32} * heads  // one table, all layers
                                                               : 0;
@@ -75,7 +52,7 @@ void add_model_options(po::options_description& desc, ModelConfig& m) {
       ("heads", po::value<int>(&m.heads)->default_value(m.heads), "attention heads NH (must divide C)")
       ("ffn", po::value<int>(&m.ffn)->default_value(m.ffn), "feed-forward width F (0: 4 x C)")
       ("seq-len", po::value<int>(&m.seq_len)->default_value(m.seq_len), "training window T in tokens")
-      ("position", po::value<std::string>(&m.position)->default_value(m.position),
+      ("position", po::value<PositionMethod>(&m.position)->default_value(m.position),
        "position method: alibi | sinusoidal | rotary | t5 | learned | none")
       ("max-positions", po::value<int>(&m.max_positions)->default_value(m.max_positions),
        "learned positions: rows of the table (0: --seq-len); longer evaluation is an error")

@@ -9,13 +9,28 @@
 #include <boost/program_options.hpp>
 #include <string>
 
+#include "runtime/enum_names.h"
+#include "runtime/tensor.h"
+
 namespace alibi {
 
 namespace po = boost::program_options;
 
+template <>
+struct EnumNames<Device> {
+  static constexpr const char* option = "--device";
+  static constexpr std::array<std::pair<Device, const char*>, 2> values{{{Device::cpu, "cpu"}, {Device::cuda, "cuda"}}};
+};
+
 enum class PositionMethod { alibi, sinusoidal, rotary, t5, learned, none };
-PositionMethod parse_position_method(const std::string& name);  // ConfigError on unknown
-const char* position_method_name(PositionMethod method);
+template <>
+struct EnumNames<PositionMethod> {
+  static constexpr const char* option = "--position";
+  static constexpr std::array<std::pair<PositionMethod, const char*>, 6> values{{
+      {PositionMethod::alibi, "alibi"}, {PositionMethod::sinusoidal, "sinusoidal"},
+      {PositionMethod::rotary, "rotary"}, {PositionMethod::t5, "t5"},
+      {PositionMethod::learned, "learned"}, {PositionMethod::none, "none"}}};
+};
 
 // The model's shape. Everything `alibi eval` needs to rebuild a model from a checkpoint.
 struct ModelConfig {
@@ -25,14 +40,13 @@ struct ModelConfig {
   int heads = 8;        // NH
   int ffn = 0;          // F; 0 means 4 * C
   int seq_len = 128;    // T, training window
-  std::string position = "alibi";
+  PositionMethod position = PositionMethod::alibi;
   bool tie_embeddings = true;
   int max_positions = 0;  // learned positions: table rows (0 means seq_len); evaluation may not go past it
 
   int head_size() const { return channels / heads; }
   int ffn_width() const { return ffn > 0 ? ffn : 4 * channels; }
   int position_rows() const { return max_positions > 0 ? max_positions : seq_len; }
-  PositionMethod position_method() const { return parse_position_method(position); }
   // Throws ConfigError naming the option and the fix for any inconsistency.
   void validate() const;
   // Parameter count, tied embedding counted once.

@@ -25,7 +25,7 @@
 //   rotary    the backward's dq and dk are gradients of the rotated q and k; a last pass
 //             turns them back in place with the transposed rotation, as the CPU does.
 //
-// The exact path (matmul_precision() == fp32, which the tests use to compare with the CPU
+// The exact path (p.precision == fp32, which the tests use to compare with the CPU
 // at fp32 tolerance) runs the same steps on fp32 copies with simple SIMT kernels. It also
 // serves head sizes the tensor-core kernels are not built for (they take HS = 32, 64,
 // 128); tf32 precision takes the bf16 path, attention having no tf32 kernel.
@@ -63,8 +63,8 @@ void check_params(const AttentionParams<float>& p, const char* who) {
 }
 
 // Tensor cores unless exact fp32 is asked for, at the head sizes they are built for.
-bool use_tensor_cores(int HS) {
-  return matmul_precision() != MatmulPrecision::fp32 && (HS == 32 || HS == 64 || HS == 128);
+bool use_tensor_cores(const AttentionParams<float>& p) {
+  return p.precision != MatmulPrecision::fp32 && (p.HS == 32 || p.HS == 64 || p.HS == 128);
 }
 
 constexpr int kElementwiseThreads = 256;
@@ -192,7 +192,7 @@ void backward_exact(const Args<float>& a) {
 
 template <class Bias>
 void forward_launch(const AttentionParams<float>& p, Prepared& prep) {
-  if (!use_tensor_cores(p.HS)) return forward_exact<Bias>(prepare<float>(p, prep));
+  if (!use_tensor_cores(p)) return forward_exact<Bias>(prepare<float>(p, prep));
   const Args<bf16> a = prepare<bf16>(p, prep);
   if (p.HS == 32) return forward_tensor_cores<32, Bias>(a);
   if (p.HS == 64) return forward_tensor_cores<64, Bias>(a);
@@ -231,7 +231,7 @@ void backward_with(const AttentionParams<float>& p, Prepared& prep, const float*
 template <class Bias>
 void backward_launch(const AttentionParams<float>& p, Prepared& prep, const float* dout, float* dq, float* dk,
                      float* dv) {
-  if (use_tensor_cores(p.HS))
+  if (use_tensor_cores(p))
     backward_with<bf16, Bias>(p, prep, dout, dq, dk, dv);
   else
     backward_with<float, Bias>(p, prep, dout, dq, dk, dv);

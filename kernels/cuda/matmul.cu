@@ -15,8 +15,6 @@ namespace alibi::cuda {
 
 namespace {
 
-MatmulPrecision g_precision = MatmulPrecision::bf16;
-
 const char* cublas_status_name(cublasStatus_t s) {
   switch (s) {
     case CUBLAS_STATUS_SUCCESS: return "CUBLAS_STATUS_SUCCESS";
@@ -50,8 +48,8 @@ cublasHandle_t handle() {
   return h;
 }
 
-cublasComputeType_t compute_type() {
-  switch (g_precision) {
+cublasComputeType_t compute_type(MatmulPrecision precision) {
+  switch (precision) {
     case MatmulPrecision::bf16: return CUBLAS_COMPUTE_32F_FAST_16BF;
     case MatmulPrecision::tf32: return CUBLAS_COMPUTE_32F_FAST_TF32;
     case MatmulPrecision::fp32: return CUBLAS_COMPUTE_32F;
@@ -61,11 +59,11 @@ cublasComputeType_t compute_type() {
 
 // C (m, n) col-major = alpha op(A) op(B) + beta C, fp32 storage.
 void gemm(cublasOperation_t ta, cublasOperation_t tb, int64_t m, int64_t n, int64_t k, const float* A,
-          int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+          int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc, MatmulPrecision precision) {
   const float alpha = 1.0f;
   ALIBI_CUBLAS_CHECK(cublasGemmEx(handle(), ta, tb, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k),
                                   &alpha, A, CUDA_R_32F, static_cast<int>(lda), B, CUDA_R_32F, static_cast<int>(ldb),
-                                  &beta, C, CUDA_R_32F, static_cast<int>(ldc), compute_type(), CUBLAS_GEMM_DEFAULT));
+                                  &beta, C, CUDA_R_32F, static_cast<int>(ldc), compute_type(precision), CUBLAS_GEMM_DEFAULT));
 }
 
 // out (N, OC) += bias, one thread per element, bias row cached by the L1.
@@ -94,9 +92,6 @@ __global__ void bias_grad_kernel(float* dbias, const float* dout, int64_t N, int
 
 }  // namespace
 
-void set_matmul_precision(MatmulPrecision p) { g_precision = p; }
-MatmulPrecision matmul_precision() { return g_precision; }
-
 void add_bias(float* out, const float* bias, int64_t N, int64_t OC) {
   if (N * OC == 0) return;
   add_bias_kernel<<<blocks_for(N * OC, 256), 256, 0, stream()>>>(out, bias, N, OC);
@@ -104,19 +99,19 @@ void add_bias(float* out, const float* bias, int64_t N, int64_t OC) {
 }
 
 void linear_forward(float* out, const float* inp, const float* weight, const float* bias, int64_t N,
-                    int64_t IC, int64_t OC) {
+                    int64_t IC, int64_t OC, MatmulPrecision precision) {
   if (N == 0) return;
-  gemm(CUBLAS_OP_T, CUBLAS_OP_N, OC, N, IC, weight, IC, inp, IC, 0.0f, out, OC);
+  gemm(CUBLAS_OP_T, CUBLAS_OP_N, OC, N, IC, weight, IC, inp, IC, 0.0f, out, OC, precision);
   if (bias != nullptr) add_bias(out, bias, N, OC);
 }
 
 void linear_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
-                     const float* weight, int64_t N, int64_t IC, int64_t OC) {
+                     const float* weight, int64_t N, int64_t IC, int64_t OC, MatmulPrecision precision) {
   if (N == 0) return;
   // dinp^T (IC, N) = W-view (IC, OC) x dout^T (OC, N)
-  if (dinp != nullptr) gemm(CUBLAS_OP_N, CUBLAS_OP_N, IC, N, OC, weight, IC, dout, OC, 0.0f, dinp, IC);
+  if (dinp != nullptr) gemm(CUBLAS_OP_N, CUBLAS_OP_N, IC, N, OC, weight, IC, dout, OC, 0.0f, dinp, IC, precision);
   // dW^T (IC, OC) += inp^T (IC, N) x dout (N, OC)
-  gemm(CUBLAS_OP_N, CUBLAS_OP_T, IC, OC, N, inp, IC, dout, OC, 1.0f, dweight, IC);
+  gemm(CUBLAS_OP_N, CUBLAS_OP_T, IC, OC, N, inp, IC, dout, OC, 1.0f, dweight, IC, precision);
   if (dbias != nullptr) {
     bias_grad_kernel<<<static_cast<unsigned>((OC + 31) / 32), dim3(32, 8), 0, stream()>>>(dbias, dout, N, OC);
     ALIBI_CUDA_LAUNCHED();

@@ -6,7 +6,7 @@
 // Precision: tensors (activations, weights, gradients, optimizer state) are fp32; the
 // matrix products run on bf16 tensor cores with fp32 accumulation (cuBLAS
 // CUBLAS_COMPUTE_32F_FAST_16BF, and the attention kernel rounds its q/k/v/p tiles to
-// bf16), unless set_matmul_precision(MatmulPrecision::fp32) asks for exact fp32 (the
+// bf16), unless the call's MatmulPrecision::fp32 asks for exact fp32 (the
 // tests use it to compare with the CPU at fp32 tolerances). Softmax, LayerNorm, GELU,
 // cross-entropy, AdamW and every reduction are fp32 or double.
 //
@@ -18,19 +18,16 @@
 #include <cstdint>
 
 #include "kernels/attention.h"
+#include "kernels/precision.h"
 
 namespace alibi::cuda {
 
-enum class MatmulPrecision { bf16, tf32, fp32 };
-void set_matmul_precision(MatmulPrecision p);
-MatmulPrecision matmul_precision();
-
 // ---- linear: out (N, OC) = inp (N, IC) W^T + b; W (OC, IC) ----------------------------------
 void linear_forward(float* out, const float* inp, const float* weight, const float* bias, int64_t N,
-                    int64_t IC, int64_t OC);
+                    int64_t IC, int64_t OC, MatmulPrecision precision);
 // dinp `=` (skipped when null), dweight `+=`, dbias `+=` (skipped when null).
 void linear_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
-                     const float* weight, int64_t N, int64_t IC, int64_t OC);
+                     const float* weight, int64_t N, int64_t IC, int64_t OC, MatmulPrecision precision);
 // out (N, OC) += bias (OC), each row.
 void add_bias(float* out, const float* bias, int64_t N, int64_t OC);
 

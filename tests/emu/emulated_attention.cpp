@@ -1,18 +1,12 @@
 // The one translation unit of the emulated attention kernels: the emulator, then
 // kernels/cuda/attention.cu as tests/emu/transform.py rewrote it for the host (generated
 // into the build directory; its #line marks point compiler errors at the kernel sources).
-#include "tests/emu/emulated_attention.h"  // cuda_emu::matmul_precision, which the kernels call
+#include "tests/emu/emulated_attention.h"
 #include "tests/emu/emu.h"
 #include "attention_emu.inc"
 
 namespace alibi::cuda_emu {
 
-namespace {
-MatmulPrecision g_precision = MatmulPrecision::bf16;
-}  // namespace
-
-void set_matmul_precision(MatmulPrecision p) { g_precision = p; }
-MatmulPrecision matmul_precision() { return g_precision; }
 void set_cp_async_landing(CpAsync when) { emu::g_late = when == CpAsync::late; }
 
 }  // namespace alibi::cuda_emu

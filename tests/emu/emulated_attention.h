@@ -2,9 +2,8 @@
 // tests/emu/emu.h: what tests/emu/test_attention_emu.cpp calls. Plain C++, no emulator
 // macros: the kernels' translation unit is tests/emu/emulated_attention.cpp.
 //
-//   cuda_emu::set_matmul_precision(cuda::MatmulPrecision::bf16);  // the tensor-core kernels
 //   cuda_emu::set_cp_async_landing(cuda_emu::CpAsync::late);
-//   cuda_emu::attention_forward(p);  // p's pointers on the host, as for cpu::attention_forward
+//   cuda_emu::attention_forward(p);  // p's pointers on the host; p.precision picks the kernels
 //
 // The functions are cuda::attention_forward / attention_backward, renamed into namespace
 // cuda_emu so that a build with the real CUDA backend links both.
@@ -15,15 +14,9 @@
 
 namespace alibi::cuda_emu {
 
-using cuda::MatmulPrecision;
-
 // The contract of cuda::attention_forward / attention_backward, host pointers.
 void attention_forward(const AttentionParams<float>& p);
 void attention_backward(const AttentionParams<float>& p, const float* dout, float* dq, float* dk, float* dv);
-
-// What the kernels' matmul_precision() returns (bf16 by default, as on the GPU).
-void set_matmul_precision(MatmulPrecision p);
-MatmulPrecision matmul_precision();
 
 // When a cp.async copy reaches shared memory: at issue (early) or only at the
 // cp.async.wait_group that retires its group (late). Early exposes a tile overwritten while

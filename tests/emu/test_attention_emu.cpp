@@ -38,7 +38,6 @@ namespace {
 
 using test::expect_close;
 
-using cuda::MatmulPrecision;
 using cuda_emu::CpAsync;
 
 struct Case {
@@ -83,6 +82,7 @@ AttentionParams<Real> params(const Case& c, const Real* qkv, Real* out, Real* ls
   p.bias = c.bias;
   p.t5_table = table;
   p.t5_table_grad = dtable;
+  p.precision = c.precision;
   return p;
 }
 
@@ -117,7 +117,6 @@ void check_case(const Case& c) {
   // The emulated kernels. Outputs start as NaN, so an element never written fails.
   const float nan = std::nanf("");
   std::vector<float> out(n_out, nan), lse(n_lse, nan), dqkv(n_qkv, nan), dtable = dtable0;
-  cuda_emu::set_matmul_precision(c.precision);
   cuda_emu::set_cp_async_landing(c.cp_async);
   const AttentionParams<float> p = params<float>(c, qkv.data(), out.data(), lse.data(), table.data(), dtable.data());
   cuda_emu::attention_forward(p);

@@ -36,7 +36,6 @@ namespace {
 using test::expect_close;
 
 #ifdef ALIBI_WITH_CUDA
-using cuda::MatmulPrecision;
 
 struct Case {
   int B, T, NH, HS;
@@ -82,6 +81,7 @@ AttentionParams<Real> params(const Case& c, const Real* qkv, Real* out, Real* ls
   p.bias = c.bias;
   p.t5_table = table;
   p.t5_table_grad = dtable;
+  p.precision = c.precision;
   return p;
 }
 
@@ -91,7 +91,6 @@ struct Results {
 
 void check_case(const Case& c) {
   SCOPED_TRACE(describe(c));
-  PrecisionScope scope(c.precision);
   const size_t n_qkv = (size_t)c.B * c.T * c.NH * 3 * c.HS, n_out = (size_t)c.B * c.T * c.NH * c.HS;
   const size_t n_lse = (size_t)c.B * c.NH * c.T, n_table = (size_t)32 * c.NH;
   // Scores of unit scale (q, k of variance 1), so the softmax is neither flat nor one-hot.
@@ -166,7 +165,6 @@ INSTANTIATE_TEST_SUITE_P(Cases, CudaAttention, ::testing::ValuesIn(cases()),
 TEST(CudaAttention, AllocatesNoTxTBuffer) {
   ALIBI_REQUIRE_GPU();
   const Case c{1, 4096, 2, 64, PositionBias::alibi, MatmulPrecision::bf16, 0, 2};
-  PrecisionScope scope(c.precision);
   const size_t n_qkv = (size_t)c.B * c.T * c.NH * 3 * c.HS, n_out = (size_t)c.B * c.T * c.NH * c.HS;
   Tensor qkv = upload(uniform(n_qkv, 5, -1.7f, 1.7f)), dout = upload(uniform(n_out, 6, -1.0f, 1.0f));
   Tensor out = Tensor::empty({(int64_t)n_out}, DType::f32, Device::cuda);

@@ -55,16 +55,13 @@ ModelConfig small_model(const std::string& position) {
   cfg.heads = 4;
   cfg.ffn = 256;
   cfg.seq_len = 80;    // not a multiple of the attention tiles
-  cfg.position = position;
+  cfg.position = parse_enum<PositionMethod>(position);
   return cfg;
 }
 
 #ifdef ALIBI_WITH_CUDA
-using cuda::MatmulPrecision;
-
 // ---- linear (cuBLAS) ---------------------------------------------------------------------------
 void check_linear(MatmulPrecision precision, double rel, double mean_rel) {
-  PrecisionScope scope(precision);
   const int64_t N = 77, IC = 96, OC = 130;  // nothing a multiple of a tile
   const auto x = randn(N * IC, 1), w = randn(OC * IC, 2, 0.1f), b = randn(OC, 3), dy = randn(N * OC, 4);
   const auto dw0 = randn(OC * IC, 5), db0 = randn(OC, 6);  // += contracts
@@ -73,8 +70,8 @@ void check_linear(MatmulPrecision precision, double rel, double mean_rel) {
   cpu::linear_backward<float>(dx.data(), dw.data(), db.data(), dy.data(), x.data(), w.data(), N, IC, OC);
   Tensor gx = dev(x), gw = dev(w), gb = dev(b), gdy = dev(dy), gout = dev(std::vector<float>(N * OC)),
          gdx = dev(std::vector<float>(N * IC)), gdw = dev(dw0), gdb = dev(db0);
-  ops::linear_forward<float>(Device::cuda, gout.data<float>(), gx.data<float>(), gw.data<float>(), gb.data<float>(), N, IC, OC);
-  ops::linear_backward<float>(Device::cuda, gdx.data<float>(), gdw.data<float>(), gdb.data<float>(), gdy.data<float>(),
+  ops::linear_forward<float>(Device::cuda, precision, gout.data<float>(), gx.data<float>(), gw.data<float>(), gb.data<float>(), N, IC, OC);
+  ops::linear_backward<float>(Device::cuda, precision, gdx.data<float>(), gdw.data<float>(), gdb.data<float>(), gdy.data<float>(),
                               gx.data<float>(), gw.data<float>(), N, IC, OC);
   expect_close("linear out", back(gout), out, rel, mean_rel);
   expect_close("linear dinp", back(gdx), dx, rel, mean_rel);
@@ -223,12 +220,11 @@ std::vector<int32_t> random_tokens(int64_t n, int vocab, uint32_t seed) {
 }
 
 void check_model_step(const std::string& position, MatmulPrecision precision, double loss_tol, double grad_rel) {
-  PrecisionScope scope(precision);
   const ModelConfig cfg = small_model(position);
   const int B = 3, T = cfg.seq_len;
   const auto tokens = random_tokens(int64_t{B} * T, cfg.vocab, 31), targets = random_tokens(int64_t{B} * T, cfg.vocab, 32);
   Model<float> cpu_model(cfg, 7), gpu_model(cfg, 7);
-  gpu_model.to_device(Device::cuda);
+  gpu_model.to_device(Device::cuda, precision);
   const double cpu_loss = cpu_model.forward(tokens.data(), targets.data(), B, T);
   const double gpu_loss = gpu_model.forward(tokens.data(), targets.data(), B, T);
   const double n = static_cast<double>(B) * T;

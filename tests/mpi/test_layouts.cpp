@@ -13,7 +13,7 @@
 
 #include "data/corpus_writer.h"
 #include "kernels/alibi.h"
-#include "launch/trainer.h"
+#include "train/trainer.h"
 
 namespace alibi {
 namespace {
@@ -211,25 +211,15 @@ TEST(Layouts, CheckpointsMoveBetweenLayouts) {
   const ProcessGrid single = ProcessGrid::single();
   Corpus corpus(corpus_path());
   const double lr = 3e-3;
-  auto save = [&](Trainer& t, const Communicator& comm, const std::string& path) {
-    CheckpointState state{1, t.sampler().position(), 99};
-    write_checkpoint(path, comm, {}, state, t.checkpoint_tensors(0), t.checkpoint_tensors(1), t.checkpoint_tensors(2));
-  };
-  auto load = [&](Trainer& t, const std::string& path) {
-    read_checkpoint_tensors(path, t.checkpoint_tensors(0), t.checkpoint_tensors(1), t.checkpoint_tensors(2));
-    const CheckpointState s = read_checkpoint_state(path);
-    t.optimizer().set_steps_taken(s.step);
-    t.sampler().set_position(s.data_position);
-  };
   // Parallel -> single.
   {
     const std::string path = shared_dir() + "/from_parallel.h5";
     Trainer dist(cfg, tiny_options(2), grid, corpus);
     dist.step(lr);
-    save(dist, grid.world(), path);
+    dist.save(path);
     const double continued = dist.step(lr).loss;
     Trainer one(cfg, tiny_options(2), single, corpus);
-    load(one, path);
+    EXPECT_EQ(one.resume(path), 1);
     // Only summation order differs between the two layouts (see above).
     EXPECT_NEAR(one.step(lr).loss, continued, 1e-6 * continued);
   }
@@ -238,11 +228,11 @@ TEST(Layouts, CheckpointsMoveBetweenLayouts) {
     const std::string path = shared_dir() + "/from_single.h5";
     Trainer one(cfg, tiny_options(2), single, corpus);
     one.step(lr);
-    if (world_rank() == 0) save(one, single.world(), path);
+    if (world_rank() == 0) one.save(path);
     MPI_Barrier(MPI_COMM_WORLD);
     const double continued = one.step(lr).loss;
     Trainer dist(cfg, tiny_options(2), grid, corpus);
-    load(dist, path);
+    EXPECT_EQ(dist.resume(path), 1);
     EXPECT_NEAR(dist.step(lr).loss, continued, 1e-6 * continued);
   }
 }

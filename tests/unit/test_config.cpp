@@ -65,7 +65,7 @@ TEST(Config, DefaultsWithoutArguments) {
   EXPECT_EQ(m.heads, d.heads);
   EXPECT_EQ(m.ffn_width(), 4 * d.channels);
   EXPECT_EQ(m.seq_len, d.seq_len);
-  EXPECT_EQ(m.position_method(), PositionMethod::alibi);
+  EXPECT_EQ(m.position, PositionMethod::alibi);
   EXPECT_TRUE(m.tie_embeddings);
   EXPECT_NO_THROW(m.validate());
 }
@@ -78,7 +78,7 @@ TEST(Config, CommandLineValues) {
   EXPECT_EQ(m.channels, 64);
   EXPECT_EQ(m.heads, 4);
   EXPECT_EQ(m.head_size(), 16);
-  EXPECT_EQ(m.position_method(), PositionMethod::none);
+  EXPECT_EQ(m.position, PositionMethod::none);
 }
 
 TEST(Config, IniFileAppliesAndCommandLineWins) {
@@ -143,10 +143,23 @@ TEST(Config, ValidateNamesZeroSeqLen) {
 
 TEST(Config, UnknownPositionMethodIsNamed) {
   ModelConfig m;
-  m.position = "absolute";
-  const std::string msg = validate_error(m);
+  po::variables_map vm;
+  std::string msg;
+  try {
+    parse({"--position", "absolute"}, m, vm);
+  } catch (const ConfigError& e) {
+    msg = e.what();
+  }
   EXPECT_TRUE(contains(msg, "--position")) << msg;
   EXPECT_TRUE(contains(msg, "absolute")) << msg;
+  EXPECT_TRUE(contains(msg, "alibi, sinusoidal, rotary, t5, learned or none")) << msg;
+}
+
+TEST(Config, EnumNamesRoundTrip) {
+  for (const auto& [value, name] : EnumNames<PositionMethod>::values) {
+    EXPECT_EQ(parse_enum<PositionMethod>(name), value);
+    EXPECT_STREQ(enum_name(value), name);
+  }
 }
 
 TEST(Config, ParameterCountOfASmallModel) {

@@ -7,7 +7,7 @@
 #include <random>
 
 #include "data/corpus_writer.h"
-#include "launch/evaluate.h"
+#include "train/evaluate.h"
 
 namespace alibi {
 namespace {

@@ -180,7 +180,7 @@ TEST_P(ModelGrad, EveryParameterMatchesFiniteDifferences) {
   cfg.ffn = 20;
   cfg.seq_len = c.T;
   cfg.tie_embeddings = c.tied;
-  cfg.position = c.position;
+  cfg.position = parse_enum<PositionMethod>(c.position);
   Model<double> model(cfg, 42);
   // Scale weights up from GPT-2's init so every path carries gradient well above the
   // finite-difference noise floor.

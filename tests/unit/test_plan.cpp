@@ -115,7 +115,7 @@ TEST(Plan, ReplicaSumsToParameterCount) {
   odd.vocab = 101;
   odd.tie_embeddings = false;
   configs.push_back(odd);
-  odd.position = "learned";  // a table on the first stage, whole on every TP rank
+  odd.position = PositionMethod::learned;  // a table on the first stage, whole on every TP rank
   odd.max_positions = 200;
   configs.push_back(odd);
   ModelConfig bytes;  // L=5 C=16 NH=8 V=257 (byte-level), tied
@@ -220,7 +220,7 @@ TEST(Plan, CountsMatchWholeModel) {
       ModelConfig cfg = small_config();
       cfg.vocab = 257;
       cfg.tie_embeddings = tied;
-      cfg.position = position;
+      cfg.position = parse_enum<PositionMethod>(position);
       cfg.max_positions = 9;  // learned: 9 rows of C, more than T = 4
       const Model<float> model(cfg, 1234, ProcessGrid::single());
       int64_t replicated = 0;
@@ -244,7 +244,7 @@ void check_memory(const char* position) {
   cfg.heads = 4;
   cfg.vocab = 11;
   cfg.seq_len = 16;
-  cfg.position = position;
+  cfg.position = parse_enum<PositionMethod>(position);
   const int B = 2, T = cfg.seq_len;
   const RankPlan plan = plan_layout(cfg, {1, 1, 1}, B, 1).at(0);
   CpuAllocator& alloc = CpuAllocator::instance();
@@ -279,9 +279,9 @@ TEST(Plan, BadLayoutsNameTheEquation) {
   EXPECT_NE(message({1, 5, 1}).find("L >= pp"), std::string::npos);
   EXPECT_NE(message({2, 2, 0}).find("--dp"), std::string::npos);
   EXPECT_NE(message({1, 1, 1}, 0).find("--micro-batch"), std::string::npos);
-  cfg.position = "t5";
+  cfg.position = PositionMethod::t5;
   EXPECT_NE(message({1, 1, 1}).find("--position t5"), std::string::npos);
-  cfg.position = "alibi";
+  cfg.position = PositionMethod::alibi;
   cfg.ffn = 1001;
   EXPECT_NE(message({2, 1, 1}).find("F % tp"), std::string::npos);
 }
@@ -303,7 +303,7 @@ ModelConfig gpt2_small_learned() {
   cfg.ffn = 3072;
   cfg.vocab = 50257;
   cfg.seq_len = 1024;
-  cfg.position = "learned";
+  cfg.position = PositionMethod::learned;
   cfg.max_positions = 1024;
   return cfg;
 }

@@ -285,11 +285,6 @@ TEST(Nccl, OneFOneBOverANcclGridDoesNotDeadlock) {
 TEST(Nccl, TensorParallelModelMatchesCpu) {
   ALIBI_REQUIRE_GPU_PER_RANK();
   if (MpiCommunicator(MPI_COMM_WORLD).size() != 2) GTEST_SKIP() << "needs 2 ranks";
-  struct Fp32Scope {  // exact fp32 products, as the single-GPU model tests use
-    cuda::MatmulPrecision saved = cuda::matmul_precision();
-    Fp32Scope() { cuda::set_matmul_precision(cuda::MatmulPrecision::fp32); }
-    ~Fp32Scope() { cuda::set_matmul_precision(saved); }
-  } fp32;
   ModelConfig cfg;
   cfg.vocab = 301;  // odd: the vocabulary shards are uneven
   cfg.layers = 2;
@@ -310,7 +305,7 @@ TEST(Nccl, TensorParallelModelMatchesCpu) {
 
   const ProcessGrid grid = ProcessGrid::create(MPI_COMM_WORLD, {2, 1, 1}, cfg, CommBackend::nccl);
   Model<float> gpu(cfg, 11, grid);
-  gpu.to_device(Device::cuda);
+  gpu.to_device(Device::cuda, MatmulPrecision::fp32);  // exact products, as the single-GPU model tests use
   const double gpu_loss = gpu.forward(tokens.data(), targets.data(), B, T);
   gpu.backward(static_cast<float>(1.0 / n));
   // The single-GPU model test's fp32 tolerance; TP only reorders float sums (~1e-7).

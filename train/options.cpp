@@ -1,9 +1,8 @@
 // Options of `alibi train`, validation, and their checkpoint round trip.
-#include "launch/train_options.h"
+#include "train/options.h"
 
 #include <sstream>
 
-#include "kernels/dispatch.h"
 #include "runtime/error.h"
 
 namespace alibi {
@@ -25,8 +24,8 @@ void add_train_options(po::options_description& desc, TrainOptions& t) {
       ("seed", po::value<uint64_t>(&t.seed)->default_value(t.seed), "seed of initialisation and data order")
       ("tp", po::value<int>(&t.tp)->default_value(t.tp), "tensor-parallel ranks (divides --heads and --ffn)")
       ("pp", po::value<int>(&t.pp)->default_value(t.pp), "pipeline stages (at most --layers); dp = ranks / (tp*pp)")
-      ("device", po::value<std::string>(&t.device)->default_value(t.device), "cpu | cuda")
-      ("matmul-precision", po::value<std::string>(&t.matmul_precision)->default_value(t.matmul_precision),
+      ("device", po::value<Device>(&t.device)->default_value(t.device), "cpu | cuda")
+      ("matmul-precision", po::value<MatmulPrecision>(&t.matmul_precision)->default_value(t.matmul_precision),
        "--device cuda: bf16 | tf32 tensor cores (fp32 accumulation) or exact fp32 products")
       ("resume", po::value<std::string>(&t.resume), "checkpoint PATH, or auto: the newest in --out-dir (fresh start if none)")
       ("save-every", po::value<int64_t>(&t.save_every)->default_value(t.save_every), "steps between checkpoints (0: only at the end)")
@@ -49,8 +48,6 @@ void TrainOptions::validate() const {
   ALIBI_CHECK_AS(ConfigError, beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1,
                  "--beta1 and --beta2 must be in [0, 1) (got " << beta1 << ", " << beta2 << ")");
   ALIBI_CHECK_AS(ConfigError, clip >= 0, "--clip must be >= 0 (0 turns clipping off; got " << clip << ")");
-  ALIBI_CHECK_AS(ConfigError, device == "cpu" || device == "cuda", "--device must be cpu or cuda (got '" << device << "')");
-  ops::check_matmul_precision(matmul_precision);
   ALIBI_CHECK_AS(ConfigError, save_every >= 0, "--save-every must be >= 0 (got " << save_every << ")");
   ALIBI_CHECK_AS(ConfigError, keep >= 0, "--keep must be >= 0 (got " << keep << ")");
   ALIBI_CHECK_AS(ConfigError, log_every >= 1, "--log-every must be at least 1 (got " << log_every << ")");
@@ -68,13 +65,13 @@ OptionMap to_option_map(const ModelConfig& m, const TrainOptions& t) {
   return {
       {"vocab", str(m.vocab)}, {"layers", str(m.layers)}, {"channels", str(m.channels)},
       {"heads", str(m.heads)}, {"ffn", str(m.ffn)}, {"seq-len", str(m.seq_len)},
-      {"position", m.position}, {"tie-embeddings", m.tie_embeddings ? "1" : "0"},
+      {"position", enum_name(m.position)}, {"tie-embeddings", m.tie_embeddings ? "1" : "0"},
       {"max-positions", str(m.max_positions)},
       {"data", t.data}, {"out-dir", t.out_dir}, {"micro-batch", str(t.micro_batch)},
       {"grad-accum", str(t.grad_accum)}, {"steps", str(t.steps)}, {"lr", str(t.lr)},
       {"warmup", str(t.warmup)}, {"min-lr", str(t.min_lr)}, {"weight-decay", str(t.weight_decay)},
       {"beta1", str(t.beta1)}, {"beta2", str(t.beta2)}, {"clip", str(t.clip)}, {"seed", str(t.seed)},
-      {"device", t.device}, {"matmul-precision", t.matmul_precision}, {"tp", str(t.tp)}, {"pp", str(t.pp)}, {"save-every", str(t.save_every)}, {"keep", str(t.keep)},
+      {"device", enum_name(t.device)}, {"matmul-precision", enum_name(t.matmul_precision)}, {"tp", str(t.tp)}, {"pp", str(t.pp)}, {"save-every", str(t.save_every)}, {"keep", str(t.keep)},
       {"log-every", str(t.log_every)}, {"eval-every", str(t.eval_every)},
       {"eval-batches", str(t.eval_batches)},
   };
@@ -84,6 +81,21 @@ std::string to_ini(const OptionMap& options) {
   std::string ini;
   for (const auto& [key, value] : options) ini += key + "=" + value + "\n";
   return ini;
+}
+
+ModelConfig model_config_from(const OptionMap& options) {
+  ModelConfig cfg;
+  po::options_description desc;
+  add_model_options(desc, cfg);
+  std::istringstream in(to_ini(options));
+  po::variables_map vm;
+  try {
+    po::store(po::parse_config_file(in, desc, /*allow_unregistered=*/true), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw DataError(std::string("checkpoint /config: ") + e.what() + "; the checkpoint is damaged");
+  }
+  return cfg;
 }
 
 }  // namespace alibi

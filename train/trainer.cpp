@@ -1,11 +1,12 @@
 // The training step over the process grid.
-#include "launch/trainer.h"
+#include "train/trainer.h"
 
 #include <cmath>
 
 #include "kernels/dispatch.h"
-#include "launch/checkpoint_layout.h"
+#include "parallel/checkpoint.h"
 #include "parallel/pipeline.h"
+#include "train/model_checkpoint.h"
 
 namespace alibi {
 
@@ -51,8 +52,8 @@ std::vector<std::vector<Tensor*>> bucket_groups(const Model<float>& model, std::
 
 // The model's parameters after moving them to --device: the AdamW moments and the DP
 // buckets are allocated beside them.
-const ParameterList& parameters_on_device(Model<float>& model, const std::string& device) {
-  model.to_device(device == "cuda" ? Device::cuda : Device::cpu);
+const ParameterList& parameters_on_device(Model<float>& model, const TrainOptions& opt) {
+  model.to_device(opt.device, opt.matmul_precision);
   return model.parameters();
 }
 
@@ -64,7 +65,7 @@ Trainer::Trainer(const ModelConfig& cfg, const TrainOptions& opt, const ProcessG
       grid_(grid),
       corpus_(corpus),
       model_(cfg, opt.seed, grid),
-      adam_(parameters_on_device(model_, opt.device), {static_cast<float>(opt.beta1), static_cast<float>(opt.beta2), 1e-8f}),
+      adam_(parameters_on_device(model_, opt), {static_cast<float>(opt.beta1), static_cast<float>(opt.beta2), 1e-8f}),
       sampler_(corpus, Split::train, cfg.seq_len, opt.seed, grid.coord().dp_rank, grid.shape().dp),
       buckets_(bucket_groups(model_, bucket_of_layer_), grid.dp()) {}
 
@@ -104,9 +105,27 @@ EvalResult Trainer::evaluate(Split split, int max_batches) {
   return score_windows(model_, grid_, windows, T, opt_.micro_batch, max_batches);
 }
 
-std::vector<CheckpointTensor> Trainer::checkpoint_tensors(int which) {
-  std::vector<Tensor>* moments = which == 0 ? nullptr : which == 1 ? &adam_.first_moments() : &adam_.second_moments();
-  return checkpoint_blocks(model_.parameters(), moments, cfg_, grid_.coord());
+void Trainer::save(const std::string& path) {
+  const CheckpointState state{steps_done(), sampler_.position(), opt_.seed};
+  const GridCoord& c = grid_.coord();
+  write_checkpoint(path, grid_.world(), to_option_map(cfg_, opt_), state,
+                   stored_blocks(model_.parameters(), nullptr, c), stored_blocks(model_.parameters(), &adam_.first_moments(), c),
+                   stored_blocks(model_.parameters(), &adam_.second_moments(), c), [&](h5::File& f) {
+                     h5::Group g = f.create_group("tokenizer");
+                     corpus_.tokenizer().write_to(g);
+                   });
+}
+
+int64_t Trainer::resume(const std::string& path) {
+  check_checkpoint_tokenizer(path, corpus_, "resume with the corpus it was trained on");
+  const GridCoord& c = grid_.coord();
+  read_checkpoint_tensors(path, stored_blocks(model_.parameters(), nullptr, c),
+                          stored_blocks(model_.parameters(), &adam_.first_moments(), c),
+                          stored_blocks(model_.parameters(), &adam_.second_moments(), c));
+  const CheckpointState state = read_checkpoint_state(path);
+  adam_.set_steps_taken(state.step);
+  sampler_.set_position(state.data_position);
+  return state.step;
 }
 
 }  // namespace alibi

@@ -1,5 +1,5 @@
 // metrics.jsonl and the progress bar.
-#include "launch/metrics.h"
+#include "train/metrics.h"
 
 #include <unistd.h>
 

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "kernels/dispatch.h"
 #include "parallel/checkpoint.h"
 #include "runtime/config.h"
 
@@ -24,8 +25,8 @@ struct TrainOptions {
   uint64_t seed = 1234;               // initialisation and data order
   int tp = 1;                         // tensor-parallel ranks (heads, F and V split)
   int pp = 1;                         // pipeline stages (contiguous blocks); dp = world / (tp*pp)
-  std::string device = "cpu";         // cpu | cuda
-  std::string matmul_precision = "bf16";  // cuda products: bf16 | tf32 | fp32 (the CPU is fp32)
+  Device device = Device::cpu;        // cpu | cuda
+  MatmulPrecision matmul_precision = MatmulPrecision::bf16;  // cuda products: bf16 | tf32 | fp32 (the CPU is fp32)
   std::string resume;                 // PATH | auto | "" (fresh)
   int64_t save_every = 500;           // steps between checkpoints (0: only at the end)
   int keep = 3;                       // checkpoints kept (0: all)
@@ -43,5 +44,8 @@ OptionMap to_option_map(const ModelConfig& model, const TrainOptions& train);
 // INI text ("name=value" lines) of a checkpoint's options, fed to the parser below the
 // command line so that anything given explicitly wins.
 std::string to_ini(const OptionMap& options);
+
+// The model shape stored in a checkpoint's /config (DataError when it does not parse).
+ModelConfig model_config_from(const OptionMap& options);
 
 }  // namespace alibi

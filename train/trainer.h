@@ -1,9 +1,12 @@
 // One rank's share of training: the model part (pipeline stage, TP shard), its AdamW
-// state, the DP gradient buckets and this DP rank's sampler; one call per optimizer step.
+// state, the DP gradient buckets and this DP rank's sampler; one call per optimizer step,
+// and the checkpoint round trip of all of it.
 //
 //   Trainer trainer(cfg, opt, grid, corpus);
+//   trainer.resume("runs/x/step_00000400.h5");  // optional: weights, AdamW, data position
 //   StepResult r = trainer.step(lr);            // every rank gets the same loss and norm
 //   EvalResult v = trainer.evaluate(Split::valid, 8);
+//   trainer.save(checkpoint_path(opt.out_dir, trainer.steps_done()));   // collective
 //
 // A step: grad-accum micro-batches through the 1F1B schedule (the last micro-batch's
 // backward starts each block's DP all-reduce as soon as the block is done), the tied
@@ -14,13 +17,12 @@
 
 #include "data/corpus.h"
 #include "data/sampler.h"
-#include "launch/evaluate.h"
-#include "launch/train_options.h"
 #include "layers/model.h"
 #include "layers/optimizer.h"
-#include "parallel/checkpoint.h"
 #include "parallel/data_parallel.h"
 #include "parallel/grid.h"
+#include "train/evaluate.h"
+#include "train/options.h"
 
 namespace alibi {
 
@@ -40,12 +42,18 @@ class Trainer {
   // Loss over the first max_batches x micro-batch x dp windows of `split` (all when 0).
   EvalResult evaluate(Split split, int max_batches);
 
-  // This rank's blocks of the model and of the AdamW moments, as checkpointed.
-  std::vector<CheckpointTensor> checkpoint_tensors(int which /*0 params, 1 m, 2 v*/);
+  // Writes everything a run needs to continue (DESIGN.md "Checkpoints"): every option
+  // (/config), the corpus's tokenizer, the weights, the AdamW moments and step, the
+  // sampler's position, the seed. Collective over the grid's world; atomic (a temporary
+  // file renamed into place).
+  void save(const std::string& path);
+  // Restores what save wrote, under any layout; DataError when the checkpoint's tokenizer
+  // differs from the corpus's or a tensor is missing or mis-shaped. Returns the step.
+  int64_t resume(const std::string& path);
 
+  int64_t steps_done() const { return adam_.steps_taken(); }
   Model<float>& model() { return model_; }
-  AdamW<float>& optimizer() { return adam_; }
-  Sampler& sampler() { return sampler_; }
+  const Sampler& sampler() const { return sampler_; }
   int64_t tokens_per_step() const;
 
  private:

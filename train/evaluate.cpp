@@ -1,5 +1,5 @@
 // Forward-only scoring of evaluation windows over the process grid.
-#include "launch/evaluate.h"
+#include "train/evaluate.h"
 
 #include <vector>
 
