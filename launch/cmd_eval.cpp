@@ -18,9 +18,11 @@
 
 #include "data/eval_windows.h"
 #include "launch/commands.h"
+#include "launch/report.h"
 #include "layers/model.h"
 #include "parallel/nccl_comm.h"
 #include "runtime/device.h"
+#include "runtime/h5.h"
 #include "train/evaluate.h"
 #include "train/metrics.h"
 #include "train/model_checkpoint.h"
@@ -57,28 +59,47 @@ std::vector<int> parse_lengths(const std::string& text) {
   return out;
 }
 
-void write_outputs(const std::string& out, const std::vector<EvalRow>& rows) {
-  std::ofstream csv(out + ".csv");
-  csv << "checkpoint,method,train_length,eval_length,mode,stride,loss,ppl,tokens\n";
-  std::ofstream json(out + ".json");
-  json << "[\n";
-  for (size_t i = 0; i < rows.size(); ++i) {
-    const EvalRow& r = rows[i];
-    char line[1024];
-    std::snprintf(line, sizeof line, "%s,%s,%d,%d,%s,%d,%.6f,%.4f,%lld\n", r.checkpoint.c_str(), r.method.c_str(),
-                  r.train_length, r.length, r.mode.c_str(), r.stride, r.result.loss(), r.result.perplexity(),
-                  static_cast<long long>(r.result.tokens));
-    csv << line;
-    std::snprintf(line, sizeof line,
-                  "  {\"checkpoint\": \"%s\", \"method\": \"%s\", \"train_length\": %d, \"eval_length\": %d, "
-                  "\"mode\": \"%s\", \"stride\": %d, \"loss\": %.6f, \"ppl\": %.4f, \"tokens\": %lld}%s\n",
-                  r.checkpoint.c_str(), r.method.c_str(), r.train_length, r.length, r.mode.c_str(), r.stride,
-                  r.result.loss(), r.result.perplexity(), static_cast<long long>(r.result.tokens),
-                  i + 1 < rows.size() ? "," : "");
-    json << line;
+// One row of the results: the table on stdout, OUT.csv and OUT.json. The CSV's column
+// order is what plot() reads ($1 checkpoint, $4 eval_length, $8 ppl).
+std::vector<Column<EvalRow>> eval_columns() {
+  return {
+      {nullptr, "checkpoint", [](const EvalRow& r) { return Cell(r.checkpoint); }},
+      {"method", "method", [](const EvalRow& r) { return Cell(r.method); }},
+      {"train_T", "train_length", [](const EvalRow& r) { return Cell(r.train_length); }},
+      {"eval_T", "eval_length", [](const EvalRow& r) { return Cell(r.length); }},
+      {"mode", "mode", [](const EvalRow& r) { return Cell(r.mode); }},
+      {"stride", "stride", [](const EvalRow& r) { return Cell(r.stride); }},
+      {"loss", "loss", [](const EvalRow& r) { return Cell::fixed(r.result.loss(), 4); }},
+      {"ppl", "ppl", [](const EvalRow& r) { return Cell::fixed(r.result.perplexity(), 3); }},
+      {"tokens", "tokens", [](const EvalRow& r) { return Cell(r.result.tokens); }},
+  };
+}
+
+// The stdout table is printed a row at a time, as lengths finish: fixed widths.
+void print_eval_row(const std::vector<std::string>& cells) {
+  std::string line;
+  for (size_t i = 0; i < cells.size(); ++i) {
+    const size_t width = i == 0 ? 12 : i == 3 ? 15 : 9;
+    const std::string pad(cells[i].size() < width ? width - cells[i].size() : 0, ' ');
+    if (i) line += ' ';
+    line += i == 0 || i == 3 ? cells[i] + pad : pad + cells[i];
   }
-  json << "]\n";
-  ALIBI_CHECK_AS(IoError, csv.good() && json.good(), "--out " << out << ": cannot write the CSV/JSON; check the path");
+  std::printf("%s\n", line.c_str());
+}
+
+// OUT.csv and OUT.json, each written whole to OUT.*.tmp and renamed into place.
+void write_outputs(const std::string& out, const std::vector<EvalRow>& rows) {
+  const auto columns = eval_columns();
+  for (const auto& [file, text] : {std::make_pair(out + ".csv", csv_rows(columns, rows)),
+                                    std::make_pair(out + ".json", json_rows(columns, rows).dump(2) + "\n")}) {
+    const std::string tmp = file + ".tmp";
+    {
+      std::ofstream f(tmp);
+      f << text;
+      ALIBI_CHECK_AS(IoError, f.good(), "--out " << out << ": cannot write " << tmp << "; check the path");
+    }
+    atomic_rename(tmp, file);
+  }
 }
 
 // A PNG of perplexity against length with gnuplot, one line per checkpoint; skipped with
@@ -194,13 +215,8 @@ int cmd_eval(int argc, char** argv) {
       EvalRow row{checkpoint, enum_name(cfg.position), cfg.seq_len, T, S, mode, result};
       rows.push_back(row);
       if (root) {
-        if (rows.size() == 1) {
-          std::printf("%-12s %8s %8s %-15s %7s %9s %10s %10s\n", "method", "train_T", "eval_T", "mode", "stride", "loss",
-                      "ppl", "tokens");
-        }
-        std::printf("%-12s %8d %8d %-15s %7d %9.4f %10.3f %10lld\n", row.method.c_str(), row.train_length, T,
-                    mode.c_str(), S, row.result.loss(), row.result.perplexity(),
-                    static_cast<long long>(row.result.tokens));
+        if (rows.size() == 1) print_eval_row(header_row(eval_columns()));
+        print_eval_row(text_row(eval_columns(), row));
         std::fflush(stdout);
       }
     }

@@ -23,6 +23,7 @@
 #include "kernels/alibi.h"
 #include "launch/commands.h"
 #include "launch/plan.h"
+#include "launch/report.h"
 #include "train/options.h"
 #include "runtime/error.h"
 
@@ -31,53 +32,36 @@ namespace alibi {
 namespace {
 
 constexpr double kMiB = 1024.0 * 1024.0;
+constexpr double kGB = 1e9;
 
-std::string format(const char* fmt, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, fmt, v);
-  return buf;
-}
-
-// 1234567 -> "1,234,567"
-std::string grouped(int64_t n) {
-  std::string digits = std::to_string(n < 0 ? -n : n), out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return n < 0 ? "-" + out : out;
-}
-
+// "[a, b)" in the text, [a, b] in the JSON.
 template <class T>
-std::string range(const std::pair<T, T>& r) {
-  return "[" + std::to_string(r.first) + ", " + std::to_string(r.second) + ")";
+Cell range(const std::pair<T, T>& r) {
+  return {"[" + std::to_string(r.first) + ", " + std::to_string(r.second) + ")", Json::array({r.first, r.second})};
 }
 
-// Right-aligned columns, two spaces apart.
-void print_table(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> width;
-  for (const auto& row : rows)
-    for (size_t i = 0; i < row.size(); ++i) {
-      if (width.size() <= i) width.push_back(0);
-      width[i] = std::max(width[i], row[i].size());
-    }
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      if (i > 0) line += "  ";
-      line += std::string(width[i] - row[i].size(), ' ') + row[i];
-    }
-    std::printf("%s\n", line.c_str());
-  }
+// The model both outputs start with: "L=24 C=2048 ..." in the text, {"layers": 24, ...}.
+std::vector<Column<ModelConfig>> model_columns() {
+  return {
+      {"L", "layers", [](const ModelConfig& m) { return Cell(m.layers); }},
+      {"C", "channels", [](const ModelConfig& m) { return Cell(m.channels); }},
+      {"NH", "heads", [](const ModelConfig& m) { return Cell(m.heads); }},
+      {"HS", "head_size", [](const ModelConfig& m) { return Cell(m.head_size()); }},
+      {"F", "ffn", [](const ModelConfig& m) { return Cell(m.ffn_width()); }},
+      {"V", "vocab", [](const ModelConfig& m) { return Cell(m.vocab); }},
+      {"T", "seq_len", [](const ModelConfig& m) { return Cell(m.seq_len); }},
+      {"position", "position", [](const ModelConfig& m) { return Cell(enum_name(m.position)); }},
+      {"tied embeddings", "tie_embeddings", [](const ModelConfig& m) { return Cell(m.tie_embeddings); }},
+      {"parameters", "parameters", [](const ModelConfig& m) { return Cell::grouped(m.parameter_count()); }},
+  };
 }
 
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (char ch : s) {
-    if (ch == '"' || ch == '\\') out += '\\';
-    out += ch;
-  }
-  return out + "\"";
+void print_model_line(const ModelConfig& cfg, const std::string& vocab_source) {
+  std::string line = "model:";
+  const auto columns = model_columns();
+  const std::vector<std::string> headers = header_row(columns), cells = text_row(columns, cfg);
+  for (size_t i = 0; i < headers.size(); ++i) line += (i == 0 ? " " : i < 7 ? " " : ", ") + headers[i] + "=" + cells[i];
+  std::printf("%s (V: %s)\n", line.c_str(), vocab_source.c_str());
 }
 
 struct PlanInput {
@@ -87,37 +71,86 @@ struct PlanInput {
   std::string vocab_source;
 };
 
+// The ALiBi slopes of the rank's heads: [{"head": h, "log2": x, "value": 2^x}, ...].
+Json slopes_of(const ModelConfig& cfg, const RankPlan& r) {
+  Json slopes = Json::array();
+  if (cfg.position != PositionMethod::alibi) return slopes;
+  for (int h = r.heads.first; h < r.heads.second; ++h) {
+    const double m = alibi_slope(h, cfg.heads);
+    slopes.push_back({{"head", h}, {"log2", std::log2(m)}, {"value", m}});
+  }
+  return slopes;
+}
+
+std::string general(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
+// One rank of the per-rank plan: the text table's row and the JSON's "ranks" entry.
+std::vector<Column<RankPlan>> rank_columns(const ModelConfig& cfg) {
+  auto vocab_here = [](const RankPlan& r) { return r.embedding_stage || r.head_stage; };
+  auto mib = [](int64_t bytes) { return Cell(fixed(bytes / kMiB, 1), bytes); };
+  return {
+      {"rank", "rank", [](const RankPlan& r) { return Cell(r.rank); }},
+      {"tp", "tp_rank", [](const RankPlan& r) { return Cell(r.coord.tp_rank); }},
+      {"dp", "dp_rank", [](const RankPlan& r) { return Cell(r.coord.dp_rank); }},
+      {"pp", "pp_rank", [](const RankPlan& r) { return Cell(r.coord.pp_rank); }},
+      {"layers", "layers", [](const RankPlan& r) { return range(r.layers); }},
+      {"heads", "heads", [](const RankPlan& r) { return range(r.heads); }},
+      {nullptr, "slopes", [cfg](const RankPlan& r) { return Cell("", slopes_of(cfg, r)); }},
+      {"vocab rows", "vocab", [=](const RankPlan& r) { return vocab_here(r) ? range(r.vocab) : Cell::none(); }},
+      {nullptr, "params.embedding", [](const RankPlan& r) { return Cell(r.params.embedding); }},
+      {nullptr, "params.positions", [](const RankPlan& r) { return Cell(r.params.positions); }},
+      {nullptr, "params.blocks", [](const RankPlan& r) { return Cell(r.params.blocks); }},
+      {nullptr, "params.head", [](const RankPlan& r) { return Cell(r.params.head); }},
+      {nullptr, "params.tp_replicated", [](const RankPlan& r) { return Cell(r.params.replicated); }},
+      {"params", "params.local", [](const RankPlan& r) { return Cell::grouped(r.params.local()); }},
+      {"tied copy", "params.tied_copy",
+       [](const RankPlan& r) {
+         return r.params.tied_copy > 0 ? Cell::grouped(r.params.tied_copy) : Cell("-", int64_t{0});
+       }},
+      {"in flight", "in_flight", [](const RankPlan& r) { return Cell(r.in_flight); }},
+      {"state MiB", "state_bytes", [=](const RankPlan& r) { return mib(r.state_bytes); }},
+      {"activ. MiB", "activation_bytes", [=](const RankPlan& r) { return mib(r.activation_bytes); }},
+      {"total MiB", "total_bytes", [=](const RankPlan& r) { return mib(r.total_bytes()); }},
+  };
+}
+
+// The sum over ranks, shown as the table's last row and the JSON's "total".
+RankPlan total_of(const std::vector<RankPlan>& plan) {
+  RankPlan t;
+  for (const RankPlan& r : plan) {
+    t.params.blocks += r.params.local();
+    t.state_bytes += r.state_bytes;
+    t.activation_bytes += r.activation_bytes;
+  }
+  return t;
+}
+
 void print_text(const PlanInput& in, const std::vector<RankPlan>& plan, int64_t replica_params) {
   const ModelConfig& cfg = in.cfg;
   const GridShape& g = in.shape;
   const int64_t windows = int64_t{in.micro_batch} * in.grad_accum * g.dp;
-  std::printf("model: L=%d C=%d NH=%d HS=%d F=%d V=%d (%s) T=%d, position %s, %s embeddings\n", cfg.layers,
-              cfg.channels, cfg.heads, cfg.head_size(), cfg.ffn_width(), cfg.vocab, in.vocab_source.c_str(),
-              cfg.seq_len, enum_name(cfg.position), cfg.tie_embeddings ? "tied" : "untied");
+  print_model_line(cfg, in.vocab_source);
   std::printf("layout: tp=%d pp=%d dp=%d = %d rank%s; micro-batch %d x grad-accum %d x dp %d = %lld windows "
               "(%s tokens) per step\n\n",
-              g.tp, g.pp, g.dp, g.world(), g.world() == 1 ? "" : "s", in.micro_batch, in.grad_accum, g.dp, static_cast<long long>(windows),
-              grouped(windows * cfg.seq_len).c_str());
+              g.tp, g.pp, g.dp, g.world(), g.world() == 1 ? "" : "s", in.micro_batch, in.grad_accum, g.dp,
+              static_cast<long long>(windows), grouped(windows * cfg.seq_len).c_str());
 
-  std::vector<std::vector<std::string>> rows;
-  rows.push_back({"rank", "tp", "dp", "pp", "layers", "heads", "vocab rows", "params", "tied copy", "in flight",
-                  "state MiB", "activ. MiB", "total MiB"});
-  int64_t total_params = 0, total_bytes = 0, state_bytes = 0, act_bytes = 0;
-  for (const RankPlan& r : plan) {
-    const bool vocab_here = r.embedding_stage || r.head_stage;
-    rows.push_back({std::to_string(r.rank), std::to_string(r.coord.tp_rank), std::to_string(r.coord.dp_rank),
-                    std::to_string(r.coord.pp_rank), range(r.layers), range(r.heads),
-                    vocab_here ? range(r.vocab) : "-", grouped(r.params.local()),
-                    r.params.tied_copy > 0 ? grouped(r.params.tied_copy) : "-", std::to_string(r.in_flight),
-                    format("%.1f", r.state_bytes / kMiB), format("%.1f", r.activation_bytes / kMiB),
-                    format("%.1f", r.total_bytes() / kMiB)});
-    total_params += r.params.local();
-    state_bytes += r.state_bytes;
-    act_bytes += r.activation_bytes;
-    total_bytes += r.total_bytes();
+  const auto columns = rank_columns(cfg);
+  std::vector<std::vector<std::string>> rows = {header_row(columns)};
+  for (const RankPlan& r : plan) rows.push_back(text_row(columns, r));
+  // The total row: the summed columns, blank elsewhere.
+  const RankPlan total = total_of(plan);
+  std::vector<std::string> last;
+  for (const Column<RankPlan>& c : columns) {
+    if (!c.header) continue;
+    const std::string h = c.header;
+    last.push_back(h == "rank" ? "total" : h == "params" ? grouped(total.params.local()) : h.ends_with("MiB") ? c.cell(total).text : "");
   }
-  rows.push_back({"total", "", "", "", "", "", "", grouped(total_params), "", "", format("%.1f", state_bytes / kMiB),
-                  format("%.1f", act_bytes / kMiB), format("%.1f", total_bytes / kMiB)});
+  rows.push_back(last);
   print_table(rows);
 
   std::printf("\nparams: elements allocated on the rank; 'tied copy' (included) is the last stage's copy of the\n"
@@ -131,13 +164,11 @@ void print_text(const PlanInput& in, const std::vector<RankPlan>& plan, int64_t 
   if (cfg.position == PositionMethod::alibi) {
     std::printf("\nALiBi slopes of each tp rank's heads (the same at every dp and pp rank; head h of NH=%d: slope = 2^x):\n",
                 cfg.heads);
-    const int NH_local = cfg.heads / g.tp;
-    for (int t = 0; t < g.tp; ++t) {
-      std::string line = "  tp " + std::to_string(t) + "  heads " + range(std::make_pair(t * NH_local, (t + 1) * NH_local)) + ":";
-      for (int h = t * NH_local; h < (t + 1) * NH_local; ++h) {
-        const double m = alibi_slope(h, cfg.heads);
-        line += "  h" + std::to_string(h) + " 2^" + format("%g", std::log2(m)) + " = " + format("%.6g", m);
-      }
+    for (const RankPlan& r : plan) {
+      if (r.coord.dp_rank != 0 || r.coord.pp_rank != 0) continue;
+      std::string line = "  tp " + std::to_string(r.coord.tp_rank) + "  heads " + range(r.heads).text + ":";
+      for (const Json& s : slopes_of(cfg, r))
+        line += "  h" + s["head"].dump() + " 2^" + general(s["log2"]) + " = " + general(s["value"]);
       std::printf("%s\n", line.c_str());
     }
   } else {
@@ -153,61 +184,19 @@ void print_text(const PlanInput& in, const std::vector<RankPlan>& plan, int64_t 
 void print_json(const PlanInput& in, const std::vector<RankPlan>& plan, int64_t replica_params) {
   const ModelConfig& cfg = in.cfg;
   const GridShape& g = in.shape;
-  const bool alibi = cfg.position == PositionMethod::alibi;
-  std::string s = "{\n";
-  s += "  \"model\": {\"layers\": " + std::to_string(cfg.layers) + ", \"channels\": " + std::to_string(cfg.channels) +
-       ", \"heads\": " + std::to_string(cfg.heads) + ", \"ffn\": " + std::to_string(cfg.ffn_width()) +
-       ", \"vocab\": " + std::to_string(cfg.vocab) + ", \"seq_len\": " + std::to_string(cfg.seq_len) +
-       ", \"position\": " + json_string(enum_name(cfg.position)) +
-       ", \"tie_embeddings\": " + (cfg.tie_embeddings ? "true" : "false") +
-       ", \"parameters\": " + std::to_string(cfg.parameter_count()) + "},\n";
-  s += "  \"layout\": {\"tp\": " + std::to_string(g.tp) + ", \"pp\": " + std::to_string(g.pp) +
-       ", \"dp\": " + std::to_string(g.dp) + ", \"world\": " + std::to_string(g.world()) +
-       ", \"micro_batch\": " + std::to_string(in.micro_batch) + ", \"grad_accum\": " + std::to_string(in.grad_accum) +
-       "},\n";
-  s += "  \"ranks\": [\n";
-  int64_t total_params = 0, total_bytes = 0;
-  for (size_t i = 0; i < plan.size(); ++i) {
-    const RankPlan& r = plan[i];
-    std::string slopes;
-    if (alibi) {
-      for (int h = r.heads.first; h < r.heads.second; ++h) {
-        const double m = alibi_slope(h, cfg.heads);
-        if (!slopes.empty()) slopes += ", ";
-        slopes += "{\"head\": " + std::to_string(h) + ", \"log2\": " + format("%.17g", std::log2(m)) +
-                  ", \"value\": " + format("%.17g", m) + "}";
-      }
-    }
-    const bool vocab_here = r.embedding_stage || r.head_stage;
-    s += "    {\"rank\": " + std::to_string(r.rank) + ", \"tp_rank\": " + std::to_string(r.coord.tp_rank) +
-         ", \"dp_rank\": " + std::to_string(r.coord.dp_rank) + ", \"pp_rank\": " + std::to_string(r.coord.pp_rank) +
-         ", \"layers\": [" + std::to_string(r.layers.first) + ", " + std::to_string(r.layers.second) + "]" +
-         ", \"heads\": [" + std::to_string(r.heads.first) + ", " + std::to_string(r.heads.second) + "]" +
-         ", \"slopes\": [" + slopes + "]" +
-         ", \"vocab\": " +
-         (vocab_here ? "[" + std::to_string(r.vocab.first) + ", " + std::to_string(r.vocab.second) + "]" : "null") +
-         ", \"params\": {\"embedding\": " + std::to_string(r.params.embedding) +
-         ", \"positions\": " + std::to_string(r.params.positions) +
-         ", \"tied_copy\": " + std::to_string(r.params.tied_copy) + ", \"blocks\": " + std::to_string(r.params.blocks) +
-         ", \"head\": " + std::to_string(r.params.head) +
-         ", \"tp_replicated\": " + std::to_string(r.params.replicated) + ", \"local\": " + std::to_string(r.params.local()) + "}" +
-         ", \"in_flight\": " + std::to_string(r.in_flight) + ", \"state_bytes\": " + std::to_string(r.state_bytes) +
-         ", \"activation_bytes\": " + std::to_string(r.activation_bytes) +
-         ", \"total_mib\": " + format("%.3f", r.total_bytes() / kMiB) + "}" + (i + 1 < plan.size() ? "," : "") + "\n";
-    total_params += r.params.local();
-    total_bytes += r.total_bytes();
-  }
-  s += "  ],\n";
-  s += "  \"total\": {\"params\": " + std::to_string(total_params) + ", \"bytes\": " + std::to_string(total_bytes) +
-       ", \"mib\": " + format("%.3f", total_bytes / kMiB) + "},\n";
-  s += "  \"replica_parameters\": " + std::to_string(replica_params) +
-       ", \"parameters_match\": " + (replica_params == cfg.parameter_count() ? "true" : "false") + "\n}\n";
-  std::fputs(s.c_str(), stdout);
+  Json j;
+  j["model"] = json_row(model_columns(), cfg);
+  j["layout"] = {{"tp", g.tp}, {"pp", g.pp}, {"dp", g.dp}, {"world", g.world()}, {"micro_batch", in.micro_batch},
+                 {"grad_accum", in.grad_accum}};
+  j["ranks"] = json_rows(rank_columns(cfg), plan);
+  const RankPlan total = total_of(plan);
+  j["total"] = {{"params", total.params.local()}, {"bytes", total.total_bytes()}};
+  j["replica_parameters"] = replica_params;
+  j["parameters_match"] = replica_params == cfg.parameter_count();
+  std::printf("%s\n", j.dump(2).c_str());
 }
 
 // ---- scaling study (--gpus N) ----------------------------------------------------------
-
-constexpr double kGB = 1e9;
 
 struct StudyInput {
   ModelConfig cfg;
@@ -221,7 +210,11 @@ struct StudyInput {
 // stored in the JSON, so a reader of either knows what the predictions rest on.
 std::vector<std::string> assumptions(const StudyInput& in) {
   const Hardware& hw = in.hw;
-  auto f = [](const char* fmt, double v) { return format(fmt, v); };
+  auto f = [](const char* fmt, double v) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, fmt, v);
+    return std::string(buf);
+  };
   return {
       "GB = 1e9 bytes. Memory is the GPU path as DESIGN.md describes it (bf16 compute, fp32 master weights; "
       "the CUDA backend as built keeps activations in fp32, about 2x the activation column below, and has "
@@ -264,52 +257,60 @@ std::vector<std::string> assumptions(const StudyInput& in) {
   };
 }
 
-// Words of `text` in lines of at most `width` characters, each line after the first
-// indented by `indent`.
-void print_wrapped(const std::string& first_prefix, const std::string& indent, const std::string& text,
-                   size_t width = 100) {
-  std::string line = first_prefix, word;
-  bool empty = true;
-  auto flush_word = [&] {
-    if (word.empty()) return;
-    if (!empty && line.size() + 1 + word.size() > width) {
-      std::printf("%s\n", line.c_str());
-      line = indent;
-      empty = true;
-    }
-    line += (empty ? "" : " ") + word;
-    empty = false;
-    word.clear();
+// One layout of the study: the text table's row and the JSON's "layouts" entry. Memory
+// is GB (1e9 bytes) in the text, bytes in the JSON; shares are percent in the text,
+// fractions in the JSON.
+std::vector<Column<LayoutEstimate>> study_columns() {
+  using E = LayoutEstimate;
+  auto gb = [](int64_t bytes) { return Cell(fixed(bytes / kGB, 1), bytes); };
+  auto percent = [](double share) { return Cell(fixed(100 * share, 1), share); };
+  auto seconds = [](double s) { return Cell(fixed(s, 3), s); };
+  auto memory = [gb](const char* key, int which, int64_t GpuMemory::*part) {
+    return Column<E>{nullptr, key, [=](const E& e) { return gb(e.memory[which].*part); }};
   };
-  for (char ch : text) {
-    if (ch == ' ') {
-      flush_word();
-    } else {
-      word += ch;
-    }
-  }
-  flush_word();
-  std::printf("%s\n", line.c_str());
-}
-
-std::vector<std::string> study_row(const LayoutEstimate& e) {
-  auto gb = [](int64_t bytes) { return format("%.1f", bytes / kGB); };
-  const GpuMemory& m = e.run_memory();
-  return {std::to_string(e.shape.tp), std::to_string(e.shape.pp), std::to_string(e.shape.dp),
-          std::to_string(e.micro_batch), std::to_string(e.grad_accum), gb(m.weights), gb(m.grads), gb(m.optimizer),
-          gb(e.memory[0].activations), gb(e.memory[1].activations), gb(e.memory[0].total()),
-          gb(e.memory[1].total()), !e.fits_any() ? "no fit" : e.recompute ? "recompute" : "plain",
-          format("%.1f", 100 * e.idle), format("%.3f", e.step_s), grouped(std::llround(e.tokens_per_s)),
-          format("%.1f", 100 * e.mfu)};
+  return {
+      {"tp", "tp", [](const E& e) { return Cell(e.shape.tp); }},
+      {"pp", "pp", [](const E& e) { return Cell(e.shape.pp); }},
+      {"dp", "dp", [](const E& e) { return Cell(e.shape.dp); }},
+      {"mb", "micro_batch", [](const E& e) { return Cell(e.micro_batch); }},
+      {"accum", "grad_accum", [](const E& e) { return Cell(e.grad_accum); }},
+      {"weights", "memory.weights", [=](const E& e) { return gb(e.run_memory().weights); }},
+      {"grads", "memory.grads", [=](const E& e) { return gb(e.run_memory().grads); }},
+      {"optim", "memory.optimizer", [=](const E& e) { return gb(e.run_memory().optimizer); }},
+      memory("memory_plain.weights", 0, &GpuMemory::weights),
+      memory("memory_plain.grads", 0, &GpuMemory::grads),
+      memory("memory_plain.optimizer", 0, &GpuMemory::optimizer),
+      memory("memory_recompute.weights", 1, &GpuMemory::weights),
+      memory("memory_recompute.grads", 1, &GpuMemory::grads),
+      memory("memory_recompute.optimizer", 1, &GpuMemory::optimizer),
+      {"activ", "memory_plain.activations", [=](const E& e) { return gb(e.memory[0].activations); }},
+      {"activ rc", "memory_recompute.activations", [=](const E& e) { return gb(e.memory[1].activations); }},
+      {"total", "memory_plain.total", [=](const E& e) { return gb(e.memory[0].total()); }},
+      {"total rc", "memory_recompute.total", [=](const E& e) { return gb(e.memory[1].total()); }},
+      {"run", "run", [](const E& e) { return Cell(!e.fits_any() ? "no fit" : e.recompute ? "recompute" : "plain"); }},
+      {nullptr, "fits", [](const E& e) { return Cell(e.fits_any()); }},
+      {nullptr, "fits_plain", [](const E& e) { return Cell(e.fits[0]); }},
+      {nullptr, "fits_recompute", [](const E& e) { return Cell(e.fits[1]); }},
+      {nullptr, "recompute", [](const E& e) { return Cell(e.recompute); }},
+      {nullptr, "bubble", [=](const E& e) { return percent(e.bubble); }},
+      {"idle %", "idle", [=](const E& e) { return percent(e.idle); }},
+      {nullptr, "stage_s", [=](const E& e) { return seconds(e.stage_s); }},
+      {nullptr, "tp_comm_s", [=](const E& e) { return seconds(e.tp_comm_s); }},
+      {nullptr, "pipeline_s", [=](const E& e) { return seconds(e.pipeline_s); }},
+      {nullptr, "dp_exposed_s", [=](const E& e) { return seconds(e.dp_exposed_s); }},
+      {nullptr, "embedding_sync_s", [=](const E& e) { return seconds(e.embedding_sync_s); }},
+      {nullptr, "optimizer_s", [=](const E& e) { return seconds(e.optimizer_s); }},
+      {"step s", "step_s", [=](const E& e) { return seconds(e.step_s); }},
+      {"tokens/s", "tokens_per_s",
+       [](const E& e) { return Cell(grouped(std::llround(e.tokens_per_s)), e.tokens_per_s); }},
+      {"MFU %", "mfu", [=](const E& e) { return percent(e.mfu); }},
+  };
 }
 
 void print_study_text(const StudyInput& in, const std::vector<LayoutEstimate>& study) {
   const ModelConfig& cfg = in.cfg;
   const Hardware& hw = in.hw;
-  std::printf("model: L=%d C=%d NH=%d HS=%d F=%d V=%d (%s) T=%d, position %s, %s embeddings: %s parameters\n",
-              cfg.layers, cfg.channels, cfg.heads, cfg.head_size(), cfg.ffn_width(), cfg.vocab,
-              in.vocab_source.c_str(), cfg.seq_len, enum_name(cfg.position), cfg.tie_embeddings ? "tied" : "untied",
-              grouped(cfg.parameter_count()).c_str());
+  print_model_line(cfg, in.vocab_source);
   std::printf("hardware: %d GPU%s (%d per node), %g GB each, %g TFLOP/s bf16 peak, %g GB/s HBM, all-reduce %g GB/s "
               "in a node and %g GB/s between nodes\n",
               hw.gpus, hw.gpus == 1 ? "" : "s", hw.gpus_per_node, hw.memory_gb, hw.tflops, hw.hbm_gbs,
@@ -317,9 +318,12 @@ void print_study_text(const StudyInput& in, const std::vector<LayoutEstimate>& s
   std::printf("global batch: %lld windows x %d tokens = %s tokens per step (micro-batch x accum x dp)\n\n",
               static_cast<long long>(in.global_batch), cfg.seq_len, grouped(in.global_batch * cfg.seq_len).c_str());
 
-  const std::vector<std::string> header = {"tp", "pp", "dp", "mb", "accum", "weights", "grads", "optim",
-                                           "activ", "activ rc", "total", "total rc", "run", "idle %", "step s",
-                                           "tokens/s", "MFU %"};
+  const auto columns = study_columns();
+  auto print_first = [&](int64_t n) {
+    std::vector<std::vector<std::string>> rows = {header_row(columns)};
+    for (int64_t i = 0; i < n; ++i) rows.push_back(text_row(columns, study[i]));
+    print_table(rows);
+  };
   const auto fit_end = std::find_if(study.begin(), study.end(), [](const LayoutEstimate& e) { return !e.fits_any(); });
   const int64_t n_fit = fit_end - study.begin();
   const int64_t n_plain = std::count_if(study.begin(), fit_end, [](const LayoutEstimate& e) { return e.fits[0]; });
@@ -331,9 +335,7 @@ void print_study_text(const StudyInput& in, const std::vector<LayoutEstimate>& s
     std::printf("no layout fits: none of the %zu candidates%s stays within %.1f GB per GPU, even with "
                 "recomputation. Closest:\n\n",
                 study.size(), in.restriction.c_str(), hw.usable_bytes() / kGB);
-    std::vector<std::vector<std::string>> rows = {header};
-    for (size_t i = 0; i < study.size() && i < 5; ++i) rows.push_back(study_row(study[i]));
-    print_table(rows);
+    print_first(std::min<int64_t>(5, study.size()));
   } else {
     const int64_t shown = in.top > 0 ? std::min<int64_t>(in.top, n_fit) : n_fit;
     const int64_t n_out = static_cast<int64_t>(study.size()) - n_fit;
@@ -342,9 +344,7 @@ void print_study_text(const StudyInput& in, const std::vector<LayoutEstimate>& s
                 static_cast<long long>(n_fit), study.size(), in.restriction.c_str(), static_cast<long long>(n_plain),
                 static_cast<long long>(n_out), n_out == 1 ? "does" : "do",
                 shown == n_fit ? "All that fit" : ("The fastest " + std::to_string(shown) + " (--top 0: all)").c_str());
-    std::vector<std::vector<std::string>> rows = {header};
-    for (int64_t i = 0; i < shown; ++i) rows.push_back(study_row(study[i]));
-    print_table(rows);
+    print_first(shown);
   }
   std::printf("\n");
   print_wrapped("", "",
@@ -356,54 +356,28 @@ void print_study_text(const StudyInput& in, const std::vector<LayoutEstimate>& s
   for (const std::string& a : assumptions(in)) print_wrapped("  - ", "    ", a);
 }
 
-std::string memory_json(const GpuMemory& m) {
-  return "{\"weights\": " + std::to_string(m.weights) + ", \"grads\": " + std::to_string(m.grads) +
-         ", \"optimizer\": " + std::to_string(m.optimizer) + ", \"activations\": " + std::to_string(m.activations) +
-         ", \"total\": " + std::to_string(m.total()) + "}";
-}
-
 void print_study_json(const StudyInput& in, const std::vector<LayoutEstimate>& study) {
   const ModelConfig& cfg = in.cfg;
   const Hardware& hw = in.hw;
-  auto num = [](double v) { return format("%.6g", v); };
-  std::string s = "{\n";
-  s += "  \"model\": {\"layers\": " + std::to_string(cfg.layers) + ", \"channels\": " + std::to_string(cfg.channels) +
-       ", \"heads\": " + std::to_string(cfg.heads) + ", \"ffn\": " + std::to_string(cfg.ffn_width()) +
-       ", \"vocab\": " + std::to_string(cfg.vocab) + ", \"seq_len\": " + std::to_string(cfg.seq_len) +
-       ", \"position\": " + json_string(enum_name(cfg.position)) +
-       ", \"tie_embeddings\": " + (cfg.tie_embeddings ? "true" : "false") +
-       ", \"parameters\": " + std::to_string(cfg.parameter_count()) +
-       ", \"flops_per_token\": " + num(model_flops_per_token(cfg)) + "},\n";
-  s += "  \"hardware\": {\"gpus\": " + std::to_string(hw.gpus) + ", \"gpus_per_node\": " +
-       std::to_string(hw.gpus_per_node) + ", \"memory_gb\": " + num(hw.memory_gb) + ", \"headroom\": " +
-       num(hw.headroom) + ", \"usable_bytes\": " + num(hw.usable_bytes()) + ", \"tflops\": " + num(hw.tflops) +
-       ", \"mfu\": " + num(hw.mfu) + ", \"hbm_gbs\": " + num(hw.hbm_gbs) + ", \"interconnect_gbs\": " +
-       num(hw.intra_node_gbs) + ", \"internode_gbs\": " + num(hw.inter_node_gbs) + "},\n";
-  s += "  \"global_batch\": " + std::to_string(in.global_batch) + ",\n";
-  s += "  \"assumptions\": [";
-  const std::vector<std::string> a = assumptions(in);
-  for (size_t i = 0; i < a.size(); ++i) s += (i ? ",\n    " : "\n    ") + json_string(a[i]);
-  s += "\n  ],\n";
-  const int64_t n_fit = std::count_if(study.begin(), study.end(), [](const LayoutEstimate& e) { return e.fits_any(); });
-  s += "  \"candidates\": " + std::to_string(study.size()) + ", \"fit\": " + std::to_string(n_fit) + ",\n";
-  s += "  \"layouts\": [\n";
-  for (size_t i = 0; i < study.size(); ++i) {
-    const LayoutEstimate& e = study[i];
-    s += "    {\"tp\": " + std::to_string(e.shape.tp) + ", \"pp\": " + std::to_string(e.shape.pp) +
-         ", \"dp\": " + std::to_string(e.shape.dp) + ", \"micro_batch\": " + std::to_string(e.micro_batch) +
-         ", \"grad_accum\": " + std::to_string(e.grad_accum) + ", \"fits\": " + (e.fits_any() ? "true" : "false") +
-         ", \"fits_plain\": " + (e.fits[0] ? "true" : "false") + ", \"fits_recompute\": " +
-         (e.fits[1] ? "true" : "false") + ", \"recompute\": " + (e.recompute ? "true" : "false") +
-         ", \"memory_plain\": " + memory_json(e.memory[0]) + ", \"memory_recompute\": " + memory_json(e.memory[1]) +
-         ", \"bubble\": " + num(e.bubble) + ", \"idle\": " + num(e.idle) + ", \"stage_s\": " + num(e.stage_s) +
-         ", \"tp_comm_s\": " + num(e.tp_comm_s) + ", \"pipeline_s\": " + num(e.pipeline_s) +
-         ", \"dp_exposed_s\": " + num(e.dp_exposed_s) + ", \"embedding_sync_s\": " + num(e.embedding_sync_s) +
-         ", \"optimizer_s\": " + num(e.optimizer_s) + ", \"step_s\": " + num(e.step_s) +
-         ", \"tokens_per_s\": " + num(e.tokens_per_s) + ", \"mfu\": " + num(e.mfu) + "}" +
-         (i + 1 < study.size() ? "," : "") + "\n";
-  }
-  s += "  ]\n}\n";
-  std::fputs(s.c_str(), stdout);
+  Json j;
+  j["model"] = json_row(model_columns(), cfg);
+  j["model"]["flops_per_token"] = model_flops_per_token(cfg);
+  j["hardware"] = {{"gpus", hw.gpus},
+                   {"gpus_per_node", hw.gpus_per_node},
+                   {"memory_gb", hw.memory_gb},
+                   {"headroom", hw.headroom},
+                   {"usable_bytes", hw.usable_bytes()},
+                   {"tflops", hw.tflops},
+                   {"mfu", hw.mfu},
+                   {"hbm_gbs", hw.hbm_gbs},
+                   {"interconnect_gbs", hw.intra_node_gbs},
+                   {"internode_gbs", hw.inter_node_gbs}};
+  j["global_batch"] = in.global_batch;
+  j["assumptions"] = assumptions(in);
+  j["candidates"] = study.size();
+  j["fit"] = std::count_if(study.begin(), study.end(), [](const LayoutEstimate& e) { return e.fits_any(); });
+  j["layouts"] = json_rows(study_columns(), study);
+  std::printf("%s\n", j.dump(2).c_str());
 }
 
 }  // namespace

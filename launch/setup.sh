@@ -8,7 +8,7 @@ PACKAGES=(
   build-essential cmake ccache pkg-config python3
   openmpi-bin libopenmpi-dev
   libhdf5-openmpi-dev hdf5-tools zlib1g-dev
-  libboost-program-options-dev libboost-dev
+  libboost-program-options-dev libboost-dev nlohmann-json3-dev
   libopenblas-openmp-dev
   libgtest-dev googletest
   linux-doc-6.1
