@@ -18,6 +18,7 @@
 #include "parallel/nccl_comm.h"
 #include "runtime/device.h"
 #include "train/metrics.h"
+#include "train/model_checkpoint.h"
 #include "train/trainer.h"
 
 namespace alibi {
@@ -73,6 +74,9 @@ int cmd_train(int argc, char** argv) {
 
   // ---- data ---------------------------------------------------------------------------
   Corpus corpus(opt.data);
+  // Before the vocabulary check: a resume's --vocab is the checkpoint's, so another
+  // tokenizer would otherwise read as a --vocab the user never gave.
+  if (!resume_path.empty()) check_checkpoint_tokenizer(resume_path, corpus, "resume with the corpus it was trained on");
   const int vocab = static_cast<int>(corpus.vocab_size());
   ALIBI_CHECK_AS(ConfigError, vm["vocab"].defaulted() || cfg.vocab == vocab,
                  "--vocab " << cfg.vocab << " differs from the corpus " << opt.data << " (vocabulary " << vocab
