@@ -144,9 +144,14 @@ int cmd_train(int argc, char** argv) {
     m.dp_window_s = r.dp_window_s;
     m.tokens_per_s = static_cast<double>(trainer.tokens_per_step()) / seconds_since(t0);
     m.elapsed_s = seconds_since(start);
-    ALIBI_CHECK_AS(DataError, std::isfinite(m.loss),
-                   "the training loss became " << m.loss << " at step " << m.step
-                                               << "; lower --lr or raise --warmup, then --resume auto");
+    // The norm too: a non-finite gradient has just made the weights non-finite, and a
+    // checkpoint of them would make "--resume auto" fail again at once. Stopping here
+    // leaves the newest checkpoint from before the divergence. Every rank sees the same
+    // loss and norm, so all stop together.
+    ALIBI_CHECK_AS(DataError, std::isfinite(m.loss) && std::isfinite(m.grad_norm),
+                   "training diverged at step " << m.step << " (loss " << m.loss << ", gradient norm " << m.grad_norm
+                                                << "); lower --lr or raise --warmup, then --resume auto "
+                                                   "(no checkpoint of this step was written)");
     const bool last = m.step == opt.steps;
     if ((opt.eval_every > 0 && m.step % opt.eval_every == 0) || last) {
       m.val_loss = trainer.evaluate(Split::valid, opt.eval_batches).loss();
