@@ -18,6 +18,7 @@
 #include "parallel/nccl_comm.h"
 #include "runtime/device.h"
 #include "train/metrics.h"
+#include "train/model_checkpoint.h"
 #include "train/trainer.h"
 
 namespace alibi {
@@ -73,6 +74,9 @@ int cmd_train(int argc, char** argv) {
 
   // ---- data ---------------------------------------------------------------------------
   Corpus corpus(opt.data);
+  // Before the vocabulary check: a resume's --vocab is the checkpoint's, so another
+  // tokenizer would otherwise read as a --vocab the user never gave.
+  if (!resume_path.empty()) check_checkpoint_tokenizer(resume_path, corpus, "resume with the corpus it was trained on");
   const int vocab = static_cast<int>(corpus.vocab_size());
   ALIBI_CHECK_AS(ConfigError, vm["vocab"].defaulted() || cfg.vocab == vocab,
                  "--vocab " << cfg.vocab << " differs from the corpus " << opt.data << " (vocabulary " << vocab
@@ -140,9 +144,14 @@ int cmd_train(int argc, char** argv) {
     m.dp_window_s = r.dp_window_s;
     m.tokens_per_s = static_cast<double>(trainer.tokens_per_step()) / seconds_since(t0);
     m.elapsed_s = seconds_since(start);
-    ALIBI_CHECK_AS(DataError, std::isfinite(m.loss),
-                   "the training loss became " << m.loss << " at step " << m.step
-                                               << "; lower --lr or raise --warmup, then --resume auto");
+    // The norm too: a non-finite gradient has just made the weights non-finite, and a
+    // checkpoint of them would make "--resume auto" fail again at once. Stopping here
+    // leaves the newest checkpoint from before the divergence. Every rank sees the same
+    // loss and norm, so all stop together.
+    ALIBI_CHECK_AS(DataError, std::isfinite(m.loss) && std::isfinite(m.grad_norm),
+                   "training diverged at step " << m.step << " (loss " << m.loss << ", gradient norm " << m.grad_norm
+                                                << "); lower --lr or raise --warmup, then --resume auto "
+                                                   "(no checkpoint of this step was written)");
     const bool last = m.step == opt.steps;
     if ((opt.eval_every > 0 && m.step % opt.eval_every == 0) || last) {
       m.val_loss = trainer.evaluate(Split::valid, opt.eval_batches).loss();

@@ -26,6 +26,22 @@ expect_error missing-value "--steps" "$ALIBI" train --data "$WORK/c.h5" --steps
 cp "$WORK/good/step_00000002.h5" "$WORK/before.h5"
 expect_error other-shape "step_00000002\.h5.*shape" \
   "$ALIBI" train --resume "$WORK/good/step_00000002.h5" --channels 32 --steps 4
+
+# --resume of a file that is not there: the path, and the two ways to resume.
+expect_error missing-resume "nope/step_00000009\.h5: no such checkpoint.*--resume auto" \
+  "$ALIBI" train --resume "$WORK/nope/step_00000009.h5" --steps 4
+# Resumed with a corpus of another tokenizer (bytes, V=257, against BPE, V=300): the error
+# names both tokenizers, not a --vocab the user never gave (the checkpoint's).
+"$ALIBI" preprocess --input "$WORK/text" --output "$WORK/bpe.h5" --tokenizer bpe --vocab 300 >/dev/null
+expect_error other-tokenizer \
+  "step_00000002\.h5: the checkpoint's tokenizer \(bytes.*differs from the corpus .*bpe\.h5's \(bpe \(V=300.*trained on" \
+  "$ALIBI" train --resume "$WORK/good/step_00000002.h5" --data "$WORK/bpe.h5" --steps 4
+# The same vocabulary size with other merges (BPE learnt from other text) differs too.
+make_repeated_corpus "$WORK/rep"
+"$ALIBI" preprocess --input "$WORK/rep" --output "$WORK/bpe_other.h5" --tokenizer bpe --vocab 300 >/dev/null
+"$ALIBI" train --data "$WORK/bpe.h5" --out-dir "$WORK/bpe_run" "${small[@]}" --steps 1 >/dev/null
+expect_error other-merges "step_00000001\.h5: the checkpoint's tokenizer \(bpe \(V=300.*differs from the corpus .*bpe_other\.h5's" \
+  "$ALIBI" train --resume "$WORK/bpe_run/step_00000001.h5" --data "$WORK/bpe_other.h5" --steps 2
 cmp "$WORK/good/step_00000002.h5" "$WORK/before.h5" || fail "a failed resume changed the checkpoint"
 ls "$WORK/good" | grep -q '\.tmp' && fail "a temporary checkpoint was left behind"
 echo "ok: bad input"
