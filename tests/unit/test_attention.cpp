@@ -19,9 +19,12 @@
 #include "runtime/allocator.h"
 #include "runtime/error.h"
 #include "runtime/tensor.h"
+#include "tests/compare.h"
 
 namespace alibi {
 namespace {
+
+using test::expect_close_per_element;
 
 // ---- the reference ---------------------------------------------------------------------------
 
@@ -166,23 +169,6 @@ void random_inputs(const Case& c, unsigned seed, std::vector<double>& qkv, std::
   for (double& x : dout) x = uni(rng);
 }
 
-// Max over elements of |got - want| / (1 + |want|): absolute near 0, relative for large values.
-void expect_close(const std::vector<double>& got, const std::vector<double>& want, double tol,
-                  const char* what) {
-  ASSERT_EQ(got.size(), want.size()) << what;
-  double worst = 0;
-  size_t worst_i = 0;
-  for (size_t i = 0; i < got.size(); ++i) {
-    const double err = std::abs(got[i] - want[i]) / (1.0 + std::abs(want[i]));
-    if (!(err <= worst)) {  // also catches NaN (an element never written)
-      worst = std::isnan(err) ? std::numeric_limits<double>::infinity() : err;
-      worst_i = i;
-    }
-  }
-  EXPECT_LE(worst, tol) << what << ": worst element " << worst_i << " got " << got[worst_i] << " want "
-                        << want[worst_i];
-}
-
 // Awkward sizes on purpose: T = 1, one below / at / above a tile of 64 (the kernel's; 130
 // and 257 are one past multiples of 64 and 128 too), odd head counts (12 is not a power of
 // two: its slopes interleave), a head size of 4, tensor-parallel shards, and T = 200 with
@@ -217,17 +203,17 @@ void check_against_reference(double tol) {
     }
     const Result want = reference(c, qkv, dout);
     const Result got = run_kernel<T>(c, qkv, dout);
-    expect_close(got.out, want.out, tol, "out");
-    expect_close(got.lse, want.lse, tol, "lse");
+    expect_close_per_element("out", got.out, want.out, tol);
+    expect_close_per_element("lse", got.lse, want.lse, tol);
     std::vector<double> dq, dk, dv, dq_want, dk_want, dv_want;  // split for clearer failures
     for (size_t i = 0; i < got.dqkv.size(); ++i) {
       const int part = static_cast<int>(i / c.HS % 3);
       (part == 0 ? dq : part == 1 ? dk : dv).push_back(got.dqkv[i]);
       (part == 0 ? dq_want : part == 1 ? dk_want : dv_want).push_back(want.dqkv[i]);
     }
-    expect_close(dq, dq_want, tol, "dq");
-    expect_close(dk, dk_want, tol, "dk");
-    expect_close(dv, dv_want, tol, "dv");
+    expect_close_per_element("dq", dq, dq_want, tol);
+    expect_close_per_element("dk", dk, dk_want, tol);
+    expect_close_per_element("dv", dv, dv_want, tol);
   }
 }
 
@@ -294,9 +280,9 @@ TEST(Attention, ShardEqualsItsHeadsOfTheFullComputation) {
             dqkv_f.push_back(f.dqkv[at_full(b, t, shard.head_offset + h, part, d)]);
   // The same arithmetic on the same numbers; only BLAS's blocking might differ with the
   // strides, so allow a few ulps in double.
-  expect_close(s.out, out_f, 1e-13, "out");
-  expect_close(s.lse, lse_f, 1e-13, "lse");
-  expect_close(s.dqkv, dqkv_f, 1e-13, "dqkv");
+  expect_close_per_element("out", s.out, out_f, 1e-13);
+  expect_close_per_element("lse", s.lse, lse_f, 1e-13);
+  expect_close_per_element("dqkv", s.dqkv, dqkv_f, 1e-13);
   // And the local slope of head 0 would be wrong: the shard must differ from a model of 4 heads.
   const Result wrong = run_kernel<double>(Case{2, 65, 4, 16, 0, 4, PositionBias::alibi}, qkv_s, dout_s);
   double diff = 0;

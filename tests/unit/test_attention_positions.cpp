@@ -23,9 +23,12 @@
 #include "runtime/allocator.h"
 #include "runtime/error.h"
 #include "runtime/tensor.h"
+#include "tests/compare.h"
 
 namespace alibi {
 namespace {
+
+using test::expect_close_per_element;
 
 // ---- the reference ---------------------------------------------------------------------------
 
@@ -245,23 +248,6 @@ Inputs random_inputs(const Case& c, unsigned seed) {
   return in;
 }
 
-// Max over elements of |got - want| / (1 + |want|): absolute near 0, relative for large values.
-void expect_close(const std::vector<double>& got, const std::vector<double>& want, double tol,
-                  const char* what) {
-  ASSERT_EQ(got.size(), want.size()) << what;
-  double worst = 0;
-  size_t worst_i = 0;
-  for (size_t i = 0; i < got.size(); ++i) {
-    const double err = std::abs(got[i] - want[i]) / (1.0 + std::abs(want[i]));
-    if (!(err <= worst)) {  // also catches NaN (an element never written)
-      worst = std::isnan(err) ? std::numeric_limits<double>::infinity() : err;
-      worst_i = i;
-    }
-  }
-  EXPECT_LE(worst, tol) << what << ": worst element " << worst_i << " got " << got[worst_i] << " want "
-                        << want[worst_i];
-}
-
 // T not a multiple of the kernel's 64-row tiles (63, 65, 130) and T = 1; NH 1, 3, 12; HS 4,
 // 16, 32. T5 at its defaults reaches the clamped last bucket at T = 130 (distances 128,
 // 129); with 8 buckets and max distance 20 most of the distances are clamped.
@@ -292,18 +278,18 @@ void check_against_reference(double tol) {
     }
     const Result want = reference(c, in);
     const Result got = run_kernel<T>(c, in);
-    expect_close(got.out, want.out, tol, "out");
-    expect_close(got.lse, want.lse, tol, "lse");
+    expect_close_per_element("out", got.out, want.out, tol);
+    expect_close_per_element("lse", got.lse, want.lse, tol);
     std::vector<double> dq, dk, dv, dq_want, dk_want, dv_want;  // split for clearer failures
     for (size_t i = 0; i < got.dqkv.size(); ++i) {
       const int part = static_cast<int>(i / c.HS % 3);
       (part == 0 ? dq : part == 1 ? dk : dv).push_back(got.dqkv[i]);
       (part == 0 ? dq_want : part == 1 ? dk_want : dv_want).push_back(want.dqkv[i]);
     }
-    expect_close(dq, dq_want, tol, "dq");
-    expect_close(dk, dk_want, tol, "dk");
-    expect_close(dv, dv_want, tol, "dv");
-    expect_close(got.dtable, want.dtable, tol, "dtable");
+    expect_close_per_element("dq", dq, dq_want, tol);
+    expect_close_per_element("dk", dk, dk_want, tol);
+    expect_close_per_element("dv", dv, dv_want, tol);
+    expect_close_per_element("dtable", got.dtable, want.dtable, tol);
   }
 }
 
