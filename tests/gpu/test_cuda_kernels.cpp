@@ -35,6 +35,8 @@ std::vector<float> randn(int64_t n, uint32_t seed, float scale = 1.0f) {
   return v;
 }
 
+std::vector<float> nans(int64_t n) { return std::vector<float>(static_cast<size_t>(n), std::nanf("")); }
+
 Tensor host(const std::vector<float>& v) {
   Tensor t = Tensor::empty({static_cast<int64_t>(v.size())}, DType::f32);
   std::copy(v.begin(), v.end(), t.data<float>());
@@ -118,8 +120,10 @@ TEST(CudaKernels, LayerNorm) {
   std::vector<float> out(N * C), mean(N), rstd(N), dx = dx0, dw = dw0, db = db0;
   cpu::layernorm_forward<float>(out.data(), mean.data(), rstd.data(), x.data(), w.data(), b.data(), N, C);
   cpu::layernorm_backward<float>(dx.data(), dw.data(), db.data(), dy.data(), x.data(), w.data(), mean.data(), rstd.data(), N, C);
-  Tensor gx = dev(x), gw = dev(w), gb = dev(b), gdy = dev(dy), gout = dev(out), gmean = dev(mean), grstd = dev(rstd),
-         gdx = dev(dx0), gdw = dev(dw0), gdb = dev(db0);
+  // The forward's outputs start as NaN, not as the CPU's results: an element it never
+  // writes fails, and the backward reads the GPU's own mean and rstd.
+  Tensor gx = dev(x), gw = dev(w), gb = dev(b), gdy = dev(dy), gout = dev(nans(N * C)), gmean = dev(nans(N)),
+         grstd = dev(nans(N)), gdx = dev(dx0), gdw = dev(dw0), gdb = dev(db0);
   ops::layernorm_forward<float>(Device::cuda, gout.data<float>(), gmean.data<float>(), grstd.data<float>(), gx.data<float>(),
                                 gw.data<float>(), gb.data<float>(), N, C);
   ops::layernorm_backward<float>(Device::cuda, gdx.data<float>(), gdw.data<float>(), gdb.data<float>(), gdy.data<float>(),
