@@ -21,21 +21,14 @@
 #include "runtime/device.h"
 #include "tests/compare.h"
 #include "tests/gpu/gpu_test.h"
+#include "tests/random_vectors.h"
 
 namespace alibi {
 namespace {
 
 using test::expect_close_relative_to_max;
-
-std::vector<float> randn(int64_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 gen(seed);
-  std::normal_distribution<float> dist(0.0f, scale);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (float& x : v) x = dist(gen);
-  return v;
-}
-
-std::vector<float> nans(int64_t n) { return std::vector<float>(static_cast<size_t>(n), std::nanf("")); }
+using test::nans;
+using test::randn;
 
 Tensor host(const std::vector<float>& v) {
   Tensor t = Tensor::empty({static_cast<int64_t>(v.size())}, DType::f32);
