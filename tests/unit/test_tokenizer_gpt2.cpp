@@ -82,7 +82,7 @@ TEST(Gpt2Files, BytesToUnicodeIsGpt2s) {
 TEST(Gpt2Files, LoadsTheVocabularyAndEncodesWithItsIds) {
   TempDir dir;
   write_mini_gpt2(dir);
-  const Tokenizer t = load_gpt2_tokenizer(dir.path().string());
+  const Tokenizer t = load_gpt2_tokenizer(dir.path());
   EXPECT_EQ(t.kind, TokenizerKind::gpt2);
   EXPECT_EQ(t.vocab_size, 260);
   EXPECT_EQ(t.eos_id, 259);
@@ -102,29 +102,29 @@ TEST(Gpt2Files, LoadsTheVocabularyAndEncodesWithItsIds) {
 TEST(Gpt2Files, MalformedFilesAreOneLineErrorsNamingTheFile) {
   TempDir missing;
   expect_error<IoError>([&] { load_gpt2_tokenizer(missing.file("nope")); }, {"nope", "encoder.json"});
-  expect_error<IoError>([&] { load_gpt2_tokenizer(missing.path().string()); }, {"encoder.json", "does not exist"});
+  expect_error<IoError>([&] { load_gpt2_tokenizer(missing.path()); }, {"encoder.json", "does not exist"});
 
   TempDir bad_json;
   write_mini_gpt2(bad_json);
   bad_json.write("encoder.json", "{\"a\": 1, \"b\": }");
-  expect_error<DataError>([&] { load_gpt2_tokenizer(bad_json.path().string()); }, {"encoder.json", "not valid JSON", "byte 15"});
+  expect_error<DataError>([&] { load_gpt2_tokenizer(bad_json.path()); }, {"encoder.json", "not valid JSON", "byte 15"});
 
   TempDir bad_char;
   write_mini_gpt2(bad_char);
   bad_char.write("encoder.json", "{\"\xE4\xB8\x80\": 0}");  // U+4E00 is not a byte character
-  expect_error<DataError>([&] { load_gpt2_tokenizer(bad_char.path().string()); }, {"encoder.json", "U+4E00"});
+  expect_error<DataError>([&] { load_gpt2_tokenizer(bad_char.path()); }, {"encoder.json", "U+4E00"});
 
   TempDir three;
   write_mini_gpt2(three, "a b c\n");
-  expect_error<DataError>([&] { load_gpt2_tokenizer(three.path().string()); }, {"vocab.bpe:5", "two tokens"});
+  expect_error<DataError>([&] { load_gpt2_tokenizer(three.path()); }, {"vocab.bpe:5", "two tokens"});
 
   TempDir unknown;
   write_mini_gpt2(unknown, "he llo\n");  // "llo" is not in encoder.json
-  expect_error<DataError>([&] { load_gpt2_tokenizer(unknown.path().string()); }, {"vocab.bpe:5", "llo", "not a token"});
+  expect_error<DataError>([&] { load_gpt2_tokenizer(unknown.path()); }, {"vocab.bpe:5", "llo", "not a token"});
 
   TempDir unjoined;
   write_mini_gpt2(unjoined, "a b\n");  // both tokens exist, "ab" does not
-  expect_error<DataError>([&] { load_gpt2_tokenizer(unjoined.path().string()); }, {"merge 3", "'ab'", "not in the vocabulary"});
+  expect_error<DataError>([&] { load_gpt2_tokenizer(unjoined.path()); }, {"merge 3", "'ab'", "not in the vocabulary"});
 
   TempDir no_eos;
   write_mini_gpt2(no_eos);
@@ -133,7 +133,7 @@ TEST(Gpt2Files, MalformedFilesAreOneLineErrorsNamingTheFile) {
     json.replace(json.find("\"<|endoftext|>\": 259"), 20, "\"" + spelled("he ") + "\": 259");
     no_eos.write("encoder.json", json);
   }
-  expect_error<DataError>([&] { load_gpt2_tokenizer(no_eos.path().string()); }, {"encoder.json", "<|endoftext|>"});
+  expect_error<DataError>([&] { load_gpt2_tokenizer(no_eos.path()); }, {"encoder.json", "<|endoftext|>"});
 }
 
 }  // namespace
