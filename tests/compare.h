@@ -11,6 +11,10 @@
 //   // double reference: the largest and the mean error, relative to max |ref|, so that
 //   // elements near zero are judged at the array's own scale.
 //   expect_close_relative_to_max("dqkv", got, ref, 2e-2, 4e-3);   // max <= 2e-2, mean <= 4e-3
+//
+//   // A whole tensor computed another way (another parallel layout, another device), where
+//   // single elements may cancel to near zero: the error's norm against the reference's.
+//   expect_close_in_norm("blocks.0.mlp.fc.weight", got, ref, 1e-5);   // ||got - ref|| <= 1e-5 ||ref||
 #pragma once
 
 #include <gtest/gtest.h>
@@ -97,6 +101,23 @@ void expect_close_relative_to_max(const std::string& what, const std::vector<G>&
   if (mean_rel > 0) {
     EXPECT_LE(e.mean, mean_rel) << what << ": mean error relative to max |ref|";
   }
+}
+
+// ---- in norm -----------------------------------------------------------------------------
+
+// ||got - ref||_2 <= rel ||ref||_2 (+ 1e-12, so that an all-zero reference passes with an
+// all-zero result), the sums in double.
+template <class G, class R>
+void expect_close_in_norm(const std::string& what, const std::vector<G>& got, const std::vector<R>& ref, double rel) {
+  ASSERT_EQ(got.size(), ref.size()) << what;
+  double diff = 0, norm = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    const double g = static_cast<double>(got[i]), r = static_cast<double>(ref[i]);
+    diff += (g - r) * (g - r);
+    norm += r * r;
+  }
+  EXPECT_LE(std::sqrt(diff), rel * std::sqrt(norm) + 1e-12) << what << ": error norm against the reference's "
+                                                             << std::sqrt(norm);
 }
 
 }  // namespace alibi::test
