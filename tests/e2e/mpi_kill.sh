@@ -73,18 +73,6 @@ echo "ok: resumed from step $k ($(basename "$newest")), ran steps $((k + 1))..$s
 # ---- the same final loss as an uninterrupted run -------------------------------------
 mpirun -np 2 --oversubscribe "$ALIBI" train "${args[@]}" --out-dir "$WORK/ref" >/dev/null 2>&1 ||
   fail "the uninterrupted reference run failed"
-# 1e-6 relative: resume is bit-exact at the same layout and thread count; the loss is
-# printed with 6 decimals (~1e-6 relative at a loss of ~2), so this asks for equality.
-python3 - "$run/metrics.jsonl" "$WORK/ref/metrics.jsonl" "$steps" <<'PY' || fail "losses differ from the uninterrupted run"
-import json, sys
-a = [json.loads(l) for l in open(sys.argv[1])]
-b = [json.loads(l) for l in open(sys.argv[2])]
-n = int(sys.argv[3])
-assert [m["step"] for m in a] == list(range(1, n + 1)), "metrics.jsonl does not hold steps 1..n once each"
-rel = abs(a[-1]["loss"] - b[-1]["loss"]) / abs(b[-1]["loss"])
-same = sum(x["loss"] == y["loss"] for x, y in zip(a, b))
-print(f"final loss: killed + resumed {a[-1]['loss']:.6f}, uninterrupted {b[-1]['loss']:.6f}, rel {rel:.1e}; "
-      f"{same}/{n} step losses identical")
-assert rel <= 1e-6, f"final loss differs by {rel:.2e} relative"
-PY
+expect_resumed_like_uninterrupted "killed + resumed" "$run/metrics.jsonl" "$WORK/ref/metrics.jsonl" "$steps" ||
+  fail "losses differ from the uninterrupted run"
 echo "ok: mpi kill"

@@ -12,78 +12,43 @@
 // emulator runs a CUDA thread as a fiber (about a microsecond per warp collective), so the
 // sizes are small: the whole suite takes about 40 s on one core.
 //
-// Tolerances, relative to the largest |reference| value of each array, those of the GPU test
-// (see tests/gpu/test_cuda_attention.cpp for their derivation):
-//   exact fp32 kernels: max error 1e-4 (fp32 rounding in other summation orders; the T5
-//   gradient sums up to B T^2 / 2 terms in fp32).
-//   tensor cores: max error 2e-2, mean error 4e-3 (q, k, v, dO, P, dS rounded to bf16).
-//   The emulator rounds as the tensor cores do, so it errs about as the GPU does (at most
-//   5e-3 max, 7e-4 mean on these cases).
+// Tolerances: those of the GPU test (tests/attention_case.h, with their derivation). The
+// emulator rounds as the tensor cores do, so it errs about as the GPU does (at most 5e-3
+// max, 7e-4 mean on these cases).
 #include <gtest/gtest.h>
 
-#include <algorithm>
-#include <cmath>
-#include <cstdint>
-#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "kernels/attention.h"
+#include "tests/attention_case.h"
 #include "tests/compare.h"
 #include "tests/emu/emulated_attention.h"
 
 namespace alibi {
 namespace {
 
-using test::expect_close;
+using test::AttentionCase;
+using test::expect_close_relative_to_max;
 
 using cuda_emu::CpAsync;
 
 struct Case {
-  int T, HS;
-  PositionBias bias;
-  MatmulPrecision precision;
+  AttentionCase shape;  // B = 2, NH = 3: local heads [2, 5) of 12
   CpAsync cp_async = CpAsync::late;  // only the tensor-core kernels use cp.async
-  int B = 2, NH = 3;
-  int head_offset = 2;     // a shard: local heads [2, 2 + NH) ...
-  int n_heads_total = 12;  // ... of 12 (not a power of two: both halves of the slope recipe)
 };
 
-bool tensor_cores(const Case& c) {
-  return c.precision != MatmulPrecision::fp32 && (c.HS == 32 || c.HS == 64 || c.HS == 128);
-}
-
 std::string describe(const Case& c) {
+  const AttentionCase& s = c.shape;
   std::ostringstream os;
-  os << position_bias_name(c.bias) << "_" << (c.precision == MatmulPrecision::fp32 ? "fp32" : "bf16") << "_T" << c.T << "_HS"
-     << c.HS;
-  if (tensor_cores(c))
+  os << position_bias_name(s.bias) << "_" << (s.precision == MatmulPrecision::fp32 ? "fp32" : "bf16") << "_T" << s.T
+     << "_HS" << s.HS;
+  if (s.tensor_cores())
     os << (c.cp_async == CpAsync::late ? "_late" : "_early");
-  else if (c.precision != MatmulPrecision::fp32)
+  else if (s.precision != MatmulPrecision::fp32)
     os << "_exact";
   return os.str();
-}
-
-std::vector<float> uniform(size_t n, uint32_t seed, float lo, float hi) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<float> dist(lo, hi);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(gen);
-  return v;
-}
-
-// Params over a fused qkv (B, T, NH, 3, HS), as the model passes them.
-template <class Real>
-AttentionParams<Real> params(const Case& c, const Real* qkv, Real* out, Real* lse, const Real* table, Real* dtable) {
-  AttentionParams<Real> p = fused_qkv_params(qkv, out, lse, c.B, c.T, c.NH, c.HS);
-  p.head_offset = c.head_offset;
-  p.n_heads_total = c.n_heads_total;
-  p.bias = c.bias;
-  p.t5_table = table;
-  p.t5_table_grad = dtable;
-  p.precision = c.precision;
-  return p;
 }
 
 // Part `part` (0 q, 1 k, 2 v) of a fused (B, T, NH, 3, HS) gradient.
@@ -97,44 +62,31 @@ std::vector<Real> part_of(const std::vector<Real>& dqkv, int part, int HS) {
 }
 
 void check_case(const Case& c) {
-  const size_t n_qkv = (size_t)c.B * c.T * c.NH * 3 * c.HS, n_out = (size_t)c.B * c.T * c.NH * c.HS;
-  const size_t n_lse = (size_t)c.B * c.NH * c.T, n_table = (size_t)32 * c.NH;
-  // Scores of unit scale (q, k of variance 1), so the softmax is neither flat nor one-hot.
-  const std::vector<float> qkv = uniform(n_qkv, 1, -1.7f, 1.7f), dout = uniform(n_out, 2, -1.0f, 1.0f);
-  const std::vector<float> table = uniform(n_table, 3, -1.0f, 1.0f), dtable0 = uniform(n_table, 4, -0.5f, 0.5f);
-
-  // The reference, in double. The T5 gradient starts nonzero: the kernels must add to it.
-  std::vector<double> x(qkv.begin(), qkv.end()), dy(dout.begin(), dout.end()), tab(table.begin(), table.end());
-  std::vector<double> ref_out(n_out), ref_lse(n_lse), ref_dqkv(n_qkv), ref_dtable(dtable0.begin(), dtable0.end());
-  {
-    const AttentionParams<double> p =
-        params<double>(c, x.data(), ref_out.data(), ref_lse.data(), tab.data(), ref_dtable.data());
-    cpu::attention_forward(p);
-    double* d = ref_dqkv.data();
-    cpu::attention_backward(p, dy.data(), d, d + c.HS, d + 2 * c.HS);
-  }
+  const AttentionCase& s = c.shape;
+  const test::AttentionInputs in = test::attention_inputs(s);
+  const test::AttentionResults ref = test::cpu_attention_reference(s, in);
 
   // The emulated kernels. Outputs start as NaN, so an element never written fails.
-  const float nan = std::nanf("");
-  std::vector<float> out(n_out, nan), lse(n_lse, nan), dqkv(n_qkv, nan), dtable = dtable0;
+  std::vector<float> out = test::nans(s.out_size()), lse = test::nans(s.lse_size()), dqkv = test::nans(s.qkv_size()),
+                     dtable = in.dtable0;
   cuda_emu::set_cp_async_landing(c.cp_async);
-  const AttentionParams<float> p = params<float>(c, qkv.data(), out.data(), lse.data(), table.data(), dtable.data());
+  const AttentionParams<float> p =
+      test::attention_params<float>(s, in.qkv.data(), out.data(), lse.data(), in.table.data(), dtable.data());
   cuda_emu::attention_forward(p);
   float* d = dqkv.data();
-  cuda_emu::attention_backward(p, dout.data(), d, d + c.HS, d + 2 * c.HS);
+  cuda_emu::attention_backward(p, in.dout.data(), d, d + s.HS, d + 2 * s.HS);
 
-  const bool bf16 = tensor_cores(c);
-  const double max_rel = bf16 ? 2e-2 : 1e-4, mean_rel = bf16 ? 4e-3 : 0.0;
-  expect_close("out", out, ref_out, max_rel, mean_rel);
-  expect_close("lse", lse, ref_lse, max_rel, mean_rel);
+  const double max_rel = s.max_rel(), mean_rel = s.mean_rel();
+  expect_close_relative_to_max("out", out, ref.out, max_rel, mean_rel);
+  expect_close_relative_to_max("lse", lse, ref.lse, max_rel, mean_rel);
   for (int part = 0; part < 3; ++part)
-    expect_close(std::string("d") + "qkv"[part], part_of(dqkv, part, c.HS), part_of(ref_dqkv, part, c.HS), max_rel,
-                 mean_rel);
-  if (c.bias == PositionBias::t5) expect_close("t5_table_grad", dtable, ref_dtable, max_rel, mean_rel);
-  if (bf16) {
+    expect_close_relative_to_max(std::string("d") + "qkv"[part], part_of(dqkv, part, s.HS),
+                                 part_of(ref.dqkv, part, s.HS), max_rel, mean_rel);
+  if (s.bias == PositionBias::t5) expect_close_relative_to_max("t5_table_grad", dtable, ref.dtable, max_rel, mean_rel);
+  if (s.tensor_cores()) {
     // The bf16 operands must show in the output (some 1e-3 of error): had the exact kernels
     // run instead, the tensor-core ones would go untested.
-    EXPECT_GT(test::relative_error("out", out, ref_out).max, 1e-5) << "the tensor-core kernels did not run";
+    EXPECT_GT(test::relative_to_max("out", out, ref.out).max, 1e-5) << "the tensor-core kernels did not run";
   }
 }
 
@@ -147,15 +99,18 @@ struct Group {
 
 std::vector<Case> cases_of(const Group& g) {
   std::vector<Case> all;
+  auto add = [&](int T, int HS, CpAsync cp_async = CpAsync::late) {
+    all.push_back({AttentionCase{2, T, 3, HS, g.bias, g.precision}, cp_async});
+  };
   if (g.precision == MatmulPrecision::bf16) {
     // T = 77: one or two query tiles, a partial key tile; T = 129: one row past a multiple
     // of every tile, several key tiles, T5 distances past max_distance (128).
-    for (int HS : {32, 64, 128}) all.push_back({77, HS, g.bias, g.precision, CpAsync::late});
-    for (int HS : {64, 128}) all.push_back({129, HS, g.bias, g.precision, CpAsync::early});
-    if (g.bias == PositionBias::alibi) all.push_back({77, 48, g.bias, g.precision});  // no tensor-core kernel
+    for (int HS : {32, 64, 128}) add(77, HS, CpAsync::late);
+    for (int HS : {64, 128}) add(129, HS, CpAsync::early);
+    if (g.bias == PositionBias::alibi) add(77, 48);  // no tensor-core kernel
   } else {
     // 32-row tiles; the exact kernels cost the emulator four times the tensor-core ones.
-    for (int HS : {32, 48, 64, 128}) all.push_back({45, HS, g.bias, g.precision});
+    for (int HS : {32, 48, 64, 128}) add(45, HS);
   }
   return all;
 }

@@ -24,20 +24,14 @@
 #include "kernels/ops.h"
 #include "tests/compare.h"
 #include "tests/emu/emulated_kernels.h"
+#include "tests/random_vectors.h"
 
 namespace alibi {
 namespace {
 
-using test::expect_close;
-
-std::vector<float> randn(int64_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 gen(seed);
-  std::normal_distribution<float> dist(0.0f, scale);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (float& x : v) x = dist(gen);
-  return v;
-}
-std::vector<float> nans(int64_t n) { return std::vector<float>(static_cast<size_t>(n), std::nanf("")); }
+using test::expect_close_relative_to_max;
+using test::nans;
+using test::randn;
 
 // ---- embedding: negative tokens (no row) and repeated ones (a CSR group of several) -----------
 TEST(EmulatedKernels, Embedding) {
@@ -53,8 +47,8 @@ TEST(EmulatedKernels, Embedding) {
   cpu::embedding_backward<float>(dwte.data(), dy.data(), tokens.data(), N, C);
   cuda_emu::embedding_forward(eout.data(), tokens.data(), wte.data(), N, C);
   cuda_emu::embedding_backward(edwte.data(), dy.data(), tokens.data(), N, C);
-  expect_close("embedding out", eout, out, 0.0);
-  expect_close("embedding dwte", edwte, dwte, 1e-5);
+  expect_close_relative_to_max("embedding out", eout, out, 0.0);
+  expect_close_relative_to_max("embedding dwte", edwte, dwte, 1e-5);
 }
 
 // ---- LayerNorm: a warp per row, 8 (forward, dx) or 16 (dw, db) row lanes a block ---------------
@@ -72,12 +66,12 @@ TEST(EmulatedKernels, LayerNorm) {
   cuda_emu::layernorm_forward(eout.data(), emean.data(), erstd.data(), x.data(), w.data(), b.data(), N, C);
   cuda_emu::layernorm_backward(edx.data(), edw.data(), edb.data(), dy.data(), x.data(), w.data(), emean.data(),
                                erstd.data(), N, C);
-  expect_close("layernorm out", eout, out, 1e-5);
-  expect_close("layernorm mean", emean, mean, 1e-5);
-  expect_close("layernorm rstd", erstd, rstd, 1e-5);
-  expect_close("layernorm dinp", edx, dx, 1e-5);
-  expect_close("layernorm dweight", edw, dw, 1e-5);
-  expect_close("layernorm dbias", edb, db, 1e-5);
+  expect_close_relative_to_max("layernorm out", eout, out, 1e-5);
+  expect_close_relative_to_max("layernorm mean", emean, mean, 1e-5);
+  expect_close_relative_to_max("layernorm rstd", erstd, rstd, 1e-5);
+  expect_close_relative_to_max("layernorm dinp", edx, dx, 1e-5);
+  expect_close_relative_to_max("layernorm dweight", edw, dw, 1e-5);
+  expect_close_relative_to_max("layernorm dbias", edb, db, 1e-5);
 }
 
 // ---- vocabulary-parallel cross-entropy: the shard [v0, v0 + V) of a 2000-row vocabulary ------
@@ -107,10 +101,10 @@ TEST(EmulatedKernels, VocabCrossEntropy) {
   cuda_emu::vocab_ce_partials(esum.data(), etl.data(), logits.data(), emax.data(), targets.data(), v0, N, V);
   cuda_emu::vocab_ce_losses(elosses.data(), esum.data(), etl.data(), emax.data(), targets.data(), N);
   cuda_emu::vocab_ce_backward(ed.data(), logits.data(), emax.data(), esum.data(), targets.data(), v0, N, V, 0.25f);
-  expect_close("row max", emax, row_max, 0.0);
-  expect_close("target logit", etl, target_logit, 0.0);
-  expect_close("losses", elosses, losses, 1e-5);
-  expect_close("dlogits", ed, dlogits, 1e-5);
+  expect_close_relative_to_max("row max", emax, row_max, 0.0);
+  expect_close_relative_to_max("target logit", etl, target_logit, 0.0);
+  expect_close_relative_to_max("losses", elosses, losses, 1e-5);
+  expect_close_relative_to_max("dlogits", ed, dlogits, 1e-5);
   for (int64_t i = 0; i < N; ++i) EXPECT_NEAR(esum[i], sum_exp[i], 1e-5 * sum_exp[i]) << "row " << i;
 }
 
@@ -125,15 +119,15 @@ TEST(EmulatedKernels, Elementwise) {
   cpu::scale_inplace<float>(scaled.data(), n, -0.75f);
   std::vector<float> out = nans(n), escaled = x;
   cuda_emu::gelu_forward(out.data(), x.data(), n);
-  expect_close("gelu", out, gelu, 1e-6);
+  expect_close_relative_to_max("gelu", out, gelu, 1e-6);
   out = nans(n);
   cuda_emu::gelu_backward(out.data(), x.data(), y.data(), n);
-  expect_close("gelu backward", out, dgelu, 1e-6);
+  expect_close_relative_to_max("gelu backward", out, dgelu, 1e-6);
   out = nans(n);
   cuda_emu::add(out.data(), x.data(), y.data(), n);
-  expect_close("add", out, sum, 0.0);
+  expect_close_relative_to_max("add", out, sum, 0.0);
   cuda_emu::scale_inplace(escaled.data(), n, -0.75f);
-  expect_close("scale", escaled, scaled, 0.0);
+  expect_close_relative_to_max("scale", escaled, scaled, 0.0);
 
   EXPECT_NEAR(cuda_emu::sum_squares(x.data(), n), cpu::sum_squares<float>(x.data(), n),
               1e-9 * cpu::sum_squares<float>(x.data(), n));
@@ -145,9 +139,9 @@ TEST(EmulatedKernels, Elementwise) {
     cpu::adamw_update<float>(p.data(), g.data(), m.data(), v.data(), n, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, step);
     cuda_emu::adamw_update(ep.data(), g.data(), em.data(), ev.data(), n, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, step);
   }
-  expect_close("adamw param", ep, p, 1e-6);
-  expect_close("adamw m", em, m, 1e-6);
-  expect_close("adamw v", ev, v, 1e-6);
+  expect_close_relative_to_max("adamw param", ep, p, 1e-6);
+  expect_close_relative_to_max("adamw m", em, m, 1e-6);
+  expect_close_relative_to_max("adamw v", ev, v, 1e-6);
 }
 
 TEST(EmulatedKernels, PositionRows) {
@@ -158,8 +152,8 @@ TEST(EmulatedKernels, PositionRows) {
   cpu::position_rows_backward<float>(dtable.data(), x.data(), B, T, C);
   cuda_emu::add_position_rows(eout.data(), table.data(), B, T, C, 2.5f);
   cuda_emu::position_rows_backward(edtable.data(), x.data(), B, T, C);
-  expect_close("position rows", eout, out, 1e-6);
-  expect_close("position rows backward", edtable, dtable, 1e-6);
+  expect_close_relative_to_max("position rows", eout, out, 1e-6);
+  expect_close_relative_to_max("position rows backward", edtable, dtable, 1e-6);
 }
 
 // ---- the bias kernels of linear_forward / linear_backward (the GEMMs are cuBLAS) ---------------
@@ -172,8 +166,8 @@ TEST(EmulatedKernels, LinearBias) {
   cpu::linear_backward<float>(nullptr, dw.data(), db.data(), dy.data(), x.data(), w.data(), N, IC, OC);
   cuda_emu::add_bias(eout.data(), b.data(), N, OC);
   cuda_emu::bias_grad(edb.data(), dy.data(), N, OC);
-  expect_close("add_bias", eout, out, 0.0);
-  expect_close("linear dbias", edb, db, 1e-5);
+  expect_close_relative_to_max("add_bias", eout, out, 0.0);
+  expect_close_relative_to_max("linear dbias", edb, db, 1e-5);
 }
 
 }  // namespace

@@ -15,9 +15,12 @@
 
 #include "kernels/elementwise.h"
 #include "kernels/ops.h"
+#include "tests/compare.h"
 
 namespace alibi {
 namespace {
+
+using test::expect_close_per_element;
 
 using Vec = std::vector<double>;
 using FVec = std::vector<float>;
@@ -51,7 +54,6 @@ std::vector<int32_t> random_ids(size_t n, int32_t bound, uint64_t seed) {
 }
 
 FVec to_float(const Vec& v) { return FVec(v.begin(), v.end()); }
-Vec to_double(const FVec& v) { return Vec(v.begin(), v.end()); }
 
 double dot(const Vec& a, const Vec& b) {
   double s = 0;
@@ -72,17 +74,6 @@ Vec numeric_grad(Vec& x, const std::function<double()>& loss) {
     g[i] = (up - down) / (2 * kStep);
   }
   return g;
-}
-
-void expect_close(const Vec& got, const Vec& want, double tol, const std::string& what) {
-  ASSERT_EQ(got.size(), want.size()) << what;
-  int reported = 0;
-  for (size_t i = 0; i < got.size() && reported < 5; ++i) {
-    if (!(std::abs(got[i] - want[i]) <= tol * (1 + std::abs(want[i])))) {
-      ADD_FAILURE() << what << " [" << i << "]: got " << got[i] << ", want " << want[i];
-      ++reported;
-    }
-  }
 }
 
 std::string shape_name(int64_t a, int64_t b, int64_t c = -1) {
@@ -130,13 +121,13 @@ TEST(Linear, ForwardMatchesNaive) {
     const Vec want = naive_linear(x, w, b, N, IC, OC);
     Vec out(N * OC);
     cpu::linear_forward(out.data(), x.data(), w.data(), b.data(), N, IC, OC);
-    expect_close(out, want, kDoubleTol, "double " + shape_name(N, IC, OC));
+    expect_close_per_element("double " + shape_name(N, IC, OC), out, want, kDoubleTol);
     FVec xf = to_float(x), wf = to_float(w), bf = to_float(b), outf(N * OC);
     cpu::linear_forward(outf.data(), xf.data(), wf.data(), bf.data(), N, IC, OC);
-    expect_close(to_double(outf), want, kFloatTol, "float " + shape_name(N, IC, OC));
+    expect_close_per_element("float " + shape_name(N, IC, OC), outf, want, kFloatTol);
     Vec no_bias(N * OC, 7.0);  // bias null: out is overwritten with x W^T
     cpu::linear_forward<double>(no_bias.data(), x.data(), w.data(), nullptr, N, IC, OC);
-    expect_close(no_bias, naive_linear(x, w, Vec(OC, 0.0), N, IC, OC), kDoubleTol, "no bias");
+    expect_close_per_element("no bias", no_bias, naive_linear(x, w, Vec(OC, 0.0), N, IC, OC), kDoubleTol);
   }
 }
 
@@ -152,9 +143,9 @@ TEST(Linear, BackwardMatchesFiniteDifferences) {
     Vec dx(N * IC, 99.0), dw(OC * IC, 0.0), db(OC, 0.0);  // dx `=`: the 99s must vanish
     cpu::linear_backward(dx.data(), dw.data(), db.data(), R.data(), x.data(), w.data(), N, IC, OC);
     const std::string s = shape_name(N, IC, OC);
-    expect_close(dx, numeric_grad(x, loss), kGradTol, "dinp " + s);
-    expect_close(dw, numeric_grad(w, loss), kGradTol, "dweight " + s);
-    expect_close(db, numeric_grad(b, loss), kGradTol, "dbias " + s);
+    expect_close_per_element("dinp " + s, dx, numeric_grad(x, loss), kGradTol);
+    expect_close_per_element("dweight " + s, dw, numeric_grad(w, loss), kGradTol);
+    expect_close_per_element("dbias " + s, db, numeric_grad(b, loss), kGradTol);
   }
 }
 
@@ -168,13 +159,13 @@ TEST(Linear, ParameterGradientsAccumulate) {
   Vec dw2 = dw1, db2 = db1;
   for (double& v : dw2) v *= 2;
   for (double& v : db2) v *= 2;
-  expect_close(dw, dw2, kDoubleTol, "dweight after two calls");
-  expect_close(db, db2, kDoubleTol, "dbias after two calls");
-  expect_close(dx, dx1, 0.0, "dinp is `=`, not `+=`");
+  expect_close_per_element("dweight after two calls", dw, dw2, kDoubleTol);
+  expect_close_per_element("dbias after two calls", db, db2, kDoubleTol);
+  expect_close_per_element("dinp is `=`, not `+=`", dx, dx1, 0.0);
   // Null dinp and dbias are skipped (the first layer needs no dinp).
   Vec dw3(OC * IC, 0.0);
   cpu::linear_backward<double>(nullptr, dw3.data(), nullptr, dy.data(), x.data(), w.data(), N, IC, OC);
-  expect_close(dw3, dw1, kDoubleTol, "dweight with null dinp/dbias");
+  expect_close_per_element("dweight with null dinp/dbias", dw3, dw1, kDoubleTol);
 }
 
 // ====================================== embedding =======================================
@@ -206,7 +197,7 @@ TEST(Embedding, BackwardMatchesFiniteDifferences) {
     };
     Vec dwte(V * C, 0.0);
     cpu::embedding_backward(dwte.data(), R.data(), tok.data(), N, C);
-    expect_close(dwte, numeric_grad(wte, loss), kGradTol, "dwte " + shape_name(N, C));
+    expect_close_per_element("dwte " + shape_name(N, C), dwte, numeric_grad(wte, loss), kGradTol);
   }
 }
 
@@ -221,7 +212,7 @@ TEST(Embedding, BackwardAccumulates) {
   cpu::embedding_backward(twice.data(), dy.data(), tok.data(), N, C);
   for (double& v : once) v *= 2;
   // Repeated tokens add row by row into what is there, so the rounding differs from 2x by ulps.
-  expect_close(twice, once, kDoubleTol, "dwte after two calls");
+  expect_close_per_element("dwte after two calls", twice, once, kDoubleTol);
 }
 
 TEST(Embedding, BackwardIsBitwiseDeterministic) {
@@ -261,14 +252,14 @@ TEST(LayerNorm, ForwardMatchesNaive) {
     Vec out(N * C), mean(N), rstd(N);
     cpu::layernorm_forward(out.data(), mean.data(), rstd.data(), x.data(), w.data(), b.data(), N, C);
     const std::string s = shape_name(N, C);
-    expect_close(out, want, kDoubleTol, "double out " + s);
-    expect_close(mean, want_mean, kDoubleTol, "double mean " + s);
-    expect_close(rstd, want_rstd, kDoubleTol, "double rstd " + s);
+    expect_close_per_element("double out " + s, out, want, kDoubleTol);
+    expect_close_per_element("double mean " + s, mean, want_mean, kDoubleTol);
+    expect_close_per_element("double rstd " + s, rstd, want_rstd, kDoubleTol);
     FVec xf = to_float(x), wf = to_float(w), bf = to_float(b), outf(N * C), meanf(N), rstdf(N);
     cpu::layernorm_forward(outf.data(), meanf.data(), rstdf.data(), xf.data(), wf.data(), bf.data(), N, C);
     // rstd reaches 1/sqrt(eps) = 316 for C=1: compare float against its own scale.
-    expect_close(to_double(outf), want, kFloatTol, "float out " + s);
-    expect_close(to_double(rstdf), want_rstd, kFloatTol, "float rstd " + s);
+    expect_close_per_element("float out " + s, outf, want, kFloatTol);
+    expect_close_per_element("float rstd " + s, rstdf, want_rstd, kFloatTol);
   }
 }
 
@@ -287,9 +278,9 @@ TEST(LayerNorm, BackwardMatchesFiniteDifferences) {
     cpu::layernorm_backward(dx.data(), dw.data(), db.data(), R.data(), x.data(), w.data(), mean.data(),
                             rstd.data(), N, C);
     const std::string s = shape_name(N, C);
-    expect_close(dx, numeric_grad(x, loss), kGradTol, "dinp " + s);
-    expect_close(dw, numeric_grad(w, loss), kGradTol, "dweight " + s);
-    expect_close(db, numeric_grad(b, loss), kGradTol, "dbias " + s);
+    expect_close_per_element("dinp " + s, dx, numeric_grad(x, loss), kGradTol);
+    expect_close_per_element("dweight " + s, dw, numeric_grad(w, loss), kGradTol);
+    expect_close_per_element("dbias " + s, db, numeric_grad(b, loss), kGradTol);
   }
 }
 
@@ -312,9 +303,9 @@ TEST(LayerNorm, BackwardAccumulatesEveryGradient) {
   Vec want_dx(N * C), want_dw(C), want_db(C);
   for (int64_t i = 0; i < N * C; ++i) want_dx[i] = residual[i] + 2 * dx1[i];
   for (int64_t c = 0; c < C; ++c) want_dw[c] = 2 * dw1[c], want_db[c] = 2 * db1[c];
-  expect_close(dx, want_dx, kDoubleTol, "dinp += twice");
-  expect_close(dw, want_dw, kDoubleTol, "dweight += twice");
-  expect_close(db, want_db, kDoubleTol, "dbias += twice");
+  expect_close_per_element("dinp += twice", dx, want_dx, kDoubleTol);
+  expect_close_per_element("dweight += twice", dw, want_dw, kDoubleTol);
+  expect_close_per_element("dbias += twice", db, want_db, kDoubleTol);
 }
 
 TEST(LayerNorm, BackwardIsBitwiseDeterministic) {
@@ -349,10 +340,10 @@ TEST(Gelu, ForwardMatchesNaive) {
     Vec out(n), want(n);
     for (int64_t i = 0; i < n; ++i) want[i] = naive_gelu(x[i]);
     cpu::gelu_forward(out.data(), x.data(), n);
-    expect_close(out, want, kDoubleTol, "double gelu");
+    expect_close_per_element("double gelu", out, want, kDoubleTol);
     FVec xf = to_float(x), outf(n);
     cpu::gelu_forward(outf.data(), xf.data(), n);
-    expect_close(to_double(outf), want, kFloatTol, "float gelu");
+    expect_close_per_element("float gelu", outf, want, kFloatTol);
   }
   EXPECT_EQ(gelu(0.0), 0.0);
   EXPECT_NEAR(gelu(10.0), 10.0, 1e-12);  // tanh saturates: gelu(x) = x for large x
@@ -369,7 +360,7 @@ TEST(Gelu, BackwardMatchesFiniteDifferencesAndOverwrites) {
     };
     Vec dx(n, 99.0);  // `=`: the 99s must vanish
     cpu::gelu_backward(dx.data(), x.data(), R.data(), n);
-    expect_close(dx, numeric_grad(x, loss), kGradTol, "gelu dinp n=" + std::to_string(n));
+    expect_close_per_element("gelu dinp n=" + std::to_string(n), dx, numeric_grad(x, loss), kGradTol);
   }
 }
 
@@ -399,10 +390,10 @@ TEST(CrossEntropy, ForwardMatchesNaive) {
     }
     Vec loss(N, 99.0);
     cpu::cross_entropy_forward(loss.data(), logits.data(), tgt.data(), N, V);
-    expect_close(loss, want, kDoubleTol, "double loss " + shape_name(N, V));
+    expect_close_per_element("double loss " + shape_name(N, V), loss, want, kDoubleTol);
     FVec lf = to_float(logits), lossf(N);
     cpu::cross_entropy_forward(lossf.data(), lf.data(), tgt.data(), N, V);
-    expect_close(to_double(lossf), want, kFloatTol, "float loss " + shape_name(N, V));
+    expect_close_per_element("float loss " + shape_name(N, V), lossf, want, kFloatTol);
   }
 }
 
@@ -420,7 +411,7 @@ TEST(CrossEntropy, BackwardMatchesFiniteDifferences) {
     };
     Vec d(N * V, 99.0);  // `=`: the 99s must vanish, also on unscored rows
     cpu::cross_entropy_backward(d.data(), logits.data(), tgt.data(), N, V, scale);
-    expect_close(d, numeric_grad(logits, loss), kGradTol, "dlogits " + shape_name(N, V));
+    expect_close_per_element("dlogits " + shape_name(N, V), d, numeric_grad(logits, loss), kGradTol);
   }
 }
 
@@ -496,12 +487,12 @@ TEST(Add, MatchesNaiveAndAllowsAliasing) {
     for (int64_t i = 0; i < n; ++i) want[i] = a[i] + b[i];
     Vec out(n);
     cpu::add(out.data(), a.data(), b.data(), n);
-    expect_close(out, want, 0.0, "add");  // one rounding, same as the naive sum: exact
+    expect_close_per_element("add", out, want, 0.0);  // one rounding, same as the naive sum: exact
     Vec in_a = a, in_b = b;
     cpu::add(in_a.data(), in_a.data(), b.data(), n);
     cpu::add(in_b.data(), a.data(), in_b.data(), n);
-    expect_close(in_a, want, 0.0, "add into a");
-    expect_close(in_b, want, 0.0, "add into b");
+    expect_close_per_element("add into a", in_a, want, 0.0);
+    expect_close_per_element("add into b", in_b, want, 0.0);
   }
 }
 
@@ -552,7 +543,7 @@ TEST(AdamW, SeveralStepsMatchReference) {
     for (int s = 0; s < 5; ++s) gi[s] = grads[s][i];
     want[i] = reference_adamw(p0[i], gi);
   }
-  expect_close(p, want, kDoubleTol, "AdamW after 5 steps");
+  expect_close_per_element("AdamW after 5 steps", p, want, kDoubleTol);
 }
 
 TEST(AdamW, WeightDecayIsDecoupled) {
@@ -579,7 +570,7 @@ TEST(AdamW, FloatTracksDouble) {
   cpu::adamw_update(pf.data(), gf.data(), mf.data(), vf.data(), n, kLr, kBeta1, kBeta2, kEps, kWd, 3);
   // Float rounds p, g and each operation (6e-8 relative, a few times over); a wrong
   // formula would move p by a sizeable part of lr = 0.125, far above 1e-5.
-  expect_close(to_double(pf), p, 1e-5, "float AdamW");
+  expect_close_per_element("float AdamW", pf, p, 1e-5);
 }
 
 TEST(SumSquares, MatchesNaiveSum) {
@@ -615,7 +606,7 @@ TEST(ScaleInplace, Scales) {
     cpu::scale_inplace(x.data(), n, 0.3);
     Vec want(n);
     for (int64_t i = 0; i < n; ++i) want[i] = x0[i] * 0.3;
-    expect_close(x, want, 0.0, "scale");  // one multiplication: exact match
+    expect_close_per_element("scale", x, want, 0.0);  // one multiplication: exact match
   }
 }
 

@@ -8,7 +8,6 @@
 
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -25,6 +24,8 @@ namespace {
 namespace fs = std::filesystem;
 
 using test::expect_error;
+using test::read_file;
+using test::write_file;
 using test::TempDir;
 
 template <class T>
@@ -60,13 +61,8 @@ void write_megatron(const std::string& prefix, uint8_t dtype_code,
   for (const auto& s : seqs) put<int32_t>(idx, static_cast<int32_t>(s.size()));
   for (int64_t p : pointers) put<int64_t>(idx, p);
   for (int64_t d : doc_index) put<int64_t>(idx, d);
-  std::ofstream(prefix + ".idx", std::ios::binary) << idx;
-  std::ofstream(prefix + ".bin", std::ios::binary) << bin;
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
+  write_file(prefix + ".idx", idx);
+  write_file(prefix + ".bin", bin);
 }
 
 // Documents with ids below 257 (the bytes tokenizer's V), several sequences each; the
@@ -136,13 +132,13 @@ TEST(Megatron, BadFilesAreOneLineErrors) {
   TempDir dir;
   const std::string good = dir.file("good");
   write_megatron<int32_t>(good, 4, kDocs);
-  const std::string idx = slurp(good + ".idx"), bin = slurp(good + ".bin");
+  const std::string idx = read_file(good + ".idx"), bin = read_file(good + ".bin");
   // A variant of the good pair: `edit` changes copies of the two files.
   auto variant = [&](const std::string& name, auto edit) {
     std::string i = idx, b = bin;
     edit(i, b);
-    std::ofstream(dir.file(name + ".idx"), std::ios::binary) << i;
-    std::ofstream(dir.file(name + ".bin"), std::ios::binary) << b;
+    dir.write(name + ".idx", i);
+    dir.write(name + ".bin", b);
     return dir.file(name);
   };
 

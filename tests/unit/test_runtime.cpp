@@ -133,17 +133,29 @@ TEST(Rng, PhiloxKnownAnswer) {
   EXPECT_EQ(r.v[3], 0x9b00dbd8u);
 }
 
-TEST(Rng, SameKeyAndIndexGiveSameValue) {
+// The values at counter 0, key 0 follow from the known-answer block above by the recipes
+// rng.h states, worked in Python: uniform = the first 64 bits' top 53 x 2^-53 (exact);
+// normal = Box-Muller, sqrt(-2 ln u1) cos(2 pi u2), with u1 from the first 64 bits (+1,
+// so never 0) and u2 from the last. 1e-15 allows libm's log and cos an ulp or two; the
+// halves swapped or sin for cos is off by 1e-2 or more.
+TEST(Rng, UniformAndNormalFollowFromThePhiloxBlock) {
+  EXPECT_EQ(rng_uniform(0, 0), 0x1.989fa35785a70p-2);  // (0x6627e8d5e169c58d >> 11) x 2^-53
+  EXPECT_NEAR(rng_normal(0, 0), -0.12151797595308224, 1e-15);
+}
+
+// Order-free: a value depends on (key, index) only, not on what was drawn before (no
+// stream position, no Box-Muller spare kept between calls).
+TEST(Rng, ValuesDoNotDependOnCallOrder) {
   const uint64_t key = rng_key(1234, "blocks.0.attn.qkv.weight");
-  EXPECT_EQ(key, rng_key(1234, "blocks.0.attn.qkv.weight"));
-  for (uint64_t i : {0ull, 1ull, 1000ull, 1ull << 40}) {
-    EXPECT_EQ(rng_normal(key, i), rng_normal(key, i));
-    EXPECT_EQ(rng_uniform(key, i), rng_uniform(key, i));
+  for (uint64_t i : {0ull, 7ull, 1000ull, 1ull << 40}) {
+    const double u = rng_uniform(key, i), z = rng_normal(key, i);
+    for (uint64_t j = i + 1; j < i + 8; ++j) {
+      (void)rng_uniform(key, j);
+      (void)rng_normal(key, j);
+    }
+    EXPECT_EQ(rng_uniform(key, i), u) << i;
+    EXPECT_EQ(rng_normal(key, i), z) << i;
   }
-  // Order-free: index 7 is the same whether or not others were drawn first.
-  const double seven = rng_uniform(key, 7);
-  for (uint64_t i = 0; i < 7; ++i) (void)rng_uniform(key, i);
-  EXPECT_EQ(rng_uniform(key, 7), seven);
 }
 
 TEST(Rng, DifferentNamesAndSeedsGiveDifferentStreams) {

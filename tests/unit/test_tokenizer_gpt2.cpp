@@ -3,10 +3,9 @@
 // (The real 50257-token files are checked against the npm oracle in
 // tests/e2e/preprocess_gpt2.sh.)
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <filesystem>
-#include <fstream>
+#include <array>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -15,33 +14,14 @@
 #include "data/unicode.h"
 #include "runtime/error.h"
 #include "tests/expect_error.h"
+#include "tests/unit/temp_dir.h"
 
 namespace alibi {
 namespace {
 
 using test::expect_error;
-
-namespace fs = std::filesystem;
-
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() / ("alibi_test_gpt2_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string path() const { return path_.string(); }
-  void write(const std::string& name, const std::string& text) const {
-    std::ofstream(path_ / name, std::ios::binary) << text;
-  }
-
- private:
-  fs::path path_;
-};
+using test::read_file;
+using test::TempDir;
 
 // GPT-2's byte order for the first 256 ids: the printable bytes ascending, then the rest.
 std::vector<int> gpt2_byte_order() {
@@ -121,7 +101,7 @@ TEST(Gpt2Files, LoadsTheVocabularyAndEncodesWithItsIds) {
 
 TEST(Gpt2Files, MalformedFilesAreOneLineErrorsNamingTheFile) {
   TempDir missing;
-  expect_error<IoError>([&] { load_gpt2_tokenizer(missing.path() + "/nope"); }, {"nope", "encoder.json"});
+  expect_error<IoError>([&] { load_gpt2_tokenizer(missing.file("nope")); }, {"nope", "encoder.json"});
   expect_error<IoError>([&] { load_gpt2_tokenizer(missing.path()); }, {"encoder.json", "does not exist"});
 
   TempDir bad_json;
@@ -149,8 +129,7 @@ TEST(Gpt2Files, MalformedFilesAreOneLineErrorsNamingTheFile) {
   TempDir no_eos;
   write_mini_gpt2(no_eos);
   {
-    std::ifstream in(fs::path(no_eos.path()) / "encoder.json");
-    std::string json((std::istreambuf_iterator<char>(in)), {});
+    std::string json = read_file(no_eos.file("encoder.json"));
     json.replace(json.find("\"<|endoftext|>\": 259"), 20, "\"" + spelled("he ") + "\": 259");
     no_eos.write("encoder.json", json);
   }

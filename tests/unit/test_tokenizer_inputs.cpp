@@ -1,11 +1,9 @@
 // What preprocessing reads: the JSON reader, the input files (paths, directories, globs)
 // and the documents in them (plain, .gz, JSON Lines), and the errors bad input gives.
 #include <gtest/gtest.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -13,42 +11,24 @@
 #include "data/text_inputs.h"
 #include "runtime/error.h"
 #include "tests/expect_error.h"
+#include "tests/unit/temp_dir.h"
 
 namespace alibi {
 namespace {
 
 using test::expect_error;
+using test::read_file;
+using test::TempDir;
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() /
-            ("alibi_test_inputs_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  std::string write(const std::string& name, const std::string& bytes) const {
-    fs::create_directories((path_ / name).parent_path());
-    std::ofstream(path_ / name, std::ios::binary) << bytes;
-    return file(name);
-  }
-  std::string write_gz(const std::string& name, const std::string& bytes) const {
-    gzFile f = gzopen(file(name).c_str(), "wb");
-    gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
-    gzclose(f);
-    return file(name);
-  }
-
- private:
-  fs::path path_;
-};
+// Writes `bytes` gzip-compressed to the file `name` in `dir`; returns its path.
+std::string write_gz(const TempDir& dir, const std::string& name, const std::string& bytes) {
+  gzFile f = gzopen(dir.file(name).c_str(), "wb");
+  gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
+  gzclose(f);
+  return dir.file(name);
+}
 
 std::vector<std::string> read_all(const std::vector<InputFile>& files, int64_t* empty = nullptr) {
   DocumentReader reader(files, "text");
@@ -125,7 +105,7 @@ TEST(TextInputs, DirectoriesGlobsAndFilesInAFixedOrderEachOnce) {
   dir.write("in/b.txt", "b");
   dir.write("in/a.txt", "a");
   dir.write("in/sub/c.md", "c");
-  dir.write_gz("in/sub/d.txt.gz", "d");
+  write_gz(dir, "in/sub/d.txt.gz", "d");
   dir.write("in/e.bin", "e");
   dir.write("other/x.jsonl", "{\"text\": \"x\"}\n");
   dir.write("other/y.ndjson.gz", "");
@@ -157,10 +137,10 @@ TEST(TextInputs, DocumentsOfPlainGzipAndJsonLinesFiles) {
   TempDir dir;
   const std::string big(300000, 'z');  // larger than one read
   std::vector<InputFile> files = collect_input_files(
-      {dir.write("a.txt", "plain \xff bytes"), dir.write("empty.txt", ""), dir.write_gz("b.txt.gz", "zipped\n" + big),
+      {dir.write("a.txt", "plain \xff bytes"), dir.write("empty.txt", ""), write_gz(dir, "b.txt.gz", "zipped\n" + big),
        dir.write("c.jsonl", "{\"text\": \"one\"}\n\n  \n{\"id\": 2, \"text\": \"two\\nlines\"}\n{\"text\": \"\"}\n"
                             "{\"text\": \"no newline at the end\"}"),
-       dir.write_gz("d.jsonl.gz", "{\"text\": \"gz line\"}\r\n")},
+       write_gz(dir, "d.jsonl.gz", "{\"text\": \"gz line\"}\r\n")},
       {}, {});
   int64_t empty = 0;
   const std::vector<std::string> docs = read_all(files, &empty);
@@ -171,27 +151,25 @@ TEST(TextInputs, DocumentsOfPlainGzipAndJsonLinesFiles) {
 
 TEST(TextInputs, BadDocumentsNameTheFileAndLine) {
   TempDir dir;
-  auto error_for = [&](const std::string& name, auto writer, const std::string& bytes,
-                       std::initializer_list<std::string> parts) {
-    const std::string path = (dir.*writer)(name, bytes);
+  auto error_for = [&](const std::string& name, const std::string& bytes, std::initializer_list<std::string> parts) {
+    const std::string path = dir.write(name, bytes);
     expect_error<DataError>([&] { read_all(collect_input_files({path}, {}, {})); }, parts);
   };
-  error_for("notjson.jsonl", &TempDir::write, "{\"text\": \"fine\"}\nnot json\n", {"notjson.jsonl:2", "not a JSON object"});
-  error_for("nofield.jsonl", &TempDir::write, "{\"text\": \"a\"}\n\n{\"body\": \"b\"}\n",
+  error_for("notjson.jsonl", "{\"text\": \"fine\"}\nnot json\n", {"notjson.jsonl:2", "not a JSON object"});
+  error_for("nofield.jsonl", "{\"text\": \"a\"}\n\n{\"body\": \"b\"}\n",
             {"nofield.jsonl:3", "no \"text\" field", "--jsonl-field"});
-  error_for("number.jsonl", &TempDir::write, "{\"text\": 5}\n", {"number.jsonl:1", "\"text\" field is a number"});
-  error_for("fake.txt.gz", &TempDir::write, "plain text", {"fake.txt.gz", "not gzip"});
+  error_for("number.jsonl", "{\"text\": 5}\n", {"number.jsonl:1", "\"text\" field is a number"});
+  error_for("fake.txt.gz", "plain text", {"fake.txt.gz", "not gzip"});
 
   // A .gz cut in half: the reader notices the missing end.
-  const std::string whole = dir.write_gz("whole.txt.gz", std::string(100000, 'q') + "tail");
-  std::ifstream in(whole, std::ios::binary);
-  const std::string bytes((std::istreambuf_iterator<char>(in)), {});
-  error_for("cut.txt.gz", &TempDir::write, bytes.substr(0, bytes.size() / 2), {"cut.txt.gz", "truncated"});
+  const std::string whole = write_gz(dir, "whole.txt.gz", std::string(100000, 'q') + "tail");
+  const std::string bytes = read_file(whole);
+  error_for("cut.txt.gz", bytes.substr(0, bytes.size() / 2), {"cut.txt.gz", "truncated"});
   // A wrong CRC in the trailer: every byte decompresses, the check at the end fails.
   // (Flipping bits inside the deflate data is not sure to be noticed: some are unused.)
   std::string damaged = bytes;
   damaged[damaged.size() - 8] ^= 0x55;
-  error_for("damaged.txt.gz", &TempDir::write, damaged, {"damaged.txt.gz", "damaged gzip data", "incorrect data check"});
+  error_for("damaged.txt.gz", damaged, {"damaged.txt.gz", "damaged gzip data", "incorrect data check"});
 }
 
 }  // namespace

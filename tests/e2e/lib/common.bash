@@ -22,6 +22,26 @@ expect_error() {
   echo "ok: $name: $(cat "$err")"
 }
 
+# expect_resumed_like_uninterrupted WHAT RESUMED_METRICS REFERENCE_METRICS STEPS: the
+# interrupted and resumed run's metrics.jsonl holds steps 1..STEPS once each (it reads as
+# one run), and its final loss is the uninterrupted run's within 1e-6 relative: resume at
+# the same layout and thread count is bit-exact, and the loss is printed with 6 decimals
+# (~1e-6 relative at a loss of ~2), so this asks for equality.
+expect_resumed_like_uninterrupted() {
+  python3 - "$@" <<'PY'
+import json, sys
+what, n = sys.argv[1], int(sys.argv[4])
+a = [json.loads(l) for l in open(sys.argv[2])]
+b = [json.loads(l) for l in open(sys.argv[3])]
+assert [m["step"] for m in a] == list(range(1, n + 1)), f"{what}: metrics.jsonl does not hold steps 1..{n} once each"
+rel = abs(a[-1]["loss"] - b[-1]["loss"]) / abs(b[-1]["loss"])
+same = sum(x["loss"] == y["loss"] for x, y in zip(a, b))
+print(f"{what}: final loss {a[-1]['loss']:.6f}, uninterrupted {b[-1]['loss']:.6f}, rel {rel:.1e}; "
+      f"{same}/{n} step losses identical")
+assert rel <= 1e-6, f"{what}: final loss differs by {rel:.2e} relative"
+PY
+}
+
 # make_repeated_corpus DIR: three documents of a short text repeated; each byte of the
 # period determines the next, so a model can drive the loss to ~0.
 make_repeated_corpus() {
