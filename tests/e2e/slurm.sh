@@ -5,23 +5,21 @@
 # checkpoint and exit 0; the script requeues the job, which resumes with --resume auto
 # and finishes. The metrics then read as one run whose final loss equals an uninterrupted
 # mpirun -np 2 run of the same command outside SLURM.
-# Installs slurm-wlm and munge when missing (root and apt needed; else SKIPPED).
+# Installs slurm-wlm and munge when missing (root and apt needed; else skipped: exit 77).
 source "$(dirname "$0")/lib/common.bash"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMP_NUM_THREADS=1
 
 # ---- SLURM and munge -----------------------------------------------------------------
 if [[ $(id -u) -ne 0 ]]; then
-  echo "SKIPPED: a private SLURM needs root (slurmd launches jobs as their user)"
-  exit 0
+  skip "a private SLURM needs root (slurmd launches jobs as their user)"
 fi
 have_slurm() { command -v slurmctld && command -v slurmd && command -v sbatch && command -v munged; } >/dev/null
 if ! have_slurm; then
   # Not in launch/setup.sh: installing them enables slurmctld/slurmd/munge services at
   # boot on a systemd machine, which nobody who only trains should get.
   if ! command -v apt-get >/dev/null; then
-    echo "SKIPPED: slurm-wlm and munge are not installed and cannot be (no apt-get)"
-    exit 0
+    skip "slurm-wlm and munge are not installed and cannot be (no apt-get)"
   fi
   echo "installing slurm-wlm and munge"
   export DEBIAN_FRONTEND=noninteractive
@@ -29,8 +27,7 @@ if ! have_slurm; then
          apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends slurm-wlm munge; } \
          >"$WORK/apt.log" 2>&1 || ! have_slurm; then
     tail -5 "$WORK/apt.log"
-    echo "SKIPPED: could not install slurm-wlm and munge (see above)"
-    exit 0
+    skip "could not install slurm-wlm and munge (apt-get failed: see above)"
   fi
 fi
 
@@ -60,7 +57,7 @@ cleanup() {
   if [[ $code -ne 0 ]]; then
     for f in "$CL"/*.log; do echo "---- $f (tail)"; tail -n 15 "$f"; done >&2
   fi
-  rm -rf "$WORK"
+  e2e_exit "$code"
 }
 trap cleanup EXIT
 

@@ -1,13 +1,38 @@
 # Shared helpers for the end-to-end CLI tests. Each test is run by ctest as
 #   bash tests/e2e/<name>.sh <path-to-alibi> <source-dir>
+# and ends in one of three ways: exit 0 (passed), fail (exit 1), or skip (exit 77, which
+# tests/CMakeLists.txt declares as every script test's SKIP_RETURN_CODE, so ctest counts
+# it as skipped, never as passed; tests/run_tests.sh lists the reasons).
 set -euo pipefail
 ALIBI=$1
 SRC=$2
 WORK=$(mktemp -d /tmp/alibi-e2e.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}  # ctest runs two tests at once on two cores
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# skip REASON: this machine cannot run the test (no npm, no GPU, ...). Say why on the one
+# line tests/run_tests.sh reports, and stop.
+E2E_SKIPPING=0
+skip() {
+  echo "SKIPPED: $*"
+  E2E_SKIPPING=1
+  exit 77
+}
+
+# e2e_exit CODE: the end of every test (the EXIT trap; a script with its own trap calls it
+# last). Removes $WORK, and turns a 77 that did not come from skip (a command that happened
+# to exit 77 under set -e) into a failure, so that only skip can make ctest say skipped.
+e2e_exit() {
+  local code=$1
+  rm -rf "$WORK"
+  if [[ $code -eq 77 && $E2E_SKIPPING -ne 1 ]]; then
+    echo "FAIL: a command exited 77, the skip code, without skip(): counted as a failure" >&2
+    code=1
+  fi
+  exit "$code"
+}
+trap 'e2e_exit $?' EXIT
 
 # expect_error NAME PATTERN CMD...: CMD must exit non-zero with exactly one line on stderr
 # matching PATTERN (a grep -E regex).
@@ -43,3 +68,4 @@ make_text_corpus() {
     cp "$f" "$dir/doc$i.txt"; i=$((i + 1)); [[ $i -lt $n ]] || break
   done < <(find "$src" -type f \( -name '*.txt' -o -name '*.cpp' -o -name '*.h' \) -size +4k | sort)
 }
+
