@@ -69,3 +69,38 @@ make_text_corpus() {
   done < <(find "$src" -type f \( -name '*.txt' -o -name '*.cpp' -o -name '*.h' \) -size +4k | sort)
 }
 
+# expect_same_metrics A.jsonl B.jsonl [N]: two runs logged the same steps with the same
+# values (loss, lr, grad_norm, val_loss), every line; only timings (keys ending in _s:
+# seconds and tokens_per_s) may differ. With N, A must hold steps 1..N once each (a
+# resumed run's file reads as one run). Values are printed with 6-7 significant digits,
+# so this is equality at that precision; expect_same_checkpoint checks the bits.
+expect_same_metrics() {
+  python3 - "$1" "$2" "${3:-0}" <<'PY' || fail "metrics differ: $1 vs $2"
+import json, sys
+def steps(path):
+    return [{k: v for k, v in json.loads(line).items() if not k.endswith("_s")} for line in open(path)]
+a, b, n = steps(sys.argv[1]), steps(sys.argv[2]), int(sys.argv[3])
+if n and [m["step"] for m in a] != list(range(1, n + 1)):
+    sys.exit(f"{sys.argv[1]} does not hold steps 1..{n} once each")
+if len(a) != len(b):
+    sys.exit(f"{len(a)} logged steps vs {len(b)}")
+for x, y in zip(a, b):
+    if x != y:
+        sys.exit(f"first difference:\n  {x}\n  {y}")
+print(f"ok: same metrics: {len(a)} steps, final loss {a[-1]['loss']:.6f}")
+PY
+}
+
+# expect_same_checkpoint A.h5 B.h5: the model and optimizer state of two checkpoints are
+# bit for bit the same (h5diff without a tolerance compares values exactly). Their
+# /config may differ (out-dir, data path), so only /model and /optimizer are compared.
+expect_same_checkpoint() {
+  local a=$1 b=$2 group
+  [[ -f $a ]] || fail "$a: no such checkpoint"
+  [[ -f $b ]] || fail "$b: no such checkpoint"
+  for group in /model /optimizer; do
+    h5diff "$a" "$b" "$group" "$group" >"$WORK/h5diff.out" 2>&1 ||
+      { head -20 "$WORK/h5diff.out" >&2; fail "$group differs: $a vs $b"; }
+  done
+  echo "ok: same checkpoint: /model and /optimizer of $(basename "$a") identical"
+}
