@@ -218,7 +218,8 @@ void expect_same_training(const Layout& layout, int heads, int layers) {
 
 std::vector<Layout> layouts_for_world(int n) {
   if (n == 2) return {{2, 1, 1}, {1, 2, 1}, {1, 1, 2}};
-  if (n == 4) return {{2, 2, 1}};
+  // At 4 ranks each product of two axes on its own: tp x pp, tp x dp, pp x dp.
+  if (n == 4) return {{2, 2, 1}, {2, 1, 2}, {1, 2, 2}};
   if (n == 8) return {{2, 2, 2}};
   return {};
 }
