@@ -2,8 +2,7 @@
 # tokens/s, learning rate) under the given prefix; a clear error for a missing file.
 source "$(dirname "$0")/lib/common.bash"
 if ! command -v gnuplot >/dev/null; then
-  echo "SKIPPED: gnuplot is not installed (launch/setup.sh installs gnuplot-nox)"
-  exit 0
+  skip "gnuplot is not installed (launch/setup.sh installs gnuplot-nox)"
 fi
 make_text_corpus "$WORK/text" 6
 "$ALIBI" preprocess --input "$WORK/text" --output "$WORK/c.h5" >/dev/null

