@@ -150,8 +150,8 @@ int cmd_train(int argc, char** argv) {
     // loss and norm, so all stop together.
     ALIBI_CHECK_AS(DataError, std::isfinite(m.loss) && std::isfinite(m.grad_norm),
                    "training diverged at step " << m.step << " (loss " << m.loss << ", gradient norm " << m.grad_norm
-                                                << "); lower --lr or raise --warmup, then --resume auto "
-                                                   "(no checkpoint of this step was written)");
+                                                << "); lower --lr or raise --warmup, and resume from a checkpoint saved before the "
+                                                   "loss rose with --resume PATH (none of this step was written)");
     const bool last = m.step == opt.steps;
     if ((opt.eval_every > 0 && m.step % opt.eval_every == 0) || last) {
       m.val_loss = trainer.evaluate(Split::valid, opt.eval_batches).loss();
