@@ -219,3 +219,4 @@ bundle_bytes=$(du -sb "$BUNDLE" | cut -f1)
 say "bundle $BUNDLE: $((bundle_bytes / 1048576)) MiB ($tree_mib MiB unpacked; $(wc -l <"$MANIFEST") manifest lines)"
 ((bundle_bytes <= LIMIT_MIB * 1048576)) || die "the bundle is over $LIMIT_MIB MiB: it would not travel with the source tree"
 bash "$ROOT/tests/gpu/bundle_check.sh" "$BUNDLE"
+say "carry $BUNDLE to the GPU machine and run: $(basename "$BUNDLE")/run.sh [OUT_DIR]   (--dry-run to see the steps)"
