@@ -321,6 +321,7 @@ fi
 mkdir -p "$OUT_DIR" || exit 1
 rm -f "$OUT_DIR"/{run.log,summary.txt,attention.csv,train.jsonl,sanitizer.log}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/alibi-gpu-run.XXXXXX")  # the steps' scratch: kept out of OUT_DIR
+trap 'rm -rf "$WORK"' EXIT  # what the steps print is in run.log
 LOG=$OUT_DIR/run.log
 SUMMARY=$OUT_DIR/summary.txt
 start_all=$(date +%s)
