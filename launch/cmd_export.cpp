@@ -2,7 +2,7 @@
 // llama.cpp, as its mpt architecture (train/export_gguf.h says how our model maps).
 //
 //   alibi export --format gguf --checkpoint runs/x/step_00001000.h5 --out x.gguf [--dtype f16]
-//   llama-cli -m x.gguf -p "Once upon a time" -n 64 --temp 0
+//   llama-completion -m x.gguf -p "Once upon a time" -n 64 --temp 0     (llama-cli in older llama.cpp)
 #include <mpi.h>
 
 #include <cstdio>
@@ -40,7 +40,8 @@ int cmd_export(int argc, char** argv) {
               s.shape.c_str(), static_cast<long long>(s.tensors), enum_name(dtype),
               s.max_alibi_bias > 0 ? "ALiBi (max_alibi_bias 8)" : "no position bias", s.bytes / 1e6);
   std::printf("  tokenizer: %s as llama.cpp's gpt2 (byte-level BPE)\n", s.tokenizer.c_str());
-  std::printf("  run it: llama-cli -m %s -p \"...\" -n 64 --temp 0   (ALiBi runs past the training length: -c sets the context)\n",
+  std::printf("  run it: llama-completion -m %s -p \"...\" -n 64 --temp 0   (llama-cli in older llama.cpp; -c sets the "
+              "context, which ALiBi may take past the training length)\n",
               out.c_str());
   return 0;
 }

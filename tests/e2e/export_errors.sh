@@ -33,8 +33,10 @@ head -c 4096 /dev/urandom >"$WORK/corrupt.h5"
 expect_error corrupt-checkpoint "corrupt\.h5" "$ALIBI" export --checkpoint "$WORK/corrupt.h5" --out "$out"
 no_output "a corrupt checkpoint"
 
-# And the good case writes the file whole, nothing else.
+# And the good case writes the file whole, nothing else, and leaves the checkpoint as it was.
+cp "$ck" "$WORK/before.h5"
 "$ALIBI" export --checkpoint "$ck" --out "$out" >"$WORK/ok.txt" || { cat "$WORK/ok.txt"; fail "export failed"; }
+cmp -s "$ck" "$WORK/before.h5" || fail "export changed the checkpoint"
 [[ -s $out && ! -e $out.tmp ]] || fail "no $out, or a temporary left"
 [[ $(head -c 4 "$out") == GGUF ]] || fail "$out does not start with GGUF"
 grep -q "^wrote .*m\.gguf: llama\.cpp mpt, L=1 C=16 NH=2 F=64 V=257 T=16, 15 tensors" "$WORK/ok.txt" ||
