@@ -4,9 +4,13 @@
 //   alibi eval --checkpoint runs/alibi/step_00001000.h5 runs/sin/step_00001000.h5
 //              --data corpus.h5 --lengths 128,256,512,1024 --mode sliding --stride 64
 //   mpirun -np 2 alibi eval ...      # DP splits the windows; --tp/--pp as in training
+//   alibi eval --checkpoint CKPT --text notes.txt --lengths 512 --dump-logprobs lp.tsv
 //
 // Writes a table to stdout and OUT.csv, OUT.json and OUT.png (perplexity against length,
-// one line per checkpoint) where OUT is --out.
+// one line per checkpoint) where OUT is --out. --text scores a text file (tokenized with
+// each checkpoint's own tokenizer) instead of a corpus split; --dump-logprobs writes every
+// scored target's log-probability (one process), e.g. to hold another runtime's numbers
+// against ours (tests/e2e/export_gguf.sh does so with llama.cpp).
 #include <mpi.h>
 #include <unistd.h>
 
@@ -14,6 +18,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <optional>
 #include <sstream>
 
 #include "data/eval_windows.h"
@@ -87,6 +93,15 @@ void print_eval_row(const std::vector<std::string>& cells) {
   std::printf("%s\n", line.c_str());
 }
 
+// The whole of a text file (IoError naming it when unreadable).
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  ALIBI_CHECK_AS(IoError, in.good(), "--text " << path << ": cannot read it; check the path");
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
 // OUT.csv and OUT.json, each written whole to OUT.*.tmp and renamed into place.
 void write_outputs(const std::string& out, const std::vector<EvalRow>& rows) {
   const auto columns = eval_columns();
@@ -136,7 +151,7 @@ void plot(const std::string& out, const std::vector<EvalRow>& rows, const std::v
 int cmd_eval(int argc, char** argv) {
   // ---- options ------------------------------------------------------------------------
   std::vector<std::string> checkpoints;
-  std::string data, lengths_text, split_name = "valid", mode = "nonoverlapping", out = "eval";
+  std::string data, text_path, dump_path, lengths_text, split_name = "valid", mode = "nonoverlapping", out = "eval";
   Device device = Device::cpu;
   MatmulPrecision matmul_precision = MatmulPrecision::bf16;
   int stride = 0, batch_tokens = 8192, tp = 1, pp = 1;
@@ -146,6 +161,9 @@ int cmd_eval(int argc, char** argv) {
       ("data", po::value<std::string>(&data), "HDF5 corpus (default: the one the first checkpoint trained on)")
       ("lengths", po::value<std::string>(&lengths_text), "comma-separated evaluation lengths (default: the training length)")
       ("split", po::value<std::string>(&split_name)->default_value(split_name), "train | valid | test")
+      ("text", po::value<std::string>(&text_path), "score this text file (each checkpoint's tokenizer) instead of a corpus split")
+      ("dump-logprobs", po::value<std::string>(&dump_path),
+       "write each scored target's log-probability to this TSV (checkpoint, length, window, position, target, logprob)")
       ("mode", po::value<std::string>(&mode)->default_value(mode), "nonoverlapping | sliding")
       ("stride", po::value<int>(&stride)->default_value(stride), "sliding windows advance by this many tokens (0: half the length)")
       ("batch-tokens", po::value<int>(&batch_tokens)->default_value(batch_tokens), "tokens per forward (windows = max(1, this / length))")
@@ -172,6 +190,16 @@ int cmd_eval(int argc, char** argv) {
                  "world = tp*pp*dp fails: " << world << " ranks are not a multiple of --tp " << tp << " x --pp " << pp);
   const GridShape shape{tp, pp, world / (tp * pp)};
   const bool root = rank == 0;
+  ALIBI_CHECK_AS(ConfigError, dump_path.empty() || world == 1,
+                 "--dump-logprobs runs in one process (not under mpirun with " << world << " ranks)");
+  ALIBI_CHECK_AS(ConfigError, text_path.empty() || data.empty(), "--text and --data are two sources; give one");
+  std::ofstream dump;
+  if (!dump_path.empty()) {
+    dump.open(dump_path);
+    ALIBI_CHECK_AS(IoError, dump.good(), "--dump-logprobs " << dump_path << ": cannot create it; check the directory");
+    dump << "checkpoint\teval_length\twindow\tposition\ttarget\tlogprob\n";
+  }
+  const std::string text = text_path.empty() ? "" : read_text(text_path);
   const bool tty = root && isatty(STDOUT_FILENO) && std::getenv("OMPI_COMM_WORLD_SIZE") == nullptr;
 
   std::vector<EvalRow> rows;
@@ -180,13 +208,25 @@ int cmd_eval(int argc, char** argv) {
     const OptionMap options = read_checkpoint_options(checkpoint);
     const ModelConfig cfg = model_config_from(options);
     const std::string corpus_path = !data.empty() ? data : options.count("data") ? options.at("data") : "";
-    ALIBI_CHECK_AS(ConfigError, !corpus_path.empty(), checkpoint << " names no corpus; give --data");
-    Corpus corpus(corpus_path);
+    ALIBI_CHECK_AS(ConfigError, !corpus_path.empty() || !text_path.empty(), checkpoint << " names no corpus; give --data");
+    // With --text the checkpoint's own tokenizer makes the tokens: no corpus to check against.
+    std::optional<Corpus> corpus;
+    std::vector<int32_t> text_tokens;
+    if (text_path.empty()) {
+      corpus.emplace(corpus_path);
+    } else {
+      text_tokens = read_checkpoint_tokenizer(checkpoint).encode(text);
+    }
+    const std::string source = text_path.empty() ? corpus_path : text_path;
     const ProcessGrid grid =
         ProcessGrid::create(MPI_COMM_WORLD, shape, cfg, on_gpu ? CommBackend::nccl : CommBackend::mpi);
     Model<float> model(cfg, 0, grid);
     model.to_device(device, matmul_precision);  // checkpoints are fp32 host data: any device
-    load_model(checkpoint, model, corpus);
+    if (corpus) {
+      load_model(checkpoint, model, *corpus);
+    } else {
+      load_model(checkpoint, model);
+    }
     const std::vector<int> lengths = vm.count("lengths") ? parse_lengths(lengths_text) : std::vector<int>{cfg.seq_len};
 
     for (const int T : lengths) {
@@ -194,12 +234,15 @@ int cmd_eval(int argc, char** argv) {
       ALIBI_CHECK_AS(ConfigError, cfg.position != PositionMethod::learned || T <= cfg.position_rows(),
                      "length " << T << " is past " << checkpoint << "'s learned position table ("
                                << cfg.position_rows() << " positions); learned positions cannot extrapolate");
-      ALIBI_CHECK_AS(ConfigError, corpus.size(split) >= int64_t{T} + 1,
-                     "length " << T << " is beyond the " << split_name << " split of " << corpus_path << " ("
-                               << corpus.size(split) << " tokens); use shorter --lengths or another --split");
+      const int64_t available = corpus ? corpus->size(split) : static_cast<int64_t>(text_tokens.size());
+      ALIBI_CHECK_AS(ConfigError, available >= int64_t{T} + 1,
+                     "length " << T << " is beyond the " << (corpus ? split_name + " split of " : std::string())
+                               << source << " (" << available << " tokens); use shorter --lengths"
+                               << (corpus ? " or another --split" : " or a longer text"));
       const int S = mode == "nonoverlapping" ? T : stride > 0 ? stride : std::max(1, T / 2);
       ALIBI_CHECK_AS(ConfigError, S <= T, "--stride " << S << " is above the window length " << T);
-      SlidingWindows windows(corpus, split, T, S, grid.coord().dp_rank, shape.dp);
+      SlidingWindows windows = corpus ? SlidingWindows(*corpus, split, T, S, grid.coord().dp_rank, shape.dp)
+                                      : SlidingWindows(text_tokens, T, S, grid.coord().dp_rank, shape.dp);
       const int B = std::max(1, batch_tokens / T);
       const auto t0 = std::chrono::steady_clock::now();
       auto progress = [&](int64_t done, int64_t total) {
@@ -210,7 +253,22 @@ int cmd_eval(int argc, char** argv) {
                     static_cast<long long>(total), format_duration(eta).c_str());
         std::fflush(stdout);
       };
-      const EvalResult result = score_windows(model, grid, windows, T, B, 0, progress);
+      // Each scored target's log-probability = -its loss, window by window (one process).
+      int64_t window = 0;
+      auto dump_batch = [&](int n, const int32_t* targets) {
+        const Tensor losses = model.losses(0).to(Device::cpu);
+        const float* loss = losses.data<float>();
+        for (int b = 0; b < n; ++b, ++window)
+          for (int t = 0; t < T; ++t) {
+            const int64_t i = int64_t{b} * T + t;
+            if (targets[i] < 0) continue;
+            char value[32];
+            std::snprintf(value, sizeof value, "%.9g", -static_cast<double>(loss[i]));
+            dump << checkpoint << '\t' << T << '\t' << window << '\t' << t << '\t' << targets[i] << '\t' << value << '\n';
+          }
+      };
+      const EvalResult result = score_windows(model, grid, windows, T, B, 0, progress,
+                                              dump_path.empty() ? std::function<void(int, const int32_t*)>() : dump_batch);
       if (tty) std::printf("\r%80s\r", "");
       EvalRow row{checkpoint, enum_name(cfg.position), cfg.seq_len, T, S, mode, result};
       rows.push_back(row);
@@ -220,6 +278,10 @@ int cmd_eval(int argc, char** argv) {
         std::fflush(stdout);
       }
     }
+  }
+  if (dump.is_open()) {
+    dump.close();
+    ALIBI_CHECK_AS(IoError, dump.good(), "--dump-logprobs " << dump_path << ": cannot write it; check the free space");
   }
   if (root) {
     if (fs::path(out).has_parent_path()) fs::create_directories(fs::path(out).parent_path());

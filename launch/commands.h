@@ -9,5 +9,7 @@ int cmd_preprocess(int argc, char** argv);
 int cmd_train(int argc, char** argv);
 int cmd_eval(int argc, char** argv);
 int cmd_plan(int argc, char** argv);
+int cmd_export(int argc, char** argv);
+int cmd_tokenize(int argc, char** argv);
 
 }  // namespace alibi

@@ -26,7 +26,8 @@ struct EvalStage {
 }  // namespace
 
 EvalResult score_windows(Model<float>& model, const ProcessGrid& grid, SlidingWindows& windows, int T, int B,
-                         int max_batches, const std::function<void(int64_t, int64_t)>& progress) {
+                         int max_batches, const std::function<void(int64_t, int64_t)>& progress,
+                         const std::function<void(int, const int32_t*)>& on_batch) {
   std::vector<int32_t> inputs(size_t(B) * T), targets(size_t(B) * T);
   // Each loss once: the last stage's TP rank 0 of every DP replica.
   const bool reports = model.has_head() && grid.coord().tp_rank == 0;
@@ -40,6 +41,7 @@ EvalResult score_windows(Model<float>& model, const ProcessGrid& grid, SlidingWi
     if (reports) {
       loss_sum += stage.loss_sum;
       tokens += static_cast<double>(model.scored_targets(0));
+      if (on_batch) on_batch(n, targets.data());
     }
     done += n;
     if (progress) progress(done, windows.count_for_rank());

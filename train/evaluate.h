@@ -23,7 +23,11 @@ struct EvalResult {
 // Scores this rank's windows B at a time through the pipeline (forward only) and sums
 // over the world; every rank returns the same result. max_batches > 0 stops early.
 // progress(done, total) runs after each batch with this rank's window counts.
+// on_batch(n, targets) runs after each batch of n windows on the ranks that hold the losses
+// (the last stage, TP rank 0): model.losses() then has each position's loss, and targets
+// (n, T) says which are scored (>= 0).
 EvalResult score_windows(Model<float>& model, const ProcessGrid& grid, SlidingWindows& windows, int T, int B,
-                         int max_batches = 0, const std::function<void(int64_t, int64_t)>& progress = {});
+                         int max_batches = 0, const std::function<void(int64_t, int64_t)>& progress = {},
+                         const std::function<void(int, const int32_t*)>& on_batch = {});
 
 }  // namespace alibi

@@ -5,6 +5,7 @@
 //
 //   write_checkpoint(path, grid.world(), options, state, stored_blocks(params, nullptr, grid.coord()), ...);
 //   load_model(path, model, corpus);   // evaluation: the weights, after the tokenizer check
+//   load_model(path, model);           // the weights alone (the tokenizer from the checkpoint)
 #pragma once
 
 #include <string>
@@ -28,5 +29,11 @@ void check_checkpoint_tokenizer(const std::string& path, const Corpus& corpus, c
 // The model's weights from the checkpoint at `path`, after checking that it was trained on
 // `corpus`'s tokenizer. Collective over the model's grid (each rank reads its blocks).
 void load_model(const std::string& path, Model<float>& model, const Corpus& corpus);
+// The weights alone, for a caller that takes its tokenizer from the checkpoint too
+// (read_checkpoint_tokenizer) and so has nothing to check it against.
+void load_model(const std::string& path, Model<float>& model);
+
+// The checkpoint's /tokenizer (DataError naming the field when it is damaged).
+Tokenizer read_checkpoint_tokenizer(const std::string& path);
 
 }  // namespace alibi

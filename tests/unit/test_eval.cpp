@@ -97,6 +97,35 @@ TEST_F(EvalTest, StrideOneScoresEachTokenWithItsOwnWindow) {
   EXPECT_NEAR(r.loss_sum, sum, 1e-9 * sum);
 }
 
+TEST_F(EvalTest, TokensInMemoryGiveTheCorpusWindowsAndEachBatchItsLosses) {
+  const int T = 16, S = 5;
+  std::vector<int32_t> tokens(static_cast<size_t>(corpus_->size(Split::valid)));
+  corpus_->read_tokens(Split::valid, 0, static_cast<int64_t>(tokens.size()), tokens.data());
+  SlidingWindows from_corpus(*corpus_, Split::valid, T, S), from_memory(tokens, T, S);
+  ASSERT_EQ(from_memory.count(), from_corpus.count());
+  std::vector<int32_t> a(T), at(T), b(T), bt(T);
+  for (int64_t k = 0; k < from_corpus.count(); ++k) {
+    from_corpus.read(k, a.data(), at.data());
+    from_memory.read(k, b.data(), bt.data());
+    ASSERT_EQ(a, b) << "window " << k;
+    ASSERT_EQ(at, bt) << "window " << k;
+  }
+  // on_batch sees every batch's scored losses: their sum is the result's (alibi eval
+  // --dump-logprobs writes them).
+  SlidingWindows windows(tokens, T, S);
+  double dumped = 0;
+  int64_t seen = 0;
+  const EvalResult r = score_windows(*model_, grid_, windows, T, 3, 0, {}, [&](int n, const int32_t* targets) {
+    const float* losses = model_->losses().data<float>();
+    for (int64_t i = 0; i < int64_t{n} * T; ++i)
+      if (targets[i] >= 0) dumped += losses[i], ++seen;
+  });
+  EXPECT_EQ(seen, r.tokens);
+  // The same float losses; the model sums each batch first, so only the order differs.
+  EXPECT_NEAR(dumped, r.loss_sum, 1e-9 * r.loss_sum);
+  EXPECT_THROW(SlidingWindows(std::vector<int32_t>(16), 16, 16), ConfigError);  // T + 1 tokens needed
+}
+
 TEST_F(EvalTest, BadWindowsAreClearErrors) {
   EXPECT_THROW(SlidingWindows(*corpus_, Split::valid, 0, 1), ConfigError);
   EXPECT_THROW(SlidingWindows(*corpus_, Split::valid, 16, 17), ConfigError);
