@@ -18,9 +18,13 @@ std::vector<CheckpointTensor> stored_blocks(const ParameterList& params, std::ve
   return out;
 }
 
-void check_checkpoint_tokenizer(const std::string& path, const Corpus& corpus, const std::string& fix) {
+Tokenizer read_checkpoint_tokenizer(const std::string& path) {
   h5::File ck(path, h5::Access::read_only);
-  const Tokenizer saved = Tokenizer::read_from(ck.group("tokenizer"));
+  return Tokenizer::read_from(ck.group("tokenizer"));
+}
+
+void check_checkpoint_tokenizer(const std::string& path, const Corpus& corpus, const std::string& fix) {
+  const Tokenizer saved = read_checkpoint_tokenizer(path);
   ALIBI_CHECK_AS(DataError, saved == corpus.tokenizer(),
                  path << ": the checkpoint's tokenizer (" << saved.describe() << ") differs from the corpus "
                       << corpus.path() << "'s (" << corpus.tokenizer().describe() << "); " << fix);
@@ -28,6 +32,10 @@ void check_checkpoint_tokenizer(const std::string& path, const Corpus& corpus, c
 
 void load_model(const std::string& path, Model<float>& model, const Corpus& corpus) {
   check_checkpoint_tokenizer(path, corpus, "evaluate on a corpus with the same tokenizer");
+  load_weights(path, model);
+}
+
+void load_weights(const std::string& path, Model<float>& model) {
   read_checkpoint_tensors(path, stored_blocks(model.parameters(), nullptr, model.grid().coord()), {}, {});
 }
 
