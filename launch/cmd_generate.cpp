@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -105,8 +106,9 @@ int cmd_generate(int argc, char** argv) {
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   ALIBI_CHECK_AS(ConfigError, tp >= 1 && world == tp,
                  "alibi generate runs one copy of the model split over --tp ranks: " << world << " ranks for --tp " << tp
-                                                                                    << "; start it with mpirun -np "
-                                                                                    << tp);
+                                                                                    << "; give --tp " << world
+                                                                                    << " or start " << tp
+                                                                                    << (tp == 1 ? " rank" : " ranks"));
 
   // ---- model and tokenizer from the checkpoint ----------------------------------------
   const ModelConfig cfg = model_config_from(read_checkpoint_options(checkpoint));
@@ -130,7 +132,9 @@ int cmd_generate(int argc, char** argv) {
     std::fflush(stdout);
   });
   if (!root) return 0;
-  if (isatty(STDOUT_FILENO)) std::printf("\n");
+  // On a terminal the statistics start on a line of their own; a pipe gets the text exactly.
+  // (mpirun hands ranks a pseudo-terminal whatever their stdout is, so it counts as a pipe.)
+  if (isatty(STDOUT_FILENO) && std::getenv("OMPI_COMM_WORLD_SIZE") == nullptr) std::printf("\n");
   if (r.prompt_dropped > 0) {
     std::fprintf(stderr, "note: the prompt's first %lld tokens were dropped to fit --max-context %lld\n",
                  static_cast<long long>(r.prompt_dropped), static_cast<long long>(gen.max_context));
