@@ -15,6 +15,10 @@ void linear_forward(T* out, const T* inp, const T* weight, const T* bias, int64_
     for (int64_t n = 0; n < N; ++n)
       for (int64_t o = 0; o < OC; ++o) out[n * OC + o] = bias[o];
   }
+  if (N == 1) {  // one token (generation): W x as a GEMV; GEMM would pack all of W for one row
+    gemv(false, OC, IC, T(1), weight, IC, inp, bias != nullptr ? T(1) : T(0), out);
+    return;
+  }
   gemm(false, true, N, OC, IC, T(1), inp, IC, weight, IC, bias != nullptr ? T(1) : T(0), out, OC);
 }
 
