@@ -19,6 +19,10 @@
 namespace alibi::cpu {
 namespace {
 
+// Work (Tq x NH x keys x HS multiply-adds, each done twice) from which a step is split over
+// the threads: below it, waking the team costs more than the work it shares.
+constexpr int64_t kDecodeParallelMin = int64_t{1} << 17;
+
 // Rotary's cos, then sin, of each (row, pair) at positions pos0 .. pos0 + rows - 1: the
 // values the blocked kernel's table holds for the same positions (angles in double).
 template <class T>
@@ -58,7 +62,7 @@ void kv_cache_append(const DecodeParams<T>& p) {
   const bool rotary = p.bias == PositionBias::rotary;
   const Tensor rope = rotary ? rope_rows<T>(pos0, p.Tq, HS, p.rope_base) : Tensor();
   const T* cs = rotary ? rope.data<T>() : nullptr;
-#pragma omp parallel for schedule(static) collapse(2)
+#pragma omp parallel for schedule(static) collapse(2) if (p.Tq > 1)  // one token: a few rows to copy
   for (int h = 0; h < p.NH; ++h)
     for (int t = 0; t < p.Tq; ++t) {
       const int64_t src = t * p.row_stride + h * p.head_stride;
@@ -92,7 +96,9 @@ void attention_decode(const DecodeParams<T>& p) {
     for (int64_t n = 0; n < n_near; ++n)
       near.data<int32_t>()[n] = t5_bucket(static_cast<int>(n), p.t5_buckets, p.t5_max_distance);
 
-#pragma omp parallel
+  // Short contexts are a few thousand multiply-adds per head: one thread, no team to wake.
+  const bool parallel = (int64_t)Tq * NH * p.n_keys * HS >= kDecodeParallelMin;
+#pragma omp parallel if (parallel)
   {
     Tensor scratch = Tensor::empty({p.n_keys + HS}, dtype_of<T>());
     T* s = scratch.data<T>();  // scores, then weights, of one query row

@@ -11,7 +11,7 @@ template <class T>
 void linear_forward(T* out, const T* inp, const T* weight, const T* bias, int64_t N, int64_t IC,
                     int64_t OC) {
   if (bias != nullptr) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N > 1)
     for (int64_t n = 0; n < N; ++n)
       for (int64_t o = 0; o < OC; ++o) out[n * OC + o] = bias[o];
   }
