@@ -1,4 +1,4 @@
-// Row-major GEMM over CBLAS for float and double: C = alpha * op(A) op(B) + beta * C.
+// Row-major GEMM (and GEMV) over CBLAS for float and double: C = alpha * op(A) op(B) + beta * C.
 // Every matmul in the CPU path goes through here. Called inside an OpenMP parallel
 // region, the OpenMP build of OpenBLAS runs single-threaded (no oversubscription).
 #pragma once
@@ -23,6 +23,20 @@ inline void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, do
   cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
               static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), alpha, a,
               static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
+}
+
+// y = alpha * op(A) x + beta * y, A row-major (m x n, row stride lda): the decode kernel's
+// products of one query with its keys and of one row of weights with the values.
+inline void gemv(bool trans, int64_t m, int64_t n, float alpha, const float* a, int64_t lda, const float* x,
+                 float beta, float* y) {
+  cblas_sgemv(CblasRowMajor, trans ? CblasTrans : CblasNoTrans, static_cast<blasint>(m), static_cast<blasint>(n),
+              alpha, a, static_cast<blasint>(lda), x, 1, beta, y, 1);
+}
+
+inline void gemv(bool trans, int64_t m, int64_t n, double alpha, const double* a, int64_t lda, const double* x,
+                 double beta, double* y) {
+  cblas_dgemv(CblasRowMajor, trans ? CblasTrans : CblasNoTrans, static_cast<blasint>(m), static_cast<blasint>(n),
+              alpha, a, static_cast<blasint>(lda), x, 1, beta, y, 1);
 }
 
 }  // namespace alibi::cpu

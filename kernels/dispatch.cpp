@@ -170,6 +170,22 @@ void attention_backward(Device device, const AttentionParams<Real>& p, const Rea
   ALIBI_ON_CUDA("attention_backward", cuda::attention_backward(p, dout, dq, dk, dv))
 }
 
+// The KV-cache decode has no CUDA kernels yet: a generation on a GPU is refused at the
+// command (alibi generate), and a call that gets here anyway says the same.
+template <class Real>
+void kv_cache_append(Device device, const DecodeParams<Real>& p) {
+  ALIBI_CHECK_AS(DeviceError, device == Device::cpu,
+                 "kv_cache_append: the KV-cache decode runs on the CPU only (not yet on CUDA); use --device cpu");
+  cpu::kv_cache_append<Real>(p);
+}
+
+template <class Real>
+void attention_decode(Device device, const DecodeParams<Real>& p) {
+  ALIBI_CHECK_AS(DeviceError, device == Device::cpu,
+                 "attention_decode: the KV-cache decode runs on the CPU only (not yet on CUDA); use --device cpu");
+  cpu::attention_decode<Real>(p);
+}
+
 template void linear_forward<float>(Device, MatmulPrecision, float* out, const float* inp, const float* weight, const float* bias, int64_t N, int64_t IC, int64_t OC);
 template void linear_forward<double>(Device, MatmulPrecision, double* out, const double* inp, const double* weight, const double* bias, int64_t N, int64_t IC, int64_t OC);
 template void linear_backward<float>(Device, MatmulPrecision, float* dinp, float* dweight, float* dbias, const float* dout, const float* inp, const float* weight, int64_t N, int64_t IC, int64_t OC);
@@ -214,5 +230,9 @@ template void attention_forward<float>(Device, const AttentionParams<float>&);
 template void attention_backward<float>(Device, const AttentionParams<float>&, const float*, float*, float*, float*);
 template void attention_forward<double>(Device, const AttentionParams<double>&);
 template void attention_backward<double>(Device, const AttentionParams<double>&, const double*, double*, double*, double*);
+template void kv_cache_append<float>(Device, const DecodeParams<float>&);
+template void kv_cache_append<double>(Device, const DecodeParams<double>&);
+template void attention_decode<float>(Device, const DecodeParams<float>&);
+template void attention_decode<double>(Device, const DecodeParams<double>&);
 
 }  // namespace alibi::ops

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "kernels/attention.h"
+#include "kernels/attention_decode.h"
 #include "kernels/precision.h"
 #include "runtime/enum_names.h"
 #include "runtime/tensor.h"
@@ -75,5 +76,10 @@ template <class Real>
 void attention_forward(Device device, const AttentionParams<Real>& p);
 template <class Real>
 void attention_backward(Device device, const AttentionParams<Real>& p, const Real* dout, Real* dq, Real* dk, Real* dv);
+// KV-cache decode (kernels/attention_decode.h); CPU only for now (DeviceError on CUDA).
+template <class Real>
+void kv_cache_append(Device device, const DecodeParams<Real>& p);
+template <class Real>
+void attention_decode(Device device, const DecodeParams<Real>& p);
 
 }  // namespace alibi::ops

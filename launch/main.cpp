@@ -26,6 +26,7 @@ const Command kCommands[] = {
     {"train", alibi::cmd_train, "train a model (ALiBi by default) on an HDF5 corpus"},
     {"eval", alibi::cmd_eval, "perplexity against evaluation length for checkpoints (train short, test long)"},
     {"plan", alibi::cmd_plan, "print what each rank of a tp/pp/dp layout holds (no MPI launch)"},
+    {"generate", alibi::cmd_generate, "generate text from a checkpoint (KV cache; --tp under mpirun)"},
     {"export", alibi::cmd_export, "write a checkpoint as a GGUF file that llama.cpp runs (mpt architecture)"},
     {"tokenize", alibi::cmd_tokenize, "print the token ids of a text under a checkpoint's or corpus's tokenizer"},
 };

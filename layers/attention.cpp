@@ -38,21 +38,74 @@ AttentionParams<Real> Attention<Real>::params(int B, int T) const {
 }
 
 template <class Real>
-void Attention<Real>::forward(Tensor& out, const Tensor& inp, int B, int T) {
-  const DType dt = dtype_of<Real>();
-  const Device dev = inp.device();
-  if (B != B_ || T != T_ || qkv_act_.device() != dev) {
-    qkv_act_ = Tensor::empty({B, T, shape_.NH, 3, HS_}, dt, dev);
-    att_ = Tensor::empty({B, T, shape_.NH, HS_}, dt, dev);
-    lse_ = Tensor::empty({B, shape_.NH, T}, dt, dev);
-    B_ = B;
-    T_ = T;
+DecodeParams<Real> Attention<Real>::decode_params(int T, KvCache& cache, int layer) {
+  DecodeParams<Real> p;
+  const Real* qkv_rows = qkv_act_.data<Real>();
+  p.q = qkv_rows;
+  p.k = qkv_rows + HS_;
+  p.v = qkv_rows + 2 * HS_;
+  p.head_stride = 3 * HS_;
+  p.row_stride = int64_t{3} * shape_.NH * HS_;
+  cache.k(layer).check_shape({shape_.NH, cache.capacity(), HS_}, "KV cache keys (NH_local, capacity, HS)");
+  p.k_cache = cache.k(layer).data<Real>();
+  p.v_cache = cache.v(layer).data<Real>();
+  p.cache_head_stride = cache.capacity() * HS_;
+  p.capacity = cache.capacity();
+  p.first_slot = cache.first_slot();
+  p.n_keys = cache.length() + T;  // the T reserved slots follow the visible ones
+  p.first_position = cache.first_position();
+  p.window = cache.window();
+  p.out = att_.data<Real>();
+  p.Tq = T;
+  p.NH = shape_.NH;
+  p.HS = HS_;
+  p.head_offset = shape_.head_offset;
+  p.n_heads_total = shape_.n_heads_total;
+  p.bias = shape_.bias;
+  if (shape_.bias == PositionBias::t5) {
+    p.t5_table = shape_.t5_table->template data<Real>();
+    p.t5_buckets = static_cast<int>(shape_.t5_table->dim(0));
   }
+  return p;
+}
+
+template <class Real>
+void Attention<Real>::ensure_activations(int B, int T, Device dev) {
+  if (B == B_ && T == T_ && qkv_act_.device() == dev) return;
+  const DType dt = dtype_of<Real>();
+  qkv_act_ = Tensor::empty({B, T, shape_.NH, 3, HS_}, dt, dev);
+  att_ = Tensor::empty({B, T, shape_.NH, HS_}, dt, dev);
+  lse_ = Tensor::empty({B, shape_.NH, T}, dt, dev);
+  B_ = B;
+  T_ = T;
+}
+
+template <class Real>
+void Attention<Real>::forward(Tensor& out, const Tensor& inp, int B, int T) {
+  const Device dev = inp.device();
+  ensure_activations(B, T, dev);
   qkv.forward(qkv_act_, inp);  // copy_to_tp: identity forward
   ops::attention_forward<Real>(dev, params(B, T));
   proj.forward(out, att_, /*add_bias=*/false);
   reduce_from_tp_forward(*tp_, out);
   proj.add_bias(out);  // once, after the partial sums are reduced
+}
+
+template <class Real>
+void Attention<Real>::forward_cached(Tensor& out, const Tensor& inp, int T, KvCache& cache, int layer) {
+  const Device dev = inp.device();
+  ensure_activations(1, T, dev);
+  qkv.forward(qkv_act_, inp);
+  const DecodeParams<Real> d = decode_params(T, cache, layer);
+  // The prompt: positions 0..T-1, as the blocked kernel numbers them, all inside the window.
+  const bool prompt = cache.length() == 0 && cache.next_position() == 0 && T > 1 &&
+                      (cache.window() == 0 || T <= cache.window());
+  if (prompt) ops::attention_forward<Real>(dev, params(1, T));
+  ops::kv_cache_append<Real>(dev, d);
+  if (!prompt) ops::attention_decode<Real>(dev, d);
+  proj.forward(out, att_, /*add_bias=*/false);
+  reduce_from_tp_forward(*tp_, out);
+  proj.add_bias(out);
 }
 
 template <class Real>

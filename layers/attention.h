@@ -14,6 +14,8 @@
 #include <string>
 
 #include "kernels/attention.h"
+#include "kernels/attention_decode.h"
+#include "layers/kv_cache.h"
 #include "layers/linear.h"
 #include "parallel/comm.h"
 
@@ -44,6 +46,10 @@ class Attention {
   void forward(Tensor& out, const Tensor& inp, int B, int T);
   // dinp `=` given dout (B, T, C); parameter grads `+=`. inp must be forward's input.
   void backward(Tensor& dinp, const Tensor& dout, const Tensor& inp);
+  // Generation: out (T, C) `=` for the next T tokens of one stream, whose keys and values
+  // join layer `layer` of the cache (reserved for them, kv_cache.h). Into an empty cache
+  // the blocked kernel runs (the prompt); otherwise attention_decode, over the cache.
+  void forward_cached(Tensor& out, const Tensor& inp, int T, KvCache& cache, int layer);
   // Drops qkv, att and lse (see Block::release_activations).
   void release_activations();
 
@@ -57,6 +63,8 @@ class Attention {
 
  private:
   AttentionParams<Real> params(int B, int T) const;
+  DecodeParams<Real> decode_params(int T, KvCache& cache, int layer);
+  void ensure_activations(int B, int T, Device device);
   AttentionShape shape_;
   MatmulPrecision precision_ = MatmulPrecision::bf16;
   const Communicator* tp_ = nullptr;

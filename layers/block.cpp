@@ -22,7 +22,17 @@ Block<Real>::Block(const std::string& name, const AttentionShape& shape, int64_t
 
 template <class Real>
 void Block<Real>::forward(Tensor& out, const Tensor& x, int B, int T) {
-  const int64_t N = int64_t{B} * T;
+  forward_with(out, x, int64_t{B} * T, [&](Tensor& o, const Tensor& in) { attn.forward(o, in, B, T); });
+}
+
+template <class Real>
+void Block<Real>::forward_cached(Tensor& out, const Tensor& x, int T, KvCache& cache, int layer) {
+  forward_with(out, x, T, [&](Tensor& o, const Tensor& in) { attn.forward_cached(o, in, T, cache, layer); });
+}
+
+template <class Real>
+template <class Attend>
+void Block<Real>::forward_with(Tensor& out, const Tensor& x, int64_t N, Attend&& attend) {
   const DType dt = dtype_of<Real>();
   const Device dev = x.device();
   if (!residual_.defined() || residual_.dim(0) != N || residual_.device() != dev) {
@@ -37,7 +47,7 @@ void Block<Real>::forward(Tensor& out, const Tensor& x, int B, int T) {
   }
   x_ = x;
   ln1.forward(ln1_out_, ln1_mean_, ln1_rstd_, x);
-  attn.forward(branch_, ln1_out_, B, T);
+  attend(branch_, ln1_out_);
   ops::add<Real>(dev, residual_.data<Real>(), x.data<Real>(), branch_.data<Real>(), N * C_);
   ln2.forward(ln2_out_, ln2_mean_, ln2_rstd_, residual_);
   mlp.forward(branch_, ln2_out_);

@@ -20,6 +20,9 @@ class Block {
 
   // out (B, T, C) `=`. Keeps a handle on x and the activations backward needs.
   void forward(Tensor& out, const Tensor& x, int B, int T);
+  // Generation: out (T, C) `=` for the next T tokens of one stream through the KV cache's
+  // layer `layer` (Attention::forward_cached).
+  void forward_cached(Tensor& out, const Tensor& x, int T, KvCache& cache, int layer);
   // dres: on entry dL/d(out), on return dL/d(x) (the residual stream, updated in place).
   void backward(Tensor& dres);
   // Drops the activations forward kept (an evaluation's forward needs no backward): their
@@ -39,6 +42,10 @@ class Block {
   Mlp<Real> mlp;
 
  private:
+  // The block around an attention call attend(branch_out, ln1_out).
+  template <class Attend>
+  void forward_with(Tensor& out, const Tensor& x, int64_t N, Attend&& attend);
+
   int64_t C_ = 0;
   Tensor x_;                          // (B, T, C) input, owned by the previous layer
   Tensor ln1_out_, ln1_mean_, ln1_rstd_;  // (N, C), (N), (N)

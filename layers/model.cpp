@@ -257,24 +257,34 @@ void Model<Real>::backward_stage(int index, Real scale, const std::function<void
 }
 
 template <class Real>
-void Model<Real>::add_positions(Tensor& x, int B, int T) {
+void Model<Real>::add_positions(Tensor& x, int B, int T, int64_t pos0) {
   const int64_t C = config_.channels;
   Real* p = x.data<Real>();
   switch (config_.position) {
     case PositionMethod::learned: {
-      ALIBI_CHECK_AS(ConfigError, T <= config_.position_rows(),
-                     "length " << T << " is past the learned position table's " << config_.position_rows()
-                               << " rows (--max-positions); evaluate learned positions at most that long");
-      ops::add_position_rows<Real>(device_, p, wpe.data<Real>(), B, T, C, Real(1));
+      const int64_t rows = config_.position_rows();
+      if (pos0 == 0) {
+        ALIBI_CHECK_AS(ConfigError, T <= rows,
+                       "length " << T << " is past the learned position table's " << rows
+                                 << " rows (--max-positions); evaluate learned positions at most that long");
+      } else {
+        ALIBI_CHECK_AS(ConfigError, pos0 + T <= rows,
+                       "position " << pos0 + T - 1 << " is past the learned position table's " << rows
+                                   << " rows (--max-positions): learned positions cannot go further; keep prompt + "
+                                      "new tokens within "
+                                   << rows);
+      }
+      ops::add_position_rows<Real>(device_, p, wpe.data<Real>() + pos0 * C, B, T, C, Real(1));
       break;
     }
     case PositionMethod::sinusoidal: {
-      if (!sinusoids_.defined() || sinusoids_.dim(0) != T) {
+      if (!sinusoids_.defined() || sinusoids_.dim(0) != T || sinusoids_pos0_ != pos0) {
         Tensor table = Tensor::empty({T, C}, dtype_of<Real>());
         Real* t_c = table.data<Real>();
         for (int64_t t = 0; t < T; ++t)
-          for (int64_t c = 0; c < C; ++c) t_c[t * C + c] = static_cast<Real>(sinusoid(t, c, C));
+          for (int64_t c = 0; c < C; ++c) t_c[t * C + c] = static_cast<Real>(sinusoid(pos0 + t, c, C));
         sinusoids_ = table.to(device_);
+        sinusoids_pos0_ = pos0;
       }
       const Real scale = static_cast<Real>(std::sqrt(static_cast<double>(C)));
       ops::add_position_rows<Real>(device_, p, sinusoids_.data<Real>(), B, T, C, scale);

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "layers/block.h"
+#include "layers/kv_cache.h"
 #include "parallel/grid.h"
 #include "runtime/config.h"
 
@@ -62,8 +63,22 @@ class Model {
   Tensor& stage_output_grad(int slot, int B, int T);  // (B*T, C), for the caller to fill
   Tensor& stage_input_grad(int slot);                  // (B*T, C) after backward_stage
 
+  // ---- generation: one stream through a KV cache (layers/model_decode.cpp; pp = 1) ----
+  // A cache for this rank's layers and heads: capacity positions, window 0 = unlimited.
+  KvCache make_cache(int64_t capacity, int64_t window = 0) const;
+  // The next T tokens of the stream (at positions cache.next_position() ...) through the
+  // blocks and into the cache: an empty cache takes them through the blocked attention
+  // kernel (the prompt), a filled one through attention_decode. Returns the logits
+  // (rows, V_local) of this rank's vocabulary shard at the last `rows` of the T positions:
+  // 1 for the next token's distribution, T for every position (tests). Valid until the
+  // next call.
+  const Tensor& forward_cached(const int32_t* tokens, int T, KvCache& cache, int rows = 1);
+
   int64_t scored_targets(int slot = 0) const { return slots_.at(slot).scored; }
   const Tensor& losses(int slot = 0) const { return slots_.at(slot).losses; }  // (B*T), last stage
+  // (B*T, V_local) after a forward, last stage (the logits of the whole window; until a
+  // backward turns them into their gradient).
+  const Tensor& logits(int slot = 0) const { return slots_.at(slot).logits; }
 
   // Moves parameters and gradients to `device`, before the first forward; activations are
   // then allocated there too. Device::cuda needs float and a CUDA device (DeviceError).
@@ -101,10 +116,18 @@ class Model {
     int64_t scored = 0;
     bool pending_backward = false;
   };
+  // Generation's own blocks (copies sharing the parameters) and buffers.
+  struct Decoder {
+    std::vector<Block<Real>> blocks;
+    Tensor x, y;                        // (T, C) the residual stream, ping-pong over blocks
+    Tensor lnf_out, lnf_mean, lnf_rstd; // (rows, C), (rows), (rows)
+    Tensor logits;                      // (rows, V_local)
+    std::vector<int32_t> local_tokens;
+  };
   Slot& slot(int index);
   void ensure_buffers(Slot& s, int B, int T);
   const Tensor& head_weight() const { return config_.tie_embeddings ? wte : lm_head.weight; }
-  void add_positions(Tensor& x, int B, int T);                    // after the token lookup
+  void add_positions(Tensor& x, int B, int T, int64_t pos0 = 0);  // after the token lookup; positions pos0..
   void positions_backward(Slot& s, Tensor& dx_tokens);            // dx_tokens: grad of the lookup
 
   ModelConfig config_;
@@ -115,7 +138,9 @@ class Model {
   int64_t v0_ = 0, v1_ = 0;
   ParameterList params_;
   std::vector<Slot> slots_;
-  Tensor sinusoids_;  // (T, C) table of the last T seen, sinusoidal positions
+  Decoder decoder_;
+  Tensor sinusoids_;  // (T, C) table of the last positions pos0..pos0+T-1 seen, sinusoidal
+  int64_t sinusoids_pos0_ = 0;
 };
 
 }  // namespace alibi

@@ -22,6 +22,10 @@ namespace alibi {
 std::vector<CheckpointTensor> stored_blocks(const ParameterList& params, std::vector<Tensor>* moments,
                                             const GridCoord& coord);
 
+// The tokenizer a checkpoint was trained with (its /tokenizer, copied from the corpus;
+// DataError naming the field when it is damaged).
+Tokenizer read_checkpoint_tokenizer(const std::string& path);
+
 // DataError naming both tokenizers and the fix when the checkpoint's /tokenizer differs
 // from the corpus's (`what`: "resume with" / "evaluate on").
 void check_checkpoint_tokenizer(const std::string& path, const Corpus& corpus, const std::string& fix);
@@ -32,8 +36,5 @@ void load_model(const std::string& path, Model<float>& model, const Corpus& corp
 // The weights alone, for a caller that takes its tokenizer from the checkpoint too
 // (read_checkpoint_tokenizer) and so has nothing to check it against.
 void load_model(const std::string& path, Model<float>& model);
-
-// The checkpoint's /tokenizer (DataError naming the field when it is damaged).
-Tokenizer read_checkpoint_tokenizer(const std::string& path);
 
 }  // namespace alibi

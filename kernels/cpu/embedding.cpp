@@ -12,7 +12,7 @@ constexpr int64_t kEmbeddingChannelBlock = 64;
 // ---- forward: out (N, C) = wte[tokens] -------------------------------------------------
 template <class T>
 void embedding_forward(T* out, const int32_t* tokens, const T* wte, int64_t N, int64_t C) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N > 1)
   for (int64_t n = 0; n < N; ++n) {
     if (tokens[n] < 0) {  // not in this vocabulary shard
       std::fill(out + n * C, out + (n + 1) * C, T(0));

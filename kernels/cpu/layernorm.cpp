@@ -18,7 +18,7 @@ constexpr int64_t kLayerNormChannelBlock = 64;
 template <class T>
 void layernorm_forward(T* out, T* mean, T* rstd, const T* inp, const T* weight, const T* bias,
                        int64_t N, int64_t C) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N > 1)  // one row (a generation step): no team to wake
   for (int64_t n = 0; n < N; ++n) {
     const T* x = inp + n * C;
     double sum = 0;

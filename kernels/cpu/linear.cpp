@@ -11,9 +11,13 @@ template <class T>
 void linear_forward(T* out, const T* inp, const T* weight, const T* bias, int64_t N, int64_t IC,
                     int64_t OC) {
   if (bias != nullptr) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N > 1)
     for (int64_t n = 0; n < N; ++n)
       for (int64_t o = 0; o < OC; ++o) out[n * OC + o] = bias[o];
+  }
+  if (N == 1) {  // one token (generation): W x as a GEMV; GEMM would pack all of W for one row
+    gemv(false, OC, IC, T(1), weight, IC, inp, bias != nullptr ? T(1) : T(0), out);
+    return;
   }
   gemm(false, true, N, OC, IC, T(1), inp, IC, weight, IC, bias != nullptr ? T(1) : T(0), out, OC);
 }

@@ -6,14 +6,14 @@ namespace alibi::cpu {
 
 template <class T>
 void add_bias(T* out, const T* bias, int64_t N, int64_t OC) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N > 1)
   for (int64_t n = 0; n < N; ++n)
     for (int64_t j = 0; j < OC; ++j) out[n * OC + j] += bias[j];
 }
 
 template <class T>
 void add_position_rows(T* x, const T* table, int64_t B, int64_t T_, int64_t C, T scale) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (B * T_ > 1)
   for (int64_t n = 0; n < B * T_; ++n)
     for (int64_t c = 0; c < C; ++c) x[n * C + c] = scale * x[n * C + c] + table[(n % T_) * C + c];
 }
