@@ -73,7 +73,7 @@ void expect_decode_matches_blocked(PositionBias bias, int T, int chunk, double t
     cpu::kv_cache_append(d);
     cpu::attention_decode(d);
   }
-  test::expect_close(std::string(position_bias_name(bias)) + " decode, chunks of " + std::to_string(chunk), decoded,
+  test::expect_close_relative_to_max(std::string(position_bias_name(bias)) + " decode, chunks of " + std::to_string(chunk), decoded,
                      blocked, tol);
 }
 
@@ -166,7 +166,7 @@ void expect_decode_equals_forward(const char* position, double tol) {
     const std::vector<Real> row = rows_of<Real>(model.forward_cached(&tokens[t], 1, cache));
     one_by_one.insert(one_by_one.end(), row.begin(), row.end());
   }
-  test::expect_close(std::string(position) + ": a token at a time", one_by_one, full, tol);
+  test::expect_close_relative_to_max(std::string(position) + ": a token at a time", one_by_one, full, tol);
 
   KvCache cache2 = model.make_cache(T);
   std::vector<Real> prompted = rows_of<Real>(model.forward_cached(tokens.data(), P, cache2, P));
@@ -174,7 +174,7 @@ void expect_decode_equals_forward(const char* position, double tol) {
     const std::vector<Real> row = rows_of<Real>(model.forward_cached(&tokens[t], 1, cache2));
     prompted.insert(prompted.end(), row.begin(), row.end());
   }
-  test::expect_close(std::string(position) + ": prompt of " + std::to_string(P) + ", then a token at a time",
+  test::expect_close_relative_to_max(std::string(position) + ": prompt of " + std::to_string(P) + ", then a token at a time",
                      prompted, full, tol);
 }
 
@@ -209,7 +209,7 @@ TEST(DecodeWindow, EqualsForwardOverTheWindow) {
       const std::vector<double> last(all.end() - cfg.vocab, all.end());
       // Rotary turns the same pairs by other angles here (positions shifted by `first`):
       // double rounding of those, ~1e-15, and nothing else.
-      test::expect_close(std::string(position) + " at position " + std::to_string(t), got, last, 1e-10);
+      test::expect_close_relative_to_max(std::string(position) + " at position " + std::to_string(t), got, last, 1e-10);
     }
     EXPECT_LE(cache.length(), W);
     EXPECT_EQ(cache.next_position(), T);
@@ -227,7 +227,7 @@ TEST(DecodeWindow, PromptLongerThanTheWindowGoesThroughTheDecodeKernel) {
   const std::vector<double> got = rows_of<double>(model.forward_cached(tokens.data(), T, cache, 1));
   model.forward(tokens.data() + T - W, nullptr, 1, W);
   const std::vector<double> all = rows_of<double>(model.logits());
-  test::expect_close("last position", got, std::vector<double>(all.end() - cfg.vocab, all.end()), 1e-10);
+  test::expect_close_relative_to_max("last position", got, std::vector<double>(all.end() - cfg.vocab, all.end()), 1e-10);
 }
 
 TEST(DecodeLearned, StopsAtTheEndOfItsTable) {
