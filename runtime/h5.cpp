@@ -61,6 +61,8 @@ std::string hdf5_detail() {
   // The innermost message of a failed open is a low-level one ("addr overflow ..."); the
   // ones about truncation or a system call say more, wherever they sit. Shorten those.
   for (const std::string& m : messages) {
+    if (m.find("Fletcher32") != std::string::npos)  // "data error detected by Fletcher32 checksum"
+      return ": checksum mismatch, the stored bytes are damaged";
     unsigned long long eof = 0, base = 0, stored = 0;
     if (std::sscanf(m.c_str(), "truncated file: eof = %llu, sblock->base_addr = %llu, stored_eof = %llu", &eof,
                     &base, &stored) == 3)
@@ -319,9 +321,10 @@ Dataset Location::create_dataset(const std::string& path, DType type, const std:
   std::vector<hsize_t> dims(shape.begin(), shape.end()), maxdims = dims;
   if (options.extendible) maxdims[0] = H5S_UNLIMITED;
 
-  // Chunk shape: the caller's, or for an extendible dataset about 1 MiB of rows.
+  // Chunk shape: the caller's, or for an extendible or checksummed dataset about 1 MiB
+  // of rows (a whole chunk is read to check its checksum, so chunks stay small).
   std::vector<int64_t> chunk = options.chunk;
-  if (chunk.empty() && options.extendible) {
+  if (chunk.empty() && (options.extendible || options.checksum)) {
     int64_t row = 1;
     for (int i = 1; i < rank; ++i) row *= std::max<int64_t>(1, shape[i]);
     chunk = shape;
@@ -342,6 +345,9 @@ Dataset Location::create_dataset(const std::string& path, DType type, const std:
   }
   if (chunked && H5Pset_chunk(dcpl, rank, cdims.data()) < 0)
     fail_write("cannot set the chunk shape of " + name);
+  // (An empty fixed dimension stays contiguous: no data, nothing to check.)
+  if (chunked && options.checksum && H5Pset_fletcher32(dcpl) < 0)
+    fail_write("cannot add the Fletcher32 checksum filter to " + name);
   // Allocate chunks only when written: an unwritten region reads as zeros.
   H5Pset_fill_time(dcpl, H5D_FILL_TIME_IFSET);
   H5Pset_obj_track_times(dcpl, 0);  // no timestamps: the same content gives the same bytes
@@ -353,6 +359,23 @@ Dataset Location::create_dataset(const std::string& path, DType type, const std:
   const hid_t d = H5Dcreate2(id_, path.c_str(), file_type(type), space, lcpl, dcpl, H5P_DEFAULT);
   if (d < 0) fail_write("cannot create dataset " + name);
   return Dataset(file_, d, name);
+}
+
+namespace {
+
+herr_t collect_dataset(hid_t, const char* name, const H5O_info_t* info, void* data) {
+  if (info->type == H5O_TYPE_DATASET) static_cast<std::vector<std::string>*>(data)->emplace_back(name);
+  return 0;
+}
+
+}  // namespace
+
+std::vector<std::string> Location::dataset_paths() const {
+  std::vector<std::string> names;  // relative to this location
+  if (H5Ovisit(id_, H5_INDEX_NAME, H5_ITER_INC, collect_dataset, &names) < 0) fail_read("cannot list the datasets");
+  // (insert, not "/" + n: GCC 12 warns -Wrestrict on that chain here)
+  for (std::string& n : names) n.insert(0, name_ == "/" ? std::string("/") : name_ + "/");
+  return names;
 }
 
 // ---- File ---------------------------------------------------------------------------------
