@@ -9,5 +9,6 @@ int cmd_preprocess(int argc, char** argv);
 int cmd_train(int argc, char** argv);
 int cmd_eval(int argc, char** argv);
 int cmd_plan(int argc, char** argv);
+int cmd_check(int argc, char** argv);
 
 }  // namespace alibi

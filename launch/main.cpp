@@ -26,6 +26,7 @@ const Command kCommands[] = {
     {"train", alibi::cmd_train, "train a model (ALiBi by default) on an HDF5 corpus"},
     {"eval", alibi::cmd_eval, "perplexity against evaluation length for checkpoints (train short, test long)"},
     {"plan", alibi::cmd_plan, "print what each rank of a tp/pp/dp layout holds (no MPI launch)"},
+    {"check", alibi::cmd_check, "read a corpus or checkpoint whole: verify every checksum, say what it holds"},
 };
 
 void print_usage() {
