@@ -49,7 +49,10 @@ std::string describe(const std::string& prefix, const std::string& suffix, const
   std::string out;
   for (const CheckpointTensor& t : ts) {
     out += prefix + t.name + suffix + "\t";
-    for (size_t d = 0; d < t.stored_shape.size(); ++d) out += (d ? "," : "") + std::to_string(t.stored_shape[d]);
+    for (size_t d = 0; d < t.stored_shape.size(); ++d) {
+      if (d) out += ",";  // (not one + chain: GCC 12 warns -Wrestrict on it here)
+      out += std::to_string(t.stored_shape[d]);
+    }
     out += "\n";
   }
   return out;
