@@ -6,12 +6,14 @@
 
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <string>
 
 #include "launch/commands.h"
 #include "runtime/error.h"
+#include "runtime/h5.h"
 
 namespace {
 
@@ -85,6 +87,13 @@ int main(int argc, char** argv) {
         code = 1;
       }
     }
+  }
+  if (alibi::h5::shutdown_is_unsafe()) {
+    // A failed write left HDF5 a file it cannot close (see File::abandon): MPI_Finalize
+    // would crash in HDF5's shutdown. Everything worth keeping is already on disk.
+    std::fflush(stdout);
+    std::fflush(stderr);
+    std::_Exit(code);
   }
   MPI_Finalize();
   return code;

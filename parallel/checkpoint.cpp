@@ -177,10 +177,11 @@ void write_checkpoint(const std::string& path, const Communicator& comm, const O
   const std::string tmp = temporary_path(path);
   const auto datasets = union_of_datasets(
       comm, describe("/model/", "", model) + describe("/optimizer/", "/m", adam_m) + describe("/optimizer/", "/v", adam_v));
+  std::optional<h5::File> file;
   try {
     h5::FileOptions file_options;
     if (comm.size() > 1) file_options.comm = comm.mpi_comm();
-    h5::File f(tmp, h5::Access::create, file_options);
+    h5::File& f = file.emplace(tmp, h5::Access::create, file_options);
     f.set_int_attr("format_version", kFormatVersion);
     f.set_int_attr("step", state.step);
     f.set_int_attr("data_position", static_cast<int64_t>(state.data_position));
@@ -201,7 +202,10 @@ void write_checkpoint(const std::string& path, const Communicator& comm, const O
     if (comm.rank() == 0) atomic_rename(tmp, path);
     comm.barrier();  // nobody reports success (or prunes) before the rename
   } catch (...) {
-    if (comm.rank() == 0) remove_file_quietly(tmp);  // never a partial file; the previous one stays
+    // Never a partial file; the previous checkpoint stays. Free the space before HDF5's
+    // last writes (a full disk), and do not leave HDF5 a half-closed file to crash on.
+    if (file) file->abandon();
+    if (comm.rank() == 0) remove_file_quietly(tmp);
     throw;
   }
 }

@@ -133,7 +133,8 @@ void Object::fail_read(const std::string& what) const {
 
 void Object::fail_write(const std::string& what) const {
   const std::string detail = hdf5_detail();
-  throw IoError(file_path() + ": " + name_ + ": " + what + detail +
+  // (The root group's "/" says nothing: a file-wide failure names the file alone.)
+  throw IoError(file_path() + ": " + (name_ == "/" ? std::string() : name_ + ": ") + what + detail +
                 "; check free space and that the file is writable");
 }
 
@@ -451,6 +452,32 @@ void File::close() {
     file_.reset();
     throw IoError(path + ": cannot close the file" + detail + "; check free space");
   }
+  file_.reset();
+}
+
+namespace {
+bool hdf5_damaged = false;  // see shutdown_is_unsafe
+}  // namespace
+
+bool shutdown_is_unsafe() { return hdf5_damaged; }
+
+void File::abandon() noexcept {
+  if (!file_) return;
+  if (::truncate(file_->path.c_str(), 0) != 0) {
+    // Gone already (the directory vanished) or not ours to change: nothing to free.
+  }
+  if (file_->parallel) {
+    id_ = H5I_INVALID_HID;  // leaked on purpose: closing is collective
+    file_->id = H5I_INVALID_HID;
+    hdf5_damaged = true;
+  } else {
+    H5Gclose(id_);
+    id_ = H5I_INVALID_HID;
+    // HDF5 1.10.8: after a failed flush, closing fails too ("slist already enabled?")
+    // and leaves the file half-closed; HDF5's shutdown would then crash on it.
+    if (!file_->close()) hdf5_damaged = true;
+  }
+  H5Eclear2(H5E_DEFAULT);
   file_.reset();
 }
 

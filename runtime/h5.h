@@ -79,6 +79,11 @@ struct FileContext;  // shared by a file and everything opened from it
 class Group;
 class Dataset;
 
+// True once File::abandon could not close a file (or let a parallel one go): HDF5's own
+// shutdown (at MPI_Finalize or exit) would crash on it, so the program must end with
+// std::_Exit (serial) or MPI_Abort (parallel) instead.
+bool shutdown_is_unsafe();
+
 // Something that carries attributes: a file (its root group), a group or a dataset.
 class Object {
  public:
@@ -144,6 +149,12 @@ class File : public Location {
   // Flushes and releases this handle; the file closes when the last object opened from
   // it is gone. IoError if the data could not be written (disk full, ...).
   void close();
+  // After a failed write, for a file that is going anyway: truncates it to 0 bytes (so a
+  // full disk has room for HDF5's last metadata writes; HDF5 1.10 leaves a file whose
+  // close failed half-closed, and MPI_Finalize then crashes closing it again), then closes
+  // it. A parallel file is let go without its collective close (the other ranks may be
+  // anywhere; the caller ends the job with MPI_Abort). Never throws.
+  void abandon() noexcept;
 };
 
 class Group : public Location {

@@ -83,6 +83,22 @@ TEST_F(CheckpointTest, FailedWriteLeavesThePreviousCheckpointIntact) {
   EXPECT_EQ(w.data<float>()[0], first);
 }
 
+TEST_F(CheckpointTest, DirectoryVanishingDuringTheWriteIsOneIoError) {
+  const fs::path sub = dir_ / "run";
+  fs::create_directories(sub);
+  const std::string path = checkpoint_path(sub.string(), 3);
+  try {
+    write(path, 3, [&](h5::File&) { fs::remove_all(sub); });
+    ADD_FAILURE() << "the write succeeded into a directory that was gone";
+  } catch (const IoError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("cannot rename " + temporary_path(path)), std::string::npos) << msg;
+    EXPECT_NE(msg.find("No such file or directory"), std::string::npos) << msg;
+  }
+  EXPECT_FALSE(fs::exists(sub));
+  EXPECT_FALSE(h5::shutdown_is_unsafe());  // the file was closed: MPI_Finalize stays safe
+}
+
 TEST_F(CheckpointTest, LatestAndPrune) {
   EXPECT_FALSE(latest_checkpoint(dir_.string()).has_value());
   EXPECT_FALSE(latest_checkpoint((dir_ / "missing").string()).has_value());
@@ -189,7 +205,7 @@ TEST_F(CheckpointTest, FilesWithoutChecksumsLoadWithOneNote) {
   const std::string path = (dir_ / "old.h5").string();
   {
     h5::File f(path, h5::Access::create);
-    f.create_dataset("/model/w", DType::f32, {2, 3, 4}, {.checksum = false}).write_all(w_.data<float>());
+    f.create_dataset("/model/w", DType::f32, {2, 3, 4}, {.chunk = {}, .extendible = false, .checksum = false}).write_all(w_.data<float>());
     f.close();
   }
   Tensor w = Tensor::zeros({6, 4}, DType::f32);
