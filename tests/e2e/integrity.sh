@@ -6,17 +6,22 @@ source "$(dirname "$0")/lib/common.bash"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
 /usr/bin/python3 -c "import h5py" 2>/dev/null || skip "no h5py for /usr/bin/python3 (apt-get install python3-h5py) to find a chunk's bytes"
 
-# damage FILE DATASET AT: flips the byte AT bytes into the stored first chunk of DATASET
-# (AT < 0 counts from the chunk's end, where Fletcher32 keeps its 4 bytes).
+# damage FILE DATASET AT [CHUNK]: flips the byte AT bytes into stored chunk CHUNK (default
+# 0; "all": every chunk) of DATASET (AT < 0 counts from the chunk's end, where Fletcher32
+# keeps its 4 bytes).
 damage() {
   /usr/bin/python3 - "$@" <<'PY'
 import sys, h5py
 path, name, at = sys.argv[1], sys.argv[2], int(sys.argv[3])
+which = sys.argv[4] if len(sys.argv) > 4 else "0"
 with h5py.File(path, "r") as f:
-    info = f[name].id.get_chunk_info(0)
-pos = info.byte_offset + (at if at >= 0 else info.size + at)
+    d = f[name].id
+    chunks = range(d.get_num_chunks()) if which == "all" else [int(which)]
+    infos = [d.get_chunk_info(i) for i in chunks]
 with open(path, "r+b") as out:
-    out.seek(pos); b = out.read(1); out.seek(pos); out.write(bytes([b[0] ^ 0x5A]))
+    for info in infos:
+        pos = info.byte_offset + (at if at >= 0 else info.size + at)
+        out.seek(pos); b = out.read(1); out.seek(pos); out.write(bytes([b[0] ^ 0x5A]))
 PY
 }
 
@@ -39,6 +44,9 @@ for at in 0 1000 -5; do
   damage "$WORK/bad.h5" /train/tokens "$at"
   expect_error "corpus-check-$at" "bad\.h5: /train/tokens: .*checksum mismatch" "$ALIBI" check "$WORK/bad.h5"
 done
+# Training reads windows anywhere: damage every chunk, so its first read meets one.
+cp "$WORK/c.h5" "$WORK/bad.h5"
+damage "$WORK/bad.h5" /train/tokens 100 all
 expect_error corpus-train "bad\.h5: /train/tokens: .*checksum mismatch" \
   "$ALIBI" train "${args[@]}" --data "$WORK/bad.h5" --out-dir "$WORK/from-bad-corpus"
 [[ ! -e "$WORK/from-bad-corpus/metrics.jsonl" ]] || ! grep -q '"step"' "$WORK/from-bad-corpus/metrics.jsonl" ||
