@@ -1,6 +1,8 @@
 // The corpus reader: open, validate against data/FORMAT.md, read token hyperslabs.
 #include "data/corpus.h"
 
+#include <cstdio>
+
 #include "runtime/error.h"
 
 namespace alibi {
@@ -64,6 +66,12 @@ Corpus::Corpus(const std::string& path, MPI_Comm comm)
                            std::to_string(vocab) + ", eos_id " + std::to_string(eos));
 
   for (Split s : kSplits) open_split(s);
+  // Corpora from before checksums still load; say once that their tokens are unverified.
+  bool checksummed = true;
+  for (Split s : kSplits) checksummed = checksummed && at(s).tokens->checksummed();
+  if (!checksummed)
+    std::fprintf(stderr, "alibi: note: %s has no checksums (written before they were added); its tokens are "
+                         "read unverified\n", path_.c_str());
 }
 
 void Corpus::open_split(Split split) {

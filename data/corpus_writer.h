@@ -41,7 +41,10 @@ struct SplitStats {
 
 class CorpusWriter {
  public:
-  static constexpr int64_t kChunkTokens = int64_t{1} << 20;  // 1 Mi tokens, 2 MiB as uint16
+  // 32 Ki tokens, 64 KiB as uint16: every window read decodes and checksums (Fletcher32)
+  // its whole chunk, so chunks stay small (measured with h5py, one 513-token window:
+  // 4.8 ms from 1 Mi-token chunks, 0.32 ms from 64 Ki, 0.03 ms unfiltered).
+  static constexpr int64_t kChunkTokens = int64_t{1} << 15;
 
   // Creates "<path>.tmp" (IoError naming it if it cannot).
   CorpusWriter(const std::string& path, const Tokenizer& tokenizer, int64_t chunk_tokens = kChunkTokens);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -270,6 +271,17 @@ int cmd_eval(int argc, char** argv) {
       const EvalResult result = score_windows(model, grid, windows, T, B, 0, progress,
                                               dump_path.empty() ? std::function<void(int, const int32_t*)>() : dump_batch);
       if (tty) std::printf("\r%80s\r", "");
+      // A non-finite score is no result: every rank has the same one, so all stop together.
+      const int64_t bad = result.first_nonfinite_window;
+      ALIBI_CHECK_AS(DataError, std::isfinite(result.loss()) && std::isfinite(result.perplexity()),
+                     checkpoint << ": at length " << T << " (" << mode << ", stride " << S << ") the loss is "
+                                << result.loss() << ", perplexity " << result.perplexity()
+                                << (bad >= 0 ? ", first in the batch from window " + std::to_string(bad) +
+                                                   " (tokens " + std::to_string(bad * S) + "+ of the " + split_name +
+                                                   " split)"
+                                             : std::string())
+                                << "; the model overflows there: try a shorter length, check its weights with alibi check, "
+                                   "or with --device cuda use --matmul-precision fp32");
       EvalRow row{checkpoint, enum_name(cfg.position), cfg.seq_len, T, S, mode, result};
       rows.push_back(row);
       if (root) {

@@ -6,12 +6,14 @@
 
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <string>
 
 #include "launch/commands.h"
 #include "runtime/error.h"
+#include "runtime/h5.h"
 
 namespace {
 
@@ -29,6 +31,7 @@ const Command kCommands[] = {
     {"generate", alibi::cmd_generate, "generate text from a checkpoint (KV cache; --tp under mpirun)"},
     {"export", alibi::cmd_export, "write a checkpoint as a GGUF file that llama.cpp runs (mpt architecture)"},
     {"tokenize", alibi::cmd_tokenize, "print the token ids of a text under a checkpoint's or corpus's tokenizer"},
+    {"check", alibi::cmd_check, "read a corpus or checkpoint whole: verify every checksum, say what it holds"},
 };
 
 void print_usage() {
@@ -87,6 +90,13 @@ int main(int argc, char** argv) {
         code = 1;
       }
     }
+  }
+  if (alibi::h5::shutdown_is_unsafe()) {
+    // A failed write left HDF5 a file it cannot close (see File::abandon): MPI_Finalize
+    // would crash in HDF5's shutdown. Everything worth keeping is already on disk.
+    std::fflush(stdout);
+    std::fflush(stderr);
+    std::_Exit(code);
   }
   MPI_Finalize();
   return code;

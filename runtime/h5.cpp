@@ -61,6 +61,8 @@ std::string hdf5_detail() {
   // The innermost message of a failed open is a low-level one ("addr overflow ..."); the
   // ones about truncation or a system call say more, wherever they sit. Shorten those.
   for (const std::string& m : messages) {
+    if (m.find("Fletcher32") != std::string::npos)  // "data error detected by Fletcher32 checksum"
+      return ": checksum mismatch, the stored bytes are damaged";
     unsigned long long eof = 0, base = 0, stored = 0;
     if (std::sscanf(m.c_str(), "truncated file: eof = %llu, sblock->base_addr = %llu, stored_eof = %llu", &eof,
                     &base, &stored) == 3)
@@ -131,7 +133,8 @@ void Object::fail_read(const std::string& what) const {
 
 void Object::fail_write(const std::string& what) const {
   const std::string detail = hdf5_detail();
-  throw IoError(file_path() + ": " + name_ + ": " + what + detail +
+  // (The root group's "/" says nothing: a file-wide failure names the file alone.)
+  throw IoError(file_path() + ": " + (name_ == "/" ? std::string() : name_ + ": ") + what + detail +
                 "; check free space and that the file is writable");
 }
 
@@ -319,9 +322,10 @@ Dataset Location::create_dataset(const std::string& path, DType type, const std:
   std::vector<hsize_t> dims(shape.begin(), shape.end()), maxdims = dims;
   if (options.extendible) maxdims[0] = H5S_UNLIMITED;
 
-  // Chunk shape: the caller's, or for an extendible dataset about 1 MiB of rows.
+  // Chunk shape: the caller's, or for an extendible or checksummed dataset about 1 MiB
+  // of rows (a whole chunk is read to check its checksum, so chunks stay small).
   std::vector<int64_t> chunk = options.chunk;
-  if (chunk.empty() && options.extendible) {
+  if (chunk.empty() && (options.extendible || options.checksum)) {
     int64_t row = 1;
     for (int i = 1; i < rank; ++i) row *= std::max<int64_t>(1, shape[i]);
     chunk = shape;
@@ -342,6 +346,9 @@ Dataset Location::create_dataset(const std::string& path, DType type, const std:
   }
   if (chunked && H5Pset_chunk(dcpl, rank, cdims.data()) < 0)
     fail_write("cannot set the chunk shape of " + name);
+  // (An empty fixed dimension stays contiguous: no data, nothing to check.)
+  if (chunked && options.checksum && H5Pset_fletcher32(dcpl) < 0)
+    fail_write("cannot add the Fletcher32 checksum filter to " + name);
   // Allocate chunks only when written: an unwritten region reads as zeros.
   H5Pset_fill_time(dcpl, H5D_FILL_TIME_IFSET);
   H5Pset_obj_track_times(dcpl, 0);  // no timestamps: the same content gives the same bytes
@@ -353,6 +360,23 @@ Dataset Location::create_dataset(const std::string& path, DType type, const std:
   const hid_t d = H5Dcreate2(id_, path.c_str(), file_type(type), space, lcpl, dcpl, H5P_DEFAULT);
   if (d < 0) fail_write("cannot create dataset " + name);
   return Dataset(file_, d, name);
+}
+
+namespace {
+
+herr_t collect_dataset(hid_t, const char* name, const H5O_info_t* info, void* data) {
+  if (info->type == H5O_TYPE_DATASET) static_cast<std::vector<std::string>*>(data)->emplace_back(name);
+  return 0;
+}
+
+}  // namespace
+
+std::vector<std::string> Location::dataset_paths() const {
+  std::vector<std::string> names;  // relative to this location
+  if (H5Ovisit(id_, H5_INDEX_NAME, H5_ITER_INC, collect_dataset, &names) < 0) fail_read("cannot list the datasets");
+  // (insert, not "/" + n: GCC 12 warns -Wrestrict on that chain here)
+  for (std::string& n : names) n.insert(0, name_ == "/" ? std::string("/") : name_ + "/");
+  return names;
 }
 
 // ---- File ---------------------------------------------------------------------------------
@@ -428,6 +452,32 @@ void File::close() {
     file_.reset();
     throw IoError(path + ": cannot close the file" + detail + "; check free space");
   }
+  file_.reset();
+}
+
+namespace {
+bool hdf5_damaged = false;  // see shutdown_is_unsafe
+}  // namespace
+
+bool shutdown_is_unsafe() { return hdf5_damaged; }
+
+void File::abandon() noexcept {
+  if (!file_) return;
+  if (::truncate(file_->path.c_str(), 0) != 0) {
+    // Gone already (the directory vanished) or not ours to change: nothing to free.
+  }
+  if (file_->parallel) {
+    id_ = H5I_INVALID_HID;  // leaked on purpose: closing is collective
+    file_->id = H5I_INVALID_HID;
+    hdf5_damaged = true;
+  } else {
+    H5Gclose(id_);
+    id_ = H5I_INVALID_HID;
+    // HDF5 1.10.8: after a failed flush, closing fails too ("slist already enabled?")
+    // and leaves the file half-closed; HDF5's shutdown would then crash on it.
+    if (!file_->close()) hdf5_damaged = true;
+  }
+  H5Eclear2(H5E_DEFAULT);
   file_.reset();
 }
 

@@ -19,7 +19,8 @@
 // driver; opening, creating objects, attributes and resizing are then collective over
 // that communicator (HDF5's rule). Reads and writes are independent unless
 // Dataset::set_collective(true), in which case every rank calls each transfer (a rank
-// with nothing to move passes an empty range).
+// with nothing to move passes an empty range). Writes to a checksummed dataset (the
+// default) are always collective in a parallel file: HDF5 filters a chunk on one rank.
 #pragma once
 
 #include <hdf5.h>
@@ -63,8 +64,12 @@ struct FileOptions {
 };
 
 struct DatasetOptions {
-  std::vector<int64_t> chunk;  // chunk shape; empty: contiguous (or automatic if extendible)
+  std::vector<int64_t> chunk;  // chunk shape; empty: about 1 MiB of rows (contiguous if !checksum)
   bool extendible = false;     // leading dimension may grow (resize, append_rows); chunked
+  // A Fletcher32 checksum on every chunk (HDF5's filter), checked by HDF5 on every read:
+  // a damaged byte is a DataError naming the file and the dataset ("checksum mismatch").
+  // Needs chunked layout; in a parallel file every write to it is collective (below).
+  bool checksum = true;
 };
 
 namespace detail {
@@ -73,6 +78,11 @@ struct FileContext;  // shared by a file and everything opened from it
 
 class Group;
 class Dataset;
+
+// True once File::abandon could not close a file (or let a parallel one go): HDF5's own
+// shutdown (at MPI_Finalize or exit) would crash on it, so the program must end with
+// std::_Exit (serial) or MPI_Abort (parallel) instead.
+bool shutdown_is_unsafe();
 
 // Something that carries attributes: a file (its root group), a group or a dataset.
 class Object {
@@ -123,6 +133,8 @@ class Location : public Object {
   Dataset dataset(const std::string& path) const;  // DataError when missing
   Dataset create_dataset(const std::string& path, DType type, const std::vector<int64_t>& shape,
                          const DatasetOptions& options = {}) const;
+  // Every dataset below this location, absolute paths in name order ("/model/wte.weight").
+  std::vector<std::string> dataset_paths() const;
 };
 
 class File : public Location {
@@ -137,6 +149,12 @@ class File : public Location {
   // Flushes and releases this handle; the file closes when the last object opened from
   // it is gone. IoError if the data could not be written (disk full, ...).
   void close();
+  // After a failed write, for a file that is going anyway: truncates it to 0 bytes (so a
+  // full disk has room for HDF5's last metadata writes; HDF5 1.10 leaves a file whose
+  // close failed half-closed, and MPI_Finalize then crashes closing it again), then closes
+  // it. A parallel file is let go without its collective close (the other ranks may be
+  // anywhere; the caller ends the job with MPI_Abort). Never throws.
+  void abandon() noexcept;
 };
 
 class Group : public Location {
@@ -152,6 +170,7 @@ class Dataset : public Object {
   int64_t rows() const;  // shape()[0] (1 for a scalar)
   int64_t size() const;  // number of elements
   DType dtype() const;   // the stored element type (DataError if not one of DType)
+  bool checksummed() const;  // has the Fletcher32 filter (files written before it have not)
 
   // Transfers take the memory type; HDF5 converts from/to the stored type
   // (e.g. uint16 on disk read into int32).

@@ -61,6 +61,18 @@ DType Dataset::dtype() const {
   fail_read("element type is not one of float32, float64, int32, int64, uint16, uint32");
 }
 
+bool Dataset::checksummed() const {
+  Hid dcpl(H5Dget_create_plist(id_), H5Pclose);
+  if (!dcpl.ok()) fail_read("cannot read the dataset's creation properties");
+  unsigned flags = 0, config = 0;
+  size_t nvalues = 0;
+  char fname[16];
+  const bool found = H5Pget_filter_by_id2(dcpl, H5Z_FILTER_FLETCHER32, &flags, &nvalues, nullptr, sizeof fname,
+                                         fname, &config) >= 0;
+  if (!found) H5Eclear2(H5E_DEFAULT);  // "not found" is an answer, not an error for later
+  return found;
+}
+
 void Dataset::transfer(bool write, const std::vector<int64_t>& offset, const std::vector<int64_t>& count,
                        DType mtype, void* buffer) const {
   const std::vector<int64_t> dims = shape();
@@ -79,7 +91,9 @@ void Dataset::transfer(bool write, const std::vector<int64_t>& offset, const std
            " (" + std::to_string(dims[i]) + ")");
     n *= count[i];
   }
-  if (n == 0 && !collective_) return;
+  // Parallel HDF5 writes filtered chunks collectively only (see h5.h).
+  const bool collective = file_->parallel && (collective_ || (write && checksummed()));
+  if (n == 0 && !collective) return;
 
   Hid fspace(H5Dget_space(id_), H5Sclose);
   const std::vector<hsize_t> start(offset.begin(), offset.end()), cnt(count.begin(), count.end());
@@ -95,7 +109,7 @@ void Dataset::transfer(bool write, const std::vector<int64_t>& offset, const std
     fail("cannot select " + range());
   }
   Hid dxpl(H5Pcreate(H5P_DATASET_XFER), H5Pclose);
-  if (file_->parallel && collective_) H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
+  if (collective) H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
   const herr_t status = write ? H5Dwrite(id_, memory_type(mtype), mspace, fspace, dxpl, buffer)
                               : H5Dread(id_, memory_type(mtype), mspace, fspace, dxpl, buffer);
   if (status < 0) fail(std::string(write ? "cannot write " : "cannot read ") + range());

@@ -16,6 +16,9 @@ namespace alibi {
 struct EvalResult {
   double loss_sum = 0;  // nats, summed over scored targets
   int64_t tokens = 0;   // scored targets
+  // The first window (global index) of the first batch whose loss was not finite; -1:
+  // every batch was finite. (A batch's loss is one sum, so the window is within B of it.)
+  int64_t first_nonfinite_window = -1;
   double loss() const { return tokens ? loss_sum / static_cast<double>(tokens) : NAN; }
   double perplexity() const { return std::exp(loss()); }
 };

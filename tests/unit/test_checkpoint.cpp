@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -82,6 +83,22 @@ TEST_F(CheckpointTest, FailedWriteLeavesThePreviousCheckpointIntact) {
   EXPECT_EQ(w.data<float>()[0], first);
 }
 
+TEST_F(CheckpointTest, DirectoryVanishingDuringTheWriteIsOneIoError) {
+  const fs::path sub = dir_ / "run";
+  fs::create_directories(sub);
+  const std::string path = checkpoint_path(sub.string(), 3);
+  try {
+    write(path, 3, [&](h5::File&) { fs::remove_all(sub); });
+    ADD_FAILURE() << "the write succeeded into a directory that was gone";
+  } catch (const IoError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("cannot rename " + temporary_path(path)), std::string::npos) << msg;
+    EXPECT_NE(msg.find("No such file or directory"), std::string::npos) << msg;
+  }
+  EXPECT_FALSE(fs::exists(sub));
+  EXPECT_FALSE(h5::shutdown_is_unsafe());  // the file was closed: MPI_Finalize stays safe
+}
+
 TEST_F(CheckpointTest, LatestAndPrune) {
   EXPECT_FALSE(latest_checkpoint(dir_.string()).has_value());
   EXPECT_FALSE(latest_checkpoint((dir_ / "missing").string()).has_value());
@@ -118,6 +135,92 @@ TEST_F(CheckpointTest, BlocksReadBackFromTheirHyperslab) {
   Tensor half = Tensor::zeros({3, 4}, DType::f32);
   read_checkpoint_tensors(path, {{"w", &half, {2, 3, 4}, {1, 0, 0}, {1, 3, 4}, true}}, {}, {});
   for (int i = 0; i < 12; ++i) EXPECT_EQ(half.data<float>()[i], w_.data<float>()[12 + i]);
+}
+
+// The stored bytes of the chunk holding element 0 of `dataset`: (file offset, size).
+std::pair<uint64_t, uint64_t> first_chunk(const std::string& path, const std::string& dataset) {
+  const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  const hid_t d = H5Dopen2(f, dataset.c_str(), H5P_DEFAULT);
+  hsize_t coord[8] = {0}, size = 0;
+  haddr_t addr = 0;
+  unsigned mask = 0;
+  const herr_t status = H5Dget_chunk_info_by_coord(d, coord, &mask, &addr, &size);
+  H5Dclose(d);
+  H5Fclose(f);
+  EXPECT_GE(status, 0) << dataset << " is not chunked";
+  return {addr, size};
+}
+
+void flip_byte(const std::string& path, uint64_t at) {
+  std::fstream io(path, std::ios::in | std::ios::out | std::ios::binary);
+  io.seekg(static_cast<std::streamoff>(at));
+  char c = 0;
+  io.read(&c, 1);
+  io.seekp(static_cast<std::streamoff>(at));
+  c = static_cast<char>(c ^ 0x5a);
+  io.write(&c, 1);
+}
+
+TEST_F(CheckpointTest, ADamagedByteAnywhereInATensorNamesFileAndTensor) {
+  const std::string good = (dir_ / "good.h5").string(), bad = (dir_ / "bad.h5").string();
+  write(good, 4);
+  for (const std::string dataset : {"/model/w", "/optimizer/w/m", "/optimizer/w/v"}) {
+    const auto [addr, size] = first_chunk(good, dataset);
+    ASSERT_EQ(size, 24 * 4 + 4u) << "one chunk of 24 floats and its 4-byte Fletcher32";
+    // First, middle and last data byte, and a byte of the stored checksum itself.
+    for (uint64_t at : {uint64_t{0}, size / 2, size - 5, size - 1}) {
+      fs::copy_file(good, bad, fs::copy_options::overwrite_existing);
+      flip_byte(bad, addr + at);
+      Tensor w = Tensor::zeros({6, 4}, DType::f32), m = w.clone(), v = w.clone();
+      try {
+        read_checkpoint_tensors(bad, {whole("w", &w)}, {whole("w", &m)}, {whole("w", &v)});
+        ADD_FAILURE() << "a damaged byte " << at << " into " << dataset << " was read silently";
+      } catch (const DataError& e) {
+        const std::string msg = e.what();
+        EXPECT_NE(msg.find(bad), std::string::npos) << msg;
+        EXPECT_NE(msg.find(dataset + ":"), std::string::npos) << msg;
+        EXPECT_NE(msg.find("checksum mismatch"), std::string::npos) << msg;
+      }
+    }
+  }
+}
+
+TEST_F(CheckpointTest, NonFiniteWeightsAreAnErrorNamingTheTensor) {
+  for (float bad : {std::nanf(""), INFINITY}) {
+    const std::string path = checkpoint_path(dir_.string(), 5);
+    m_.data<float>()[7] = bad;
+    write(path, 5);
+    Tensor w = Tensor::zeros({6, 4}, DType::f32), m = w.clone(), v = w.clone();
+    try {
+      read_checkpoint_tensors(path, {whole("w", &w)}, {whole("w", &m)}, {whole("w", &v)});
+      ADD_FAILURE() << "a non-finite moment loaded";
+    } catch (const DataError& e) {
+      const std::string msg = e.what();
+      EXPECT_NE(msg.find("/optimizer/w/m holds a non-finite value (element 7"), std::string::npos) << msg;
+    }
+  }
+}
+
+TEST_F(CheckpointTest, FilesWithoutChecksumsLoadWithOneNote) {
+  const std::string path = (dir_ / "old.h5").string();
+  {
+    h5::File f(path, h5::Access::create);
+    f.create_dataset("/model/w", DType::f32, {2, 3, 4}, {.chunk = {}, .extendible = false, .checksum = false}).write_all(w_.data<float>());
+    f.close();
+  }
+  Tensor w = Tensor::zeros({6, 4}, DType::f32);
+  ::testing::internal::CaptureStderr();
+  read_checkpoint_tensors(path, {whole("w", &w)}, {}, {});
+  read_checkpoint_tensors(path, {whole("w", &w)}, {}, {});
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(err, "alibi: note: " + path + " has no checksums (written before they were added); its tensors are "
+                 "loaded unverified\n");
+  for (int i = 0; i < 24; ++i) EXPECT_EQ(w.data<float>()[i], w_.data<float>()[i]);
+  // A new file is checksummed: no note.
+  write(checkpoint_path(dir_.string(), 6), 6);
+  ::testing::internal::CaptureStderr();
+  read_checkpoint_tensors(checkpoint_path(dir_.string(), 6), {whole("w", &w)}, {}, {});
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
 }
 
 }  // namespace
