@@ -37,6 +37,11 @@ class CachingAllocator {
   virtual void* system_allocate(size_t bytes) = 0;  // nullptr when out of memory
   virtual void system_free(void* ptr) = 0;
   virtual void before_release() {}                   // e.g. wait for the device
+  // As a block of `size` bytes is handed out for a request of `bytes`, and as it goes back
+  // to the cache: the host allocator tells AddressSanitizer which bytes may be touched
+  // (device memory has no shadow bytes: the CUDA allocator does nothing).
+  virtual void on_handout(void* ptr, size_t bytes, size_t size) {}
+  virtual void on_cached(void* ptr, size_t size) {}
   [[noreturn]] virtual void out_of_memory(size_t bytes, const AllocatorStats& stats) = 0;
 
  private:
@@ -59,6 +64,8 @@ class CpuAllocator final : public CachingAllocator {
   CpuAllocator() : CachingAllocator(kAlignment) {}
   void* system_allocate(size_t bytes) override;
   void system_free(void* ptr) override;
+  void on_handout(void* ptr, size_t bytes, size_t size) override;
+  void on_cached(void* ptr, size_t size) override;
   [[noreturn]] void out_of_memory(size_t bytes, const AllocatorStats& stats) override;
 };
 
