@@ -104,6 +104,12 @@ AttentionParams<Real> fused_qkv_params(const Real* qkv, Real* out, Real* lse, in
 template <class Real>
 void check_attention_params(const AttentionParams<Real>& p, const char* who);
 
+// The checks of a position bias's own parameters, shared by the blocked and the decode
+// kernels: rotary needs an even HS and a positive base, t5 a table of this rank's NH heads
+// and sane buckets.
+void check_position_bias_params(PositionBias bias, int HS, int NH, double rope_base, bool has_t5_table,
+                                int t5_buckets, int t5_max_distance, const char* who);
+
 namespace cpu {
 
 // out `=`, lse `=`.

@@ -447,18 +447,24 @@ void check_attention_params(const AttentionParams<T>& p, const char* who) {
                      << p.NH << ", " << p.HS << "); for a fused qkv (B, T, NH, 3, HS) use head 3*HS, row "
                      << 3 * p.NH * p.HS << ", batch " << (int64_t)p.T * 3 * p.NH * p.HS);
   ALIBI_CHECK(p.q && p.k && p.v && p.out && p.lse, who << ": q, k, v, out and lse must all be set");
-  if (p.bias == PositionBias::rotary) {
-    ALIBI_CHECK_AS(ShapeError, p.HS % 2 == 0,
-                   who << ": rotary turns pairs (d, d + HS/2), so HS must be even (got HS=" << p.HS
+  check_position_bias_params(p.bias, p.HS, p.NH, p.rope_base, p.t5_table != nullptr, p.t5_buckets,
+                             p.t5_max_distance, who);
+}
+
+void check_position_bias_params(PositionBias bias, int HS, int NH, double rope_base, bool has_t5_table,
+                                int t5_buckets, int t5_max_distance, const char* who) {
+  if (bias == PositionBias::rotary) {
+    ALIBI_CHECK_AS(ShapeError, HS % 2 == 0,
+                   who << ": rotary turns pairs (d, d + HS/2), so HS must be even (got HS=" << HS
                        << "); choose channels / heads even, or another position method");
-    ALIBI_CHECK(p.rope_base > 0, who << ": rope_base must be > 0 (got " << p.rope_base << "; 10000 is usual)");
+    ALIBI_CHECK(rope_base > 0, who << ": rope_base must be > 0 (got " << rope_base << "; 10000 is usual)");
   }
-  if (p.bias == PositionBias::t5) {
-    ALIBI_CHECK(p.t5_table, who << ": bias t5 needs t5_table, the (t5_buckets, NH) = (" << p.t5_buckets << ", "
-                                << p.NH << ") bias of this rank's heads");
-    ALIBI_CHECK(p.t5_buckets >= 2 && p.t5_max_distance > p.t5_buckets / 2,
-                who << ": T5 buckets need t5_buckets >= 2 and t5_max_distance > t5_buckets / 2 (got "
-                    << p.t5_buckets << ", " << p.t5_max_distance << "; T5 uses 32 and 128)");
+  if (bias == PositionBias::t5) {
+    ALIBI_CHECK(has_t5_table, who << ": bias t5 needs t5_table, the (t5_buckets, NH) = (" << t5_buckets << ", "
+                                  << NH << ") bias of this rank's heads");
+    ALIBI_CHECK(t5_buckets >= 2 && t5_max_distance > t5_buckets / 2,
+                who << ": T5 buckets need t5_buckets >= 2 and t5_max_distance > t5_buckets / 2 (got " << t5_buckets
+                    << ", " << t5_max_distance << "; T5 uses 32 and 128)");
   }
 }
 

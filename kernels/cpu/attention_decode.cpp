@@ -215,18 +215,8 @@ void check_decode_params(const DecodeParams<T>& p, const char* who) {
               who << ": q, k, v, k_cache, v_cache and out must all be set");
   ALIBI_CHECK_AS(ShapeError, p.first_position >= 0 && p.first_position + p.n_keys <= std::numeric_limits<int>::max(),
                  who << ": positions up to " << p.first_position + p.n_keys << " are past the kernels' int range");
-  if (p.bias == PositionBias::rotary) {
-    ALIBI_CHECK_AS(ShapeError, p.HS % 2 == 0,
-                   who << ": rotary turns pairs (d, d + HS/2), so HS must be even (got HS=" << p.HS << ")");
-    ALIBI_CHECK(p.rope_base > 0, who << ": rope_base must be > 0 (got " << p.rope_base << "; 10000 is usual)");
-  }
-  if (p.bias == PositionBias::t5) {
-    ALIBI_CHECK(p.t5_table, who << ": bias t5 needs t5_table, the (t5_buckets, NH) = (" << p.t5_buckets << ", "
-                                << p.NH << ") bias of this rank's heads");
-    ALIBI_CHECK(p.t5_buckets >= 2 && p.t5_max_distance > p.t5_buckets / 2,
-                who << ": T5 buckets need t5_buckets >= 2 and t5_max_distance > t5_buckets / 2 (got "
-                    << p.t5_buckets << ", " << p.t5_max_distance << "; T5 uses 32 and 128)");
-  }
+  check_position_bias_params(p.bias, p.HS, p.NH, p.rope_base, p.t5_table != nullptr, p.t5_buckets,
+                             p.t5_max_distance, who);
 }
 
 template void check_decode_params<float>(const DecodeParams<float>&, const char*);

@@ -12,15 +12,12 @@
 
 #include "parallel/grid.h"
 #include "train/generate.h"
+#include "tests/mpi/world.h"
 
 namespace alibi {
 namespace {
 
-int world_size() {
-  int n = 1;
-  MPI_Comm_size(MPI_COMM_WORLD, &n);
-  return n;
-}
+using test::world_size;
 
 ModelConfig model_for(const char* position) {
   ModelConfig cfg;

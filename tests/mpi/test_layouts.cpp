@@ -18,15 +18,12 @@
 #include "kernels/alibi.h"
 #include "tests/compare.h"
 #include "train/trainer.h"
+#include "tests/mpi/world.h"
 
 namespace alibi {
 namespace {
 
-int world_size() {
-  int n = 1;
-  MPI_Comm_size(MPI_COMM_WORLD, &n);
-  return n;
-}
+using test::world_size;
 
 int world_rank() {
   int r = 0;
