@@ -37,6 +37,9 @@ struct StepResult {
 class Trainer {
  public:
   Trainer(const ModelConfig& cfg, const TrainOptions& opt, const ProcessGrid& grid, const Corpus& corpus);
+  // The Trainer keeps references to the grid and the corpus: temporaries would dangle.
+  Trainer(const ModelConfig&, const TrainOptions&, ProcessGrid&&, const Corpus&) = delete;
+  Trainer(const ModelConfig&, const TrainOptions&, const ProcessGrid&, Corpus&&) = delete;
 
   StepResult step(double lr);
   // Loss over the first max_batches x micro-batch x dp windows of `split` (all when 0).

@@ -107,7 +107,8 @@ const ReferenceRun& reference_run(const ModelConfig& cfg, int micro_batch) {
   ReferenceRun run;
   Corpus corpus(corpus_path());
   // Every rank builds the model (cheap) for its parameters' names and sizes.
-  Trainer ref(cfg, tiny_options(micro_batch), ProcessGrid::single(), corpus);
+  const ProcessGrid single = ProcessGrid::single();
+  Trainer ref(cfg, tiny_options(micro_batch), single, corpus);
   for (const ParamRef& p : ref.model().parameters())
     run.step1_grads.emplace_back(p.name, std::vector<double>(static_cast<size_t>(p.grad->numel())));
   std::vector<double> scalars(2 * kSteps);
