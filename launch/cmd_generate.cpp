@@ -67,6 +67,7 @@ double peak_rss_mib() {
 int cmd_generate(int argc, char** argv) {
   // ---- options ------------------------------------------------------------------------
   std::string checkpoint, prompt_text, prompt_file, prompt_ids;
+  bool print_ids = false;
   GenerateOptions gen;
   Device device = Device::cpu;
   int tp = 1;
@@ -84,6 +85,7 @@ int cmd_generate(int argc, char** argv) {
        "then among the fewest most likely tokens holding this much probability, in (0, 1]")
       ("seed", po::value<uint64_t>(&gen.sampling.seed)->default_value(0), "seed of the draws (same seed, same text)")
       ("stop-at-eos", po::bool_switch(&gen.stop_at_eos), "stop when the model ends the document (EOS)")
+      ("print-ids", po::bool_switch(&print_ids), "print the new token ids (one line, space-separated), not their text")
       ("max-context", po::value<int64_t>(&gen.max_context)->default_value(0),
        "attend to at most this many positions (a sliding window; the prompt keeps its last ones); 0: all")
       ("device", po::value<Device>(&device)->default_value(device), "cpu (cuda: not yet)")
@@ -125,16 +127,18 @@ int cmd_generate(int argc, char** argv) {
 
   // ---- generate, streaming the text -------------------------------------------------------
   const bool root = rank == 0;
+  bool first = true;
   const GenerateResult r = generate(model, prompt, gen, tokenizer.eos_id, [&](int32_t id) {
     if (!root) return;
-    const std::string text = tokenizer.decode(&id, 1);
+    const std::string text = print_ids ? (first ? "" : " ") + std::to_string(id) : tokenizer.decode(&id, 1);
+    first = false;
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fflush(stdout);
   });
   if (!root) return 0;
   // On a terminal the statistics start on a line of their own; a pipe gets the text exactly.
   // (mpirun hands ranks a pseudo-terminal whatever their stdout is, so it counts as a pipe.)
-  if (isatty(STDOUT_FILENO) && std::getenv("OMPI_COMM_WORLD_SIZE") == nullptr) std::printf("\n");
+  if (print_ids || (isatty(STDOUT_FILENO) && std::getenv("OMPI_COMM_WORLD_SIZE") == nullptr)) std::printf("\n");
   if (r.prompt_dropped > 0) {
     std::fprintf(stderr, "note: the prompt's first %lld tokens were dropped to fit --max-context %lld\n",
                  static_cast<long long>(r.prompt_dropped), static_cast<long long>(gen.max_context));
