@@ -170,20 +170,16 @@ void attention_backward(Device device, const AttentionParams<Real>& p, const Rea
   ALIBI_ON_CUDA("attention_backward", cuda::attention_backward(p, dout, dq, dk, dv))
 }
 
-// The KV-cache decode has no CUDA kernels yet: a generation on a GPU is refused at the
-// command (alibi generate), and a call that gets here anyway says the same.
 template <class Real>
 void kv_cache_append(Device device, const DecodeParams<Real>& p) {
-  ALIBI_CHECK_AS(DeviceError, device == Device::cpu,
-                 "kv_cache_append: the KV-cache decode runs on the CPU only (not yet on CUDA); use --device cpu");
-  cpu::kv_cache_append<Real>(p);
+  if (device == Device::cpu) return cpu::kv_cache_append<Real>(p);
+  ALIBI_ON_CUDA("kv_cache_append", cuda::kv_cache_append(p))
 }
 
 template <class Real>
 void attention_decode(Device device, const DecodeParams<Real>& p) {
-  ALIBI_CHECK_AS(DeviceError, device == Device::cpu,
-                 "attention_decode: the KV-cache decode runs on the CPU only (not yet on CUDA); use --device cpu");
-  cpu::attention_decode<Real>(p);
+  if (device == Device::cpu) return cpu::attention_decode<Real>(p);
+  ALIBI_ON_CUDA("attention_decode", cuda::attention_decode(p))
 }
 
 template void linear_forward<float>(Device, MatmulPrecision, float* out, const float* inp, const float* weight, const float* bias, int64_t N, int64_t IC, int64_t OC);

@@ -76,7 +76,7 @@ template <class Real>
 void attention_forward(Device device, const AttentionParams<Real>& p);
 template <class Real>
 void attention_backward(Device device, const AttentionParams<Real>& p, const Real* dout, Real* dq, Real* dk, Real* dv);
-// KV-cache decode (kernels/attention_decode.h); CPU only for now (DeviceError on CUDA).
+// KV-cache decode (kernels/attention_decode.h): the CPU kernels, or the CUDA ones for float.
 template <class Real>
 void kv_cache_append(Device device, const DecodeParams<Real>& p);
 template <class Real>

@@ -22,6 +22,8 @@
 #include "launch/commands.h"
 #include "parallel/checkpoint.h"
 #include "parallel/grid.h"
+#include "parallel/nccl_comm.h"
+#include "runtime/device.h"
 #include "runtime/config.h"
 #include "train/generate.h"
 #include "train/model_checkpoint.h"
@@ -70,6 +72,7 @@ int cmd_generate(int argc, char** argv) {
   bool print_ids = false;
   GenerateOptions gen;
   Device device = Device::cpu;
+  MatmulPrecision matmul_precision = MatmulPrecision::bf16;
   int tp = 1;
   po::options_description desc("generation");
   desc.add_options()
@@ -88,13 +91,12 @@ int cmd_generate(int argc, char** argv) {
       ("print-ids", po::bool_switch(&print_ids), "print the new token ids (one line, space-separated), not their text")
       ("max-context", po::value<int64_t>(&gen.max_context)->default_value(0),
        "attend to at most this many positions (a sliding window; the prompt keeps its last ones); 0: all")
-      ("device", po::value<Device>(&device)->default_value(device), "cpu (cuda: not yet)")
+      ("device", po::value<Device>(&device)->default_value(device), "cpu | cuda (one GPU per rank)")
+      ("matmul-precision", po::value<MatmulPrecision>(&matmul_precision)->default_value(matmul_precision),
+       "--device cuda: bf16 | tf32 tensor cores or exact fp32 products")
       ("tp", po::value<int>(&tp)->default_value(tp), "tensor-parallel ranks (start as many with mpirun)");
   po::variables_map vm;
   if (!parse_command_line("generate", argc, argv, desc, vm)) return 0;
-  ALIBI_CHECK_AS(DeviceError, device == Device::cpu,
-                 "--device cuda: alibi generate runs on the CPU only for now (the KV-cache decode has no CUDA kernels "
-                 "yet); use --device cpu");
   const int n_prompts = static_cast<int>(vm.count("prompt") + vm.count("prompt-file") + vm.count("prompt-ids"));
   ALIBI_CHECK_AS(ConfigError, n_prompts == 1,
                  (n_prompts == 0 ? "no prompt" : "more than one prompt")
@@ -103,6 +105,8 @@ int cmd_generate(int argc, char** argv) {
   ALIBI_CHECK_AS(ConfigError, gen.max_new_tokens >= 0, "--max-new-tokens " << gen.max_new_tokens << " must be >= 0");
   ALIBI_CHECK_AS(IoError, fs::is_regular_file(checkpoint),
                  "--checkpoint " << checkpoint << ": no such file; give a step_*.h5 checkpoint");
+  const bool on_gpu = device == Device::cuda;
+  if (on_gpu) select_cuda_device(local_rank(MPI_COMM_WORLD));
   int world = 1, rank = 0;
   MPI_Comm_size(MPI_COMM_WORLD, &world);
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -121,8 +125,10 @@ int cmd_generate(int argc, char** argv) {
   const std::vector<int32_t> prompt = vm.count("prompt-ids") ? parse_ids(prompt_ids)
                                       : vm.count("prompt-file") ? tokenizer.encode(read_file(prompt_file))
                                                                 : tokenizer.encode(prompt_text);
-  const ProcessGrid grid = ProcessGrid::create(MPI_COMM_WORLD, {tp, 1, 1}, cfg);
+  const ProcessGrid grid =
+      ProcessGrid::create(MPI_COMM_WORLD, {tp, 1, 1}, cfg, on_gpu ? CommBackend::nccl : CommBackend::mpi);
   Model<float> model(cfg, 0, grid);
+  model.to_device(device, matmul_precision);  // checkpoints are fp32 host data: any device
   load_model(checkpoint, model);
 
   // ---- generate, streaming the text -------------------------------------------------------

@@ -2,7 +2,8 @@
 #include "layers/kv_cache.h"
 
 #include <algorithm>
-#include <cstring>
+
+#include "runtime/device.h"
 
 namespace alibi {
 
@@ -30,15 +31,19 @@ void KvCache::reserve(int T) {
                                        << " new do not fit (a window of " << window_
                                        << " needs a capacity of at least window - 1 + the new tokens)");
   if (first_slot_ + length_ + T > capacity_) {  // out of slots at the end: the visible ones go to slot 0
-    ALIBI_CHECK_AS(DeviceError, k_.empty() || k_[0].device() == Device::cpu, "the KV cache's window moves CPU memory only");
+    // Chunks of first_slot_ slots, front to back: no chunk's source overlaps its own or a
+    // later chunk's destination, so plain copies do (memmove has no device equivalent).
     for (std::vector<Tensor>* kv : {&k_, &v_})
       for (Tensor& t : *kv) {
         const int64_t NH = t.dim(0), HS = t.dim(2);
-        const size_t elem = dtype_size(t.dtype());
+        const size_t slot = static_cast<size_t>(HS) * dtype_size(t.dtype());
         char* base = static_cast<char*>(t.raw());
         for (int64_t h = 0; h < NH; ++h) {
-          char* head = base + static_cast<size_t>(h * capacity_ * HS) * elem;
-          std::memmove(head, head + static_cast<size_t>(first_slot_ * HS) * elem, static_cast<size_t>(length_ * HS) * elem);
+          char* head = base + static_cast<size_t>(h * capacity_) * slot;
+          for (int64_t s = 0; s < length_; s += first_slot_) {
+            const int64_t n = std::min(first_slot_, length_ - s);
+            copy_bytes_async(head + s * slot, t.device(), head + (first_slot_ + s) * slot, t.device(), n * slot);
+          }
         }
       }
     first_slot_ = 0;

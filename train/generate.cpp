@@ -84,11 +84,13 @@ std::vector<float> gather_logits(const Model<float>& model, const Tensor& local)
   const auto [v0, v1] = model.vocab_range();
   ALIBI_CHECK(local.numel() == v1 - v0, "gather_logits: one row of " << v1 - v0 << " logits expected, got "
                                                                      << shape_str(local.shape()));
-  if (tp.size() == 1) return std::vector<float>(local.data<float>(), local.data<float>() + V);
+  Tensor on_host;  // logits of a model on the GPU come to the host (then MPI, whatever the TP communicator)
+  const float* mine_first = (local.device() == Device::cpu ? local : (on_host = local.to(Device::cpu))).data<float>();
+  if (tp.size() == 1) return std::vector<float>(mine_first, mine_first + V);
   // Shards differ in size by one at most (shard_range): gather them padded to the largest.
   const int64_t n = shard_range(V, tp.size(), 0).second;
   std::vector<float> mine(static_cast<size_t>(n), 0.0f), all(static_cast<size_t>(n * tp.size()));
-  std::copy(local.data<float>(), local.data<float>() + (v1 - v0), mine.begin());
+  std::copy(mine_first, mine_first + (v1 - v0), mine.begin());
   tp.all_gather(mine.data(), all.data(), n, DType::f32);
   std::vector<float> out(static_cast<size_t>(V));
   for (int r = 0; r < tp.size(); ++r) {

@@ -18,6 +18,7 @@
 #include <cstdint>
 
 #include "kernels/attention.h"
+#include "kernels/attention_decode.h"
 #include "kernels/precision.h"
 
 namespace alibi::cuda {
@@ -78,5 +79,11 @@ double sum(const float* x, int64_t n);
 // online softmax, the position bias formed in fp32 registers; O(T) memory.
 void attention_forward(const AttentionParams<float>& p);
 void attention_backward(const AttentionParams<float>& p, const float* dout, float* dq, float* dk, float* dv);
+
+// ---- the KV-cache decode (kernels/cuda/attention_decode.cu) ---------------------------------
+// cpu::kv_cache_append / attention_decode's contract (kernels/attention_decode.h), every
+// pointer in p on the device; fp32, split over the keys for long contexts. Head size <= 256.
+void kv_cache_append(const DecodeParams<float>& p);
+void attention_decode(const DecodeParams<float>& p);
 
 }  // namespace alibi::cuda

@@ -64,7 +64,9 @@ expect_error top-p-above-one "--top-p 1.5 is outside \(0, 1\]" "${gen[@]}" --pro
 expect_error negative-temperature "--temperature -0.5 must be >= 0" "${gen[@]}" --prompt a --temperature -0.5
 expect_error no-checkpoint "nope\.h5: no such file" "$ALIBI" generate --checkpoint "$WORK/nope.h5" --prompt a
 expect_error prompt-file-missing "--prompt-file .*: cannot read" "${gen[@]}" --prompt-file "$WORK/nope.txt"
-expect_error cuda-not-yet "CPU only for now.*use --device cpu" "${gen[@]}" --prompt a --device cuda
+if ! command -v nvidia-smi >/dev/null || ! nvidia-smi -L >/dev/null 2>&1; then  # with a GPU: e2e.train_gpu
+  expect_error no-gpu "--device cuda needs one; run with --device cpu" "${gen[@]}" --prompt a --device cuda
+fi
 expect_error learned-past-table "past the learned position table's 32 rows" \
   "$ALIBI" generate --checkpoint "$WORK/learned/step_00000002.h5" --prompt abcdefgh --max-new-tokens 30
 if command -v mpirun >/dev/null; then  # mpirun adds its own abort notice: one 'alibi: ' line

@@ -1,6 +1,6 @@
 # On a GPU machine, a few steps train on the GPU and their losses follow the same steps on
 # the CPU (bf16 and exact fp32 products), a GPU checkpoint resumes on the CPU, and GPU
-# evaluation gives the CPU's perplexities. Skipped without a GPU (tests/gpu/run.sh runs it
+# evaluation gives the CPU's perplexities, and GPU generation the CPU's greedy tokens. Skipped without a GPU (tests/gpu/run.sh runs it
 # on one; tests/e2e/train_device.sh checks the no-device error).
 source "$(dirname "$0")/lib/common.bash"
 if ! command -v nvidia-smi >/dev/null || ! nvidia-smi -L >/dev/null 2>&1; then
@@ -41,4 +41,17 @@ rows = lambda d: d["results"] if isinstance(d, dict) else d
 for x, y in zip(rows(a), rows(b)):
     print(x["eval_length"], x["ppl"], y["ppl"]); assert abs(x["ppl"] - y["ppl"]) <= 0.01 * x["ppl"]
 PY
-echo "ok: GPU training follows the CPU; GPU checkpoint resumes on the CPU; GPU eval matches"
+# Generation on the GPU (kernels/cuda/attention_decode.cu): with exact fp32 products the
+# greedy tokens of a 300-id prompt (4.7x the training length, so the decode kernel splits
+# its keys over two blocks per head past 256) are the CPU's; bf16 products run too.
+ids=$(python3 -c "print(','.join(str((i * 37 + 11) % 97) for i in range(300)))")
+for device in cpu cuda; do
+  "$ALIBI" generate --checkpoint "$WORK/gpu32/step_00000006.h5" --prompt-ids "$ids" --max-new-tokens 48 \
+    --temperature 0 --print-ids --device $device --matmul-precision fp32 >"$WORK/greedy_$device.txt" ||
+    fail "alibi generate --device $device"
+done
+cmp -s "$WORK/greedy_cpu.txt" "$WORK/greedy_cuda.txt" ||
+  fail "GPU greedy tokens $(cat "$WORK/greedy_cuda.txt") differ from the CPU's $(cat "$WORK/greedy_cpu.txt")"
+"$ALIBI" generate --checkpoint "$WORK/gpu/step_00000006.h5" --prompt-ids "$ids" --max-new-tokens 48 --device cuda \
+  >/dev/null || fail "alibi generate --device cuda (bf16)"
+echo "ok: GPU training follows the CPU; GPU checkpoint resumes on the CPU; GPU eval matches; GPU greedy generation is the CPU's"

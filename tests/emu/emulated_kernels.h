@@ -1,6 +1,6 @@
 // The CUDA kernels other than attention, run on the host by the emulator in tests/emu/emu.h:
 // what tests/emu/test_kernels_emu.cpp calls. Plain C++, no emulator macros: the kernels'
-// translation units are tests/emu/emulated_{rows,elementwise,matmul_bias}.cpp.
+// translation units are tests/emu/emulated_{rows,elementwise,matmul_bias,decode}.cpp.
 //
 //   cuda_emu::layernorm_forward(out, mean, rstd, x, w, b, N, C);  // host pointers throughout
 //
@@ -10,6 +10,8 @@
 #pragma once
 
 #include <cstdint>
+
+#include "kernels/attention_decode.h"
 
 namespace alibi::cuda_emu {
 
@@ -43,5 +45,9 @@ void add_position_rows(float* x, const float* table, int64_t B, int64_t T, int64
 void position_rows_backward(float* dtable, const float* dx, int64_t B, int64_t T, int64_t C);
 double sum_squares(const float* x, int64_t n);
 double sum(const float* x, int64_t n);
+
+// ---- kernels/cuda/attention_decode.cu: the KV-cache decode ------------------------------------
+void kv_cache_append(const DecodeParams<float>& p);
+void attention_decode(const DecodeParams<float>& p);
 
 }  // namespace alibi::cuda_emu

@@ -6,6 +6,7 @@ TARGET (default attention) is one of
   attention    kernels/cuda/attention.cu          -> tests/emu/emulated_attention.cpp
   rows         kernels/cuda/rows.cu               -> tests/emu/emulated_rows.cpp
   elementwise  kernels/cuda/elementwise.cu        -> tests/emu/emulated_elementwise.cpp
+  decode       kernels/cuda/attention_decode.cu   -> tests/emu/emulated_decode.cpp
   matmul_bias  add_bias_kernel, bias_grad_kernel and add_bias of kernels/cuda/matmul.cu, plus
                bias_grad(dbias, dout, N, OC): linear_backward's launch of bias_grad_kernel
                (the cuBLAS GEMMs around them cannot be emulated) -> emulated_matmul_bias.cpp
@@ -41,6 +42,7 @@ TARGETS = {
     'attention': ('kernels/cuda/attention.cu', PTX_WRAPPERS, True),
     'rows': ('kernels/cuda/rows.cu', [], False),
     'elementwise': ('kernels/cuda/elementwise.cu', [], False),
+    'decode': ('kernels/cuda/attention_decode.cu', [], False),
     'matmul_bias': ('kernels/cuda/matmul.cu', [], False),
 }
 WHAT = 'the kernel sources'  # set by transform() to the source being read, for messages

@@ -23,6 +23,8 @@ namespace alibi {
 namespace {
 
 using test::AttentionCase;
+using test::download;
+using test::upload;
 using test::expect_close_relative_to_max;
 
 #ifdef ALIBI_WITH_CUDA
@@ -32,18 +34,6 @@ std::string describe(const AttentionCase& c) {
   os << position_bias_name(c.bias) << "_" << (c.precision == MatmulPrecision::fp32 ? "fp32" : "bf16") << "_B" << c.B << "_T"
      << c.T << "_NH" << c.NH << "_HS" << c.HS;
   return os.str();
-}
-
-// Device buffers from and to host vectors.
-Tensor upload(const std::vector<float>& v) {
-  Tensor t = Tensor::empty({static_cast<int64_t>(v.size())}, DType::f32, Device::cuda);
-  copy_bytes(t.raw(), Device::cuda, v.data(), Device::cpu, v.size() * sizeof(float));
-  return t;
-}
-std::vector<float> download(const Tensor& t) {
-  std::vector<float> v(static_cast<size_t>(t.numel()));
-  copy_bytes(v.data(), Device::cpu, t.raw(), Device::cuda, v.size() * sizeof(float));
-  return v;
 }
 
 void check_case(const AttentionCase& c) {
