@@ -7,6 +7,7 @@
 //        # per target of the first WINDOWS non-overlapping windows of LENGTH tokens of the
 //        # ids: "window<TAB>position<TAB>target<TAB>logprob", as `alibi eval --dump-logprobs`
 //   node llama_cpp.mjs greedy MODEL.gguf IDS_FILE N             # N greedy ids after the prompt
+//   node llama_cpp.mjs speed MODEL.gguf IDS_FILE N              # tokens/s: the prompt, then N new
 //
 // The functions below are the same for another script: tokenize, windowLogprobs, greedyTokens.
 // Log-probabilities are formed here in double from llama.cpp's raw logits, so llama.cpp's
@@ -90,6 +91,29 @@ export async function greedyTokens(model, prompt, n) {
   return picked;
 }
 
+// Speed as bench/bench_generate.sh measures ours: the prompt but its last id in one batch,
+// then n tokens generated one forward each (the first forward takes the prompt's last id),
+// greedy, through llama.cpp's own sampler. The context is llama.cpp at its fastest here, not
+// our arithmetic: its default f16 KV cache, and flash attention off (its CPU flash path
+// generated 4.5x slower on this model at 1k context: 14 against 65 tokens/s on one thread;
+// an f32 cache, 58). {promptSeconds, promptTokens, generateSeconds, generated}.
+export async function speed(model, prompt, n) {
+  const context = await model.createContext({contextSize: prompt.length + n + 1, batchSize: prompt.length, threads,
+                                             flashAttention: false});
+  const sequence = context.getSequence();
+  let start = performance.now();
+  await sequence.evaluateWithoutGeneratingNewTokens(prompt.slice(0, -1));
+  const promptSeconds = (performance.now() - start) / 1000;
+  start = performance.now();
+  let generated = 0;
+  for await (const _ of sequence.evaluate(prompt.slice(-1), {temperature: 0})) {
+    if (++generated === n) break;
+  }
+  const generateSeconds = (performance.now() - start) / 1000;
+  await context.dispose();
+  return {promptSeconds, promptTokens: prompt.length - 1, generateSeconds, generated};
+}
+
 // ---- command line ----------------------------------------------------------------------
 const readIds = (file) => readFileSync(file, "utf8").trim().split(/\s+/).map(Number);
 
@@ -103,8 +127,13 @@ if (import.meta.url === pathToFileURL(process.argv[1]).href) {
     console.log(rows.map((r) => `${r.window}\t${r.position}\t${r.target}\t${r.logprob.toPrecision(9)}`).join("\n"));
   } else if (command === "greedy") {
     console.log((await greedyTokens(model, readIds(args[0]), Number(args[1]))).join(" "));
+  } else if (command === "speed") {
+    const r = await speed(model, readIds(args[0]), Number(args[1]));
+    console.log(`prompt: ${r.promptTokens} tokens in ${r.promptSeconds.toFixed(3)} s ` +
+                `(${(r.promptTokens / r.promptSeconds).toFixed(1)} tokens/s); generation: ${r.generated} tokens ` +
+                `in ${r.generateSeconds.toFixed(3)} s (${(r.generated / r.generateSeconds).toFixed(1)} tokens/s)`);
   } else {
-    throw new Error(`unknown command '${command}': tokenize | logprobs | greedy`);
+    throw new Error(`unknown command '${command}': tokenize | logprobs | greedy | speed`);
   }
   await model.dispose();
 }
