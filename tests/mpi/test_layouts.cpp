@@ -17,6 +17,8 @@
 
 #include "data/corpus_writer.h"
 #include "kernels/alibi.h"
+#include "launch/plan.h"
+#include "runtime/allocator.h"
 #include "tests/compare.h"
 #include "train/trainer.h"
 #include "tests/mpi/world.h"
@@ -298,6 +300,34 @@ TEST(Layouts, CheckpointsMoveBetweenLayouts) {
     EXPECT_EQ(dist.resume(path), 1);
     EXPECT_NEAR(dist.step(lr).loss, continued, 1e-6 * continued);
   }
+}
+
+// What a Trainer allocates for its state (weights, grads, DP buckets, AdamW moments) is
+// what `alibi plan` predicts, with and without ZeRO-1, on every rank: with ZeRO-1 at dp=2
+// the moments are halved (padding to equal shards included), so a miscut shard or a
+// moment allocated whole shows as a byte difference.
+TEST(Layouts, ZeroStateMatchesPlan) {
+  const int n = world_size();
+  if (n != 2 && n != 4) GTEST_SKIP() << "needs 2 or 4 ranks";
+  const ModelConfig cfg = tiny_model(8, 3);
+  const GridShape shape = n == 2 ? GridShape{1, 1, 2} : GridShape{2, 1, 2};
+  const ProcessGrid grid = ProcessGrid::create(MPI_COMM_WORLD, shape, cfg);
+  Corpus corpus(corpus_path());
+  const RankPlan plan = plan_layout(cfg, shape, 2, 3).at(grid.rank());
+  for (int zero : {0, 1}) {
+    CpuAllocator& alloc = CpuAllocator::instance();
+    const size_t before = alloc.stats().bytes_in_use;
+    Trainer t(cfg, tiny_options(2, zero), grid, corpus);
+    const double state = static_cast<double>(alloc.stats().bytes_in_use - before);
+    // The allocator rounds each tensor up to 64 B, which plan leaves out as slack (a
+    // vocabulary shard of 129 rows, a ZeRO shard cut anywhere): under 64 B for each of a
+    // parameter's value, grad, m, v and its bucket's share. A moment allocated whole
+    // instead of its shard would add ~100 kB.
+    const double slack = 5.0 * 64 * static_cast<double>(t.model().parameters().size());
+    EXPECT_NEAR(state, zero ? plan.zero1_state_bytes : plan.state_bytes, slack) << "--zero " << zero;
+  }
+  // Of 20 B per parameter at dp > 1 (weights, grads, bucket, m, v), m and v halve: 20% less.
+  EXPECT_LT(plan.zero1_state_bytes, 0.81 * plan.state_bytes);
 }
 
 // The losses of the next two steps: the first sees only the restored weights (a step's
