@@ -130,39 +130,28 @@ EvalResult Trainer::evaluate(Split split, int max_batches) {
   return score_windows(model_, grid_, windows, T, opt_.micro_batch, max_batches);
 }
 
-std::vector<Tensor> Trainer::whole_moments(const std::vector<Tensor>& shards) const {
-  const ParameterList& params = model_.parameters();
-  std::vector<Tensor> whole;
-  for (size_t i = 0; i < params.size(); ++i) {
-    const Tensor& v = *params[i].value;
-    whole.push_back(Tensor::zeros(v.shape(), shards[i].dtype(), v.device()));
-    const ElementRange r = adam_.slices()[i];
-    copy_bytes_async(static_cast<char*>(whole[i].raw()) + r.begin * sizeof(float), v.device(), shards[i].raw(),
-                     v.device(), shards[i].nbytes());
-    grid_.dp().all_reduce_sum(whole[i].raw(), whole[i].numel(), whole[i].dtype());
-  }
+Tensor Trainer::whole_moment(const std::vector<Tensor>& shards, size_t i) const {
+  const Tensor& value = *model_.parameters()[i].value;
+  Tensor whole = Tensor::zeros(value.shape(), shards[i].dtype(), value.device());
+  const ElementRange r = adam_.slices()[i];
+  copy_bytes_async(static_cast<char*>(whole.raw()) + r.begin * sizeof(float), value.device(), shards[i].raw(),
+                   value.device(), shards[i].nbytes());
+  grid_.dp().all_reduce_sum(whole.raw(), whole.numel(), whole.dtype());
   return whole;
-}
-
-void Trainer::set_moment_shards(std::vector<Tensor>& shards, const std::vector<Tensor>& whole) const {
-  for (size_t i = 0; i < shards.size(); ++i) {
-    const ElementRange r = adam_.slices()[i];
-    copy_bytes_async(shards[i].raw(), shards[i].device(),
-                     static_cast<const char*>(whole[i].raw()) + r.begin * sizeof(float), whole[i].device(),
-                     shards[i].nbytes());
-  }
 }
 
 void Trainer::save(const std::string& path) {
   const CheckpointState state{steps_done(), sampler_.position(), opt_.seed};
   const GridCoord& c = grid_.coord();
-  // ZeRO-1 writes whole moments like any layout (gathered for the write, then freed).
-  std::vector<Tensor> m = zero() ? whole_moments(adam_.first_moments()) : std::vector<Tensor>();
-  std::vector<Tensor> v = zero() ? whole_moments(adam_.second_moments()) : std::vector<Tensor>();
-  write_checkpoint(path, grid_.world(), to_option_map(cfg_, opt_), state,
-                   stored_blocks(model_.parameters(), nullptr, c),
-                   stored_blocks(model_.parameters(), zero() ? &m : &adam_.first_moments(), c),
-                   stored_blocks(model_.parameters(), zero() ? &v : &adam_.second_moments(), c), [&](h5::File& f) {
+  std::vector<CheckpointTensor> m = stored_blocks(model_.parameters(), &adam_.first_moments(), c);
+  std::vector<CheckpointTensor> v = stored_blocks(model_.parameters(), &adam_.second_moments(), c);
+  // ZeRO-1 writes whole moments like any layout, each gathered just before its write.
+  for (size_t i = 0; zero() && i < m.size(); ++i) {
+    m[i].make = [this, i] { return whole_moment(adam_.first_moments(), i); };
+    v[i].make = [this, i] { return whole_moment(adam_.second_moments(), i); };
+  }
+  write_checkpoint(path, grid_.world(), to_option_map(cfg_, opt_), state, stored_blocks(model_.parameters(), nullptr, c),
+                   m, v, [&](h5::File& f) {
                      h5::Group g = f.create_group("tokenizer");
                      corpus_.tokenizer().write_to(g);
                    });
@@ -171,19 +160,24 @@ void Trainer::save(const std::string& path) {
 int64_t Trainer::resume(const std::string& path) {
   check_checkpoint_tokenizer(path, corpus_, "resume with the corpus it was trained on");
   const GridCoord& c = grid_.coord();
-  // ZeRO-1 reads whole moments and keeps its slices.
-  std::vector<Tensor> m, v;
-  for (size_t i = 0; zero() && i < model_.parameters().size(); ++i) {
-    const Tensor& p = *model_.parameters()[i].value;
-    m.push_back(Tensor::zeros(p.shape(), p.dtype(), p.device()));
-    v.push_back(Tensor::zeros(p.shape(), p.dtype(), p.device()));
-  }
-  read_checkpoint_tensors(path, stored_blocks(model_.parameters(), nullptr, c),
-                          stored_blocks(model_.parameters(), zero() ? &m : &adam_.first_moments(), c),
-                          stored_blocks(model_.parameters(), zero() ? &v : &adam_.second_moments(), c));
-  if (zero()) {
-    set_moment_shards(adam_.first_moments(), m);
-    set_moment_shards(adam_.second_moments(), v);
+  const ParameterList& params = model_.parameters();
+  if (!zero()) {
+    read_checkpoint_tensors(path, stored_blocks(params, nullptr, c), stored_blocks(params, &adam_.first_moments(), c),
+                            stored_blocks(params, &adam_.second_moments(), c));
+  } else {
+    // ZeRO-1 reads each whole moment in turn and keeps its slice (one at a time: the
+    // caching allocator would keep all of them otherwise).
+    read_checkpoint_tensors(path, stored_blocks(params, nullptr, c), {}, {});
+    for (size_t i = 0; i < params.size(); ++i) {
+      const ParameterList one{params[i]};
+      std::vector<Tensor> m{Tensor::zeros(params[i].value->shape(), DType::f32, params[i].value->device())};
+      std::vector<Tensor> v{Tensor::zeros(params[i].value->shape(), DType::f32, params[i].value->device())};
+      read_checkpoint_tensors(path, {}, stored_blocks(one, &m, c), stored_blocks(one, &v, c));
+      const ElementRange r = adam_.slices()[i];
+      for (auto [whole, shard] : {std::pair{&m[0], &adam_.first_moments()[i]}, std::pair{&v[0], &adam_.second_moments()[i]}})
+        copy_bytes_async(shard->raw(), shard->device(), static_cast<const char*>(whole->raw()) + r.begin * sizeof(float),
+                         whole->device(), shard->nbytes());
+    }
   }
   const CheckpointState state = read_checkpoint_state(path);
   adam_.set_steps_taken(state.step);

@@ -70,11 +70,10 @@ class Trainer {
   const std::vector<ElementRange>& zero_shards() const { return adam_.slices(); }
 
  private:
-  // Under ZeRO-1: AdamW's moment shards as whole tensors of the parameters' shapes (each
-  // DP rank's slice in place, zeros elsewhere, summed over DP: the slices are disjoint).
-  std::vector<Tensor> whole_moments(const std::vector<Tensor>& shards) const;
-  // The reverse: each rank's slices of whole tensors.
-  void set_moment_shards(std::vector<Tensor>& shards, const std::vector<Tensor>& whole) const;
+  // Under ZeRO-1: parameter i's AdamW moment shard as a whole tensor of the parameter's
+  // shape (each DP rank's slice in place, zeros elsewhere, summed over DP: the slices are
+  // disjoint). Collective over DP. Checkpoints build one at a time.
+  Tensor whole_moment(const std::vector<Tensor>& shards, size_t i) const;
 
   ModelConfig cfg_;
   TrainOptions opt_;

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <random>
@@ -345,9 +346,11 @@ void expect_same_losses(const std::vector<double>& got, const std::vector<double
 
 // A ZeRO-1 checkpoint holds whole tensors: it continues at dp=1 without ZeRO (the moments
 // gathered right), and a plain checkpoint continues under ZeRO-1 (the moments sliced
-// right); at 4 ranks also at another dp (4 -> tp2 x dp2, both ZeRO-1).
+// right). Run at 2 ranks only: at 4 (dp=4 -> tp2 x dp2 as well) it passes too, but costs
+// minutes of CI on a loaded 2-core machine (ALIBI_ZERO_CHECKPOINTS_AT_4=1 runs it there).
 TEST(Layouts, ZeroCheckpointsMoveBetweenLayouts) {
   const int n = world_size();
+  if (n != 2 && !std::getenv("ALIBI_ZERO_CHECKPOINTS_AT_4")) GTEST_SKIP() << "runs at 2 ranks";
   if (n != 2 && n != 4) GTEST_SKIP() << "needs 2 or 4 ranks";
   const ModelConfig cfg = tiny_model(8, 2);
   const ProcessGrid grid = ProcessGrid::create(MPI_COMM_WORLD, {1, 1, n}, cfg);
