@@ -5,6 +5,7 @@
 # are short and the machine may be shared.
 #
 #   bench/bench_zero_memory.sh [STEPS] [CORPUS]   (defaults: 2 steps, data-cache/linuxdoc-bpe8192.h5)
+#   ZEROS=1 bench/bench_zero_memory.sh ...        (one of the two runs)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 steps=${1:-2}
@@ -22,7 +23,7 @@ plan_mib() {  # column: total_bytes | zero1_total_bytes -> rank 0's MiB
 # Each rank's peak RSS from GNU time's %M (KiB), written to time<zero>.<rank>.
 echo "| --zero | rank | peak RSS MiB | plan total MiB (state + activations) |"
 echo "|---|---|---|---|"
-for zero in 0 1; do
+for zero in ${ZEROS:-0 1}; do
   OMP_NUM_THREADS=1 mpirun -np 2 bash -c '/usr/bin/time -f "rank-peak-kib %M" -o "$0.$OMPI_COMM_WORLD_RANK" "$@"' \
     "$work/time$zero" "$alibi" train "${model[@]}" --zero $zero --out-dir "$work/zero$zero" >"$work/log$zero" 2>&1 ||
     { cat "$work/log$zero"; exit 1; }
