@@ -115,6 +115,8 @@ std::vector<Column<RankPlan>> rank_columns(const ModelConfig& cfg) {
       {"state MiB", "state_bytes", [=](const RankPlan& r) { return mib(r.state_bytes); }},
       {"activ. MiB", "activation_bytes", [=](const RankPlan& r) { return mib(r.activation_bytes); }},
       {"total MiB", "total_bytes", [=](const RankPlan& r) { return mib(r.total_bytes()); }},
+      {"ZeRO-1 state", "zero1_state_bytes", [=](const RankPlan& r) { return mib(r.zero1_state_bytes); }},
+      {"ZeRO-1 total", "zero1_total_bytes", [=](const RankPlan& r) { return mib(r.zero1_total_bytes()); }},
   };
 }
 
@@ -125,6 +127,7 @@ RankPlan total_of(const std::vector<RankPlan>& plan) {
     t.params.blocks += r.params.local();
     t.state_bytes += r.state_bytes;
     t.activation_bytes += r.activation_bytes;
+    t.zero1_state_bytes += r.zero1_state_bytes;
   }
   return t;
 }
@@ -148,7 +151,7 @@ void print_text(const PlanInput& in, const std::vector<RankPlan>& plan, int64_t 
   for (const Column<RankPlan>& c : columns) {
     if (!c.header) continue;
     const std::string h = c.header;
-    last.push_back(h == "rank" ? "total" : h == "params" ? grouped(total.params.local()) : h.ends_with("MiB") ? c.cell(total).text : "");
+    last.push_back(h == "rank" ? "total" : h == "params" ? grouped(total.params.local()) : h.ends_with("MiB") || h.starts_with("ZeRO") ? c.cell(total).text : "");
   }
   rows.push_back(last);
   print_table(rows);
@@ -157,7 +160,9 @@ void print_text(const PlanInput& in, const std::vector<RankPlan>& plan, int64_t 
               "  tied embedding shard.%s\n"
               "state: fp32 weights, grads, AdamW m and v (16 B/param)%s.\n"
               "activ.: tensors kept for backward by each micro-batch in flight (1F1B: min(pp - pp_rank, grad-accum));\n"
-              "  transient backward scratch and allocator slack are not counted.\n",
+              "  transient backward scratch and allocator slack are not counted.\n"
+              "ZeRO-1 state, total (MiB): the same with --zero 1, AdamW m and v sharded over dp (8 B/param / dp;\n"
+              "  equal to state at dp = 1).\n",
               cfg.position == PositionMethod::learned ? " The first stage holds the learned position table." : "",
               g.dp > 1 ? " + DP all-reduce buckets (4 B/param)" : "");
 

@@ -115,6 +115,12 @@ int cmd_train(int argc, char** argv) {
       std::printf("device: %s per rank (%s matrix products, fp32 weights, activations and optimizer)\n",
                   cuda_device_name().c_str(), enum_name(opt.matmul_precision));
     }
+    if (opt.zero == 1 && shape.dp == 1) {
+      std::printf("note: --zero 1 with dp = 1 shards nothing (one data-parallel rank holds all AdamW state); "
+                  "launch tp*pp*dp ranks with dp > 1 to share it\n");
+    } else if (trainer.zero()) {
+      std::printf("ZeRO-1: AdamW m and v sharded over dp = %d (each rank keeps 1/%d)\n", shape.dp, shape.dp);
+    }
   }
 
   auto save = [&] {

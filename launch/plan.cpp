@@ -24,6 +24,8 @@ int64_t block_parameters(int64_t C, int64_t F, int tp) {
          + C * F_local + C;              // mlp.proj: row-parallel; bias replicated
 }
 
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
 }  // namespace
 
 int64_t activation_bytes_per_micro_batch(const ModelConfig& cfg, const GridShape& shape, int local_layers,
@@ -86,6 +88,12 @@ std::vector<RankPlan> plan_layout(const ModelConfig& cfg, const GridShape& shape
     // dp > 1 the DP buckets hold one more copy of the gradients (parallel/data_parallel).
     const int64_t copies = 4 + (shape.dp > 1 ? 1 : 0);
     r.state_bytes = r.params.local() * copies * kReal;
+    // ZeRO-1 (train/trainer.h): value and grad whole; the buckets (one per local block,
+    // one for the rest) padded to dp equal shards, of which AdamW keeps m and v.
+    const int64_t block = block_parameters(C, F, shape.tp), rest = r.params.local() - local_layers * block;
+    const int64_t shard = local_layers * ceil_div(block, shape.dp) + ceil_div(rest, shape.dp);
+    r.zero1_state_bytes = shape.dp == 1 ? r.state_bytes
+                                        : (2 * r.params.local() + shape.dp * shard + 2 * shard) * kReal;
     // 1F1B keeps min(P - s, M) micro-batches in flight on stage s (parallel/pipeline.h).
     r.in_flight = std::min(shape.pp - c.pp_rank, grad_accum);
     r.activation_bytes =

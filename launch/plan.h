@@ -61,8 +61,12 @@ struct RankPlan {
   int in_flight = 1;                   // micro-batches whose activations live at once (1F1B)
   int64_t state_bytes = 0;             // parameters, grads, AdamW m and v, DP buckets
   int64_t activation_bytes = 0;        // every in-flight micro-batch's kept activations
+  // The same state under --zero 1: m and v of this DP rank's shard of each bucket (one per
+  // local block, one for the rest; each padded to a multiple of dp), the buckets padded.
+  int64_t zero1_state_bytes = 0;
 
   int64_t total_bytes() const { return state_bytes + activation_bytes; }
+  int64_t zero1_total_bytes() const { return zero1_state_bytes + activation_bytes; }
 };
 
 // One entry per rank, in rank order. Throws ConfigError (the failed equation) for a bad

@@ -5,14 +5,30 @@
 #include <cmath>
 
 #include "kernels/dispatch.h"
+#include "runtime/error.h"
 
 namespace alibi {
 
+namespace {
+
+// Parameter i's range: its DP shard under ZeRO-1, else the whole local block.
+ElementRange range_of(const ParamRef& p, const std::vector<ElementRange>* slices, size_t i) {
+  return slices && !slices->empty() ? slices->at(i) : ElementRange{0, p.value->numel()};
+}
+
+}  // namespace
+
 template <class Real>
-AdamW<Real>::AdamW(const ParameterList& params, const AdamWHyper& hyper) : params_(params), hyper_(hyper) {
-  for (const ParamRef& p : params_) {
-    m_.push_back(Tensor::zeros(p.value->shape(), dtype_of<Real>(), p.value->device()));
-    v_.push_back(Tensor::zeros(p.value->shape(), dtype_of<Real>(), p.value->device()));
+AdamW<Real>::AdamW(const ParameterList& params, const AdamWHyper& hyper, std::vector<ElementRange> slices)
+    : params_(params), hyper_(hyper), slices_(std::move(slices)) {
+  ALIBI_CHECK(slices_.empty() || slices_.size() == params_.size(),
+              "AdamW: " << slices_.size() << " slices for " << params_.size() << " parameters");
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const ParamRef& p = params_[i];
+    const ElementRange r = range_of(p, &slices_, i);
+    const Shape shape = r.size() == p.value->numel() ? p.value->shape() : Shape{r.size()};
+    m_.push_back(Tensor::zeros(shape, dtype_of<Real>(), p.value->device()));
+    v_.push_back(Tensor::zeros(shape, dtype_of<Real>(), p.value->device()));
   }
 }
 
@@ -21,29 +37,40 @@ void AdamW<Real>::step(float lr, float weight_decay) {
   ++step_;
   for (size_t i = 0; i < params_.size(); ++i) {
     const ParamRef& p = params_[i];
-    ops::adamw_update<Real>(p.value->device(), p.value->data<Real>(), p.grad->data<Real>(), m_[i].data<Real>(),
-                            v_[i].data<Real>(), p.value->numel(), lr, hyper_.beta1, hyper_.beta2,
+    const ElementRange r = range_of(p, &slices_, i);
+    if (r.size() == 0) continue;
+    ops::adamw_update<Real>(p.value->device(), p.value->data<Real>() + r.begin, p.grad->data<Real>() + r.begin,
+                            m_[i].data<Real>(), v_[i].data<Real>(), r.size(), lr, hyper_.beta1, hyper_.beta2,
                             hyper_.eps, p.decay ? weight_decay : 0.0f, step_);
   }
 }
 
 template <class Real>
-double global_grad_norm(const ParameterList& params, const ProcessGrid& grid) {
+double global_grad_norm(const ParameterList& params, const ProcessGrid& grid, const std::vector<ElementRange>* dp_shards) {
   const GridCoord& c = grid.coord();
+  // DP shards are disjoint: every DP rank counts its own (the rule for dp_rank 0 then).
+  const int dp_rank = dp_shards ? 0 : c.dp_rank;
   double local = 0.0;
-  for (const ParamRef& p : params) {
-    if (p.counted_here(c.tp_rank, c.dp_rank))
-      local += ops::sum_squares<Real>(p.grad->device(), p.grad->data<Real>(), p.grad->numel());
+  for (size_t i = 0; i < params.size(); ++i) {
+    const ParamRef& p = params[i];
+    const ElementRange r = range_of(p, dp_shards, i);
+    if (p.counted_here(c.tp_rank, dp_rank) && r.size() > 0)
+      local += ops::sum_squares<Real>(p.grad->device(), p.grad->data<Real>() + r.begin, r.size());
   }
   return std::sqrt(grid.world().sum(local));
 }
 
 template <class Real>
-double clip_grad_norm(const ParameterList& params, double max_norm, const ProcessGrid& grid) {
-  const double norm = global_grad_norm<Real>(params, grid);
+double clip_grad_norm(const ParameterList& params, double max_norm, const ProcessGrid& grid,
+                      const std::vector<ElementRange>* dp_shards) {
+  const double norm = global_grad_norm<Real>(params, grid, dp_shards);
   if (max_norm > 0 && norm > max_norm) {
     const Real scale = static_cast<Real>(max_norm / (norm + 1e-6));
-    for (const ParamRef& p : params) ops::scale_inplace<Real>(p.grad->device(), p.grad->data<Real>(), p.grad->numel(), scale);
+    for (size_t i = 0; i < params.size(); ++i) {
+      const ParamRef& p = params[i];
+      const ElementRange r = range_of(p, dp_shards, i);
+      if (r.size() > 0) ops::scale_inplace<Real>(p.grad->device(), p.grad->data<Real>() + r.begin, r.size(), scale);
+    }
   }
   return norm;
 }
@@ -57,9 +84,9 @@ double lr_at(int64_t step, const LrSchedule& s) {
 
 template class AdamW<float>;
 template class AdamW<double>;
-template double global_grad_norm<float>(const ParameterList&, const ProcessGrid&);
-template double global_grad_norm<double>(const ParameterList&, const ProcessGrid&);
-template double clip_grad_norm<float>(const ParameterList&, double, const ProcessGrid&);
-template double clip_grad_norm<double>(const ParameterList&, double, const ProcessGrid&);
+template double global_grad_norm<float>(const ParameterList&, const ProcessGrid&, const std::vector<ElementRange>*);
+template double global_grad_norm<double>(const ParameterList&, const ProcessGrid&, const std::vector<ElementRange>*);
+template double clip_grad_norm<float>(const ParameterList&, double, const ProcessGrid&, const std::vector<ElementRange>*);
+template double clip_grad_norm<double>(const ParameterList&, double, const ProcessGrid&, const std::vector<ElementRange>*);
 
 }  // namespace alibi

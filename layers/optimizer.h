@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "layers/parameters.h"
+#include "parallel/data_parallel.h"
 #include "parallel/grid.h"
 
 namespace alibi {
@@ -22,21 +23,26 @@ struct AdamWHyper {
 template <class Real>
 class AdamW {
  public:
-  AdamW(const ParameterList& params, const AdamWHyper& hyper);
+  // `slices` (ZeRO-1; one per parameter): the elements of each parameter this rank
+  // updates and keeps moments for, e.g. GradBuckets::owned; empty: every element.
+  AdamW(const ParameterList& params, const AdamWHyper& hyper, std::vector<ElementRange> slices = {});
 
-  // One update of every parameter from its gradient. Weight decay (decoupled) applies to
-  // parameters marked decay (matrices), not to LayerNorm weights or biases.
+  // One update of every parameter (its slice) from its gradient. Weight decay (decoupled)
+  // applies to parameters marked decay (matrices), not to LayerNorm weights or biases.
   void step(float lr, float weight_decay);
 
   int64_t steps_taken() const { return step_; }
   void set_steps_taken(int64_t step) { step_ = step; }
-  // First and second moments, in the order of the parameter list (checkpointed).
+  // First and second moments, in the order of the parameter list (checkpointed), each of
+  // its slice's size (1-D when a slice is not the whole parameter).
   std::vector<Tensor>& first_moments() { return m_; }
   std::vector<Tensor>& second_moments() { return v_; }
+  const std::vector<ElementRange>& slices() const { return slices_; }
 
  private:
   ParameterList params_;
   AdamWHyper hyper_;
+  std::vector<ElementRange> slices_;
   std::vector<Tensor> m_, v_;
   int64_t step_ = 0;
 };
@@ -47,10 +53,16 @@ class AdamW {
 // averaged) count on DP rank 0 only. Collective over grid.world(); every rank gets the
 // same norm. When it exceeds max_norm > 0, scales every local gradient by
 // max_norm / (norm + 1e-6). Returns the norm before clipping.
+//
+// With `dp_shards` (ZeRO-1, one range per parameter: the part whose DP sum this rank
+// holds, AdamW::slices), each DP rank counts and scales only its ranges, which are
+// disjoint over DP and together cover every element once.
 template <class Real>
-double global_grad_norm(const ParameterList& params, const ProcessGrid& grid);
+double global_grad_norm(const ParameterList& params, const ProcessGrid& grid,
+                        const std::vector<ElementRange>* dp_shards = nullptr);
 template <class Real>
-double clip_grad_norm(const ParameterList& params, double max_norm, const ProcessGrid& grid);
+double clip_grad_norm(const ParameterList& params, double max_norm, const ProcessGrid& grid,
+                      const std::vector<ElementRange>* dp_shards = nullptr);
 
 struct LrSchedule {
   double lr = 3e-4;       // peak

@@ -80,11 +80,15 @@ std::vector<std::pair<std::string, Shape>> union_of_datasets(const Communicator&
 
 // Writes this rank's blocks. Every rank walks the same list of datasets (the union) and
 // calls every write, an empty one where it has no block: a checksummed dataset in a
-// parallel file is written collectively.
+// parallel file is written collectively. `made` are the tensors built on the way
+// (CheckpointTensor::make), written or not.
 void write_blocks(h5::File& f, const std::vector<std::pair<std::string, Shape>>& datasets,
-                  const std::map<std::string, const CheckpointTensor*>& mine) {
+                  const std::map<std::string, const CheckpointTensor*>& mine,
+                  const std::map<std::string, const CheckpointTensor*>& made) {
   for (const auto& [name, shape] : datasets) {
     h5::Dataset d = f.dataset(name);
+    const auto m = made.find(name);
+    const Tensor built = m != made.end() ? m->second->make() : Tensor();
     const auto it = mine.find(name);
     if (it == mine.end()) {
       float none = 0;
@@ -92,21 +96,24 @@ void write_blocks(h5::File& f, const std::vector<std::pair<std::string, Shape>>&
       continue;
     }
     const CheckpointTensor& t = *it->second;
+    const Tensor& value = t.make ? built : *t.value;
     int64_t n = 1;
     for (int64_t e : t.count) n *= e;
-    ALIBI_CHECK(n == t.value->numel(), t.name << ": block " << shape_str(t.count) << " does not match "
-                                              << shape_str(t.value->shape()));
+    ALIBI_CHECK(n == value.numel(), t.name << ": block " << shape_str(t.count) << " does not match "
+                                           << shape_str(value.shape()));
     // GPU tensors are staged through host memory: checkpoints hold fp32 host bytes either way.
-    const Tensor host = t.value->device() == Device::cpu ? *t.value : t.value->to(Device::cpu);
+    const Tensor host = value.device() == Device::cpu ? value : value.to(Device::cpu);
     d.write_slab(t.offset, t.count, host.dtype(), host.raw());
   }
 }
 
-// The blocks this rank writes, by dataset path.
-void add_blocks(std::map<std::string, const CheckpointTensor*>& mine, const std::string& prefix,
-                const std::string& suffix, const std::vector<CheckpointTensor>& tensors) {
-  for (const CheckpointTensor& t : tensors)
+// The blocks this rank writes (built: those it builds, written or not), by dataset path.
+void add_blocks(std::map<std::string, const CheckpointTensor*>& mine, std::map<std::string, const CheckpointTensor*>& built,
+                const std::string& prefix, const std::string& suffix, const std::vector<CheckpointTensor>& tensors) {
+  for (const CheckpointTensor& t : tensors) {
     if (t.write) mine[prefix + t.name + suffix] = &t;
+    if (t.make) built[prefix + t.name + suffix] = &t;
+  }
 }
 
 // The first non-finite element of a float block, or -1.
@@ -191,11 +198,11 @@ void write_checkpoint(const std::string& path, const Communicator& comm, const O
       for (const auto& [key, value] : options) config.set_string_attr(key, value);
     }
     for (const auto& [name, shape] : datasets) f.create_dataset(name, DType::f32, shape);
-    std::map<std::string, const CheckpointTensor*> mine;
-    add_blocks(mine, "/model/", "", model);
-    add_blocks(mine, "/optimizer/", "/m", adam_m);
-    add_blocks(mine, "/optimizer/", "/v", adam_v);
-    write_blocks(f, datasets, mine);
+    std::map<std::string, const CheckpointTensor*> mine, built;
+    add_blocks(mine, built, "/model/", "", model);
+    add_blocks(mine, built, "/optimizer/", "/m", adam_m);
+    add_blocks(mine, built, "/optimizer/", "/v", adam_v);
+    write_blocks(f, datasets, mine, built);
     if (extra) extra(f);
     f.close();
     comm.barrier();  // every rank's blocks are in the file

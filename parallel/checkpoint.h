@@ -35,6 +35,11 @@ struct CheckpointTensor {
   std::vector<int64_t> offset;        // where the block starts in stored_shape
   Shape count;                        // the block's extent in stored dimensions
   bool write = true;                  // this rank writes the block (one writer per element)
+  // Instead of `value` (write_checkpoint only): builds the block just before its dataset is
+  // written and frees it after, so one such block exists at a time. Called on every rank
+  // that lists the tensor, writer or not, in the file's dataset order (the same on every
+  // rank), so it may be collective: ZeRO-1 gathers a moment over DP here.
+  std::function<Tensor()> make = {};
 };
 
 struct CheckpointState {

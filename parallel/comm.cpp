@@ -124,6 +124,57 @@ Request MpiCommunicator::iall_reduce_sum(void* data, int64_t n, DType dtype) con
   return Request(r);
 }
 
+namespace {
+
+// MPI_Ireduce_scatter_block in place leaves the rank's sum at the start of the buffer;
+// ireduce_scatter_sum promises it at the rank's own slice (NCCL's in-place layout), so the
+// completion moves it there.
+class ScatteredToOwnSlice final : public Request::Pending {
+ public:
+  ScatteredToOwnSlice(MPI_Request r, char* data, size_t slice_bytes, int rank)
+      : request_(r), data_(data), bytes_(slice_bytes), rank_(rank) {}
+  ~ScatteredToOwnSlice() override {
+    if (request_ != MPI_REQUEST_NULL) MPI_Wait(&request_, MPI_STATUS_IGNORE);
+  }
+  void wait() override {
+    if (request_ == MPI_REQUEST_NULL) return;
+    check_mpi(MPI_Wait(&request_, MPI_STATUS_IGNORE), "MPI_Wait");
+    if (rank_ > 0) std::memmove(data_ + rank_ * bytes_, data_, bytes_);
+  }
+  bool done() override {
+    if (request_ == MPI_REQUEST_NULL) return true;
+    int flag = 0;
+    check_mpi(MPI_Test(&request_, &flag, MPI_STATUS_IGNORE), "MPI_Test");
+    if (flag && rank_ > 0) std::memmove(data_ + rank_ * bytes_, data_, bytes_);
+    return flag != 0;
+  }
+
+ private:
+  MPI_Request request_;
+  char* data_;
+  size_t bytes_;
+  int rank_;
+};
+
+}  // namespace
+
+Request MpiCommunicator::ireduce_scatter_sum(void* data, int64_t n, DType dtype) const {
+  if (size_ == 1) return Request();
+  MPI_Request r;
+  check_mpi(MPI_Ireduce_scatter_block(MPI_IN_PLACE, data, count_of(n), mpi_type(dtype), MPI_SUM, comm_, &r),
+            "MPI_Ireduce_scatter_block");
+  return Request(std::make_unique<ScatteredToOwnSlice>(r, static_cast<char*>(data),
+                                                       static_cast<size_t>(n) * dtype_size(dtype), rank_));
+}
+
+Request MpiCommunicator::iall_gather(void* data, int64_t n, DType dtype) const {
+  if (size_ == 1) return Request();
+  MPI_Request r;
+  check_mpi(MPI_Iallgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, data, count_of(n), mpi_type(dtype), comm_, &r),
+            "MPI_Iallgather");
+  return Request(r);
+}
+
 void MpiCommunicator::all_gather(const void* in, void* out, int64_t n, DType dtype) const {
   check_mpi(MPI_Allgather(in, count_of(n), mpi_type(dtype), out, count_of(n), mpi_type(dtype), comm_),
             "MPI_Allgather");

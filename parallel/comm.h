@@ -60,6 +60,13 @@ class Communicator {
   virtual void all_reduce_sum(void* data, int64_t n, DType dtype) const = 0;
   virtual void all_reduce_max(void* data, int64_t n, DType dtype) const = 0;
   virtual Request iall_reduce_sum(void* data, int64_t n, DType dtype) const = 0;
+  // ZeRO-1's pair, in place on `data` of size() * n elements cut in size() slices of n.
+  // ireduce_scatter_sum: on completion this rank's slice (data + rank() * n) holds the sum
+  // over ranks of their slices rank(); the other slices are undefined.
+  // iall_gather: each rank's input is its own slice; on completion every slice holds its
+  // rank's. Both non-blocking like iall_reduce_sum (the buffer is the operation's until wait()).
+  virtual Request ireduce_scatter_sum(void* data, int64_t n, DType dtype) const = 0;
+  virtual Request iall_gather(void* data, int64_t n, DType dtype) const = 0;
   // Concatenation of every rank's `n` elements, in rank order, into out (size * n).
   virtual void all_gather(const void* in, void* out, int64_t n, DType dtype) const = 0;
   virtual void broadcast(void* data, int64_t n, DType dtype, int root) const = 0;
@@ -96,6 +103,8 @@ class MpiCommunicator : public Communicator {
   void all_reduce_sum(void* data, int64_t n, DType dtype) const override;
   void all_reduce_max(void* data, int64_t n, DType dtype) const override;
   Request iall_reduce_sum(void* data, int64_t n, DType dtype) const override;
+  Request ireduce_scatter_sum(void* data, int64_t n, DType dtype) const override;
+  Request iall_gather(void* data, int64_t n, DType dtype) const override;
   void all_gather(const void* in, void* out, int64_t n, DType dtype) const override;
   void broadcast(void* data, int64_t n, DType dtype, int root) const override;
   void send(const void* data, int64_t n, DType dtype, int dest, int tag) const override;
@@ -118,6 +127,8 @@ class SelfCommunicator : public Communicator {
   void all_reduce_sum(void*, int64_t, DType) const override {}
   void all_reduce_max(void*, int64_t, DType) const override {}
   Request iall_reduce_sum(void*, int64_t, DType) const override { return Request(); }
+  Request ireduce_scatter_sum(void*, int64_t, DType) const override { return Request(); }
+  Request iall_gather(void*, int64_t, DType) const override { return Request(); }
   void all_gather(const void* in, void* out, int64_t n, DType dtype) const override;
   void broadcast(void*, int64_t, DType, int) const override {}
   void send(const void*, int64_t, DType, int, int) const override;

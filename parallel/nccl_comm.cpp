@@ -176,6 +176,28 @@ Request NcclCommunicator::iall_reduce_sum(void* data, int64_t n, DType dtype) co
   });
 }
 
+// In place as NCCL defines it: the reduce-scatter's output and the all-gather's input are
+// this rank's slice of the one buffer.
+Request NcclCommunicator::ireduce_scatter_sum(void* data, int64_t n, DType dtype) const {
+  if (!on_device(data)) return host_.ireduce_scatter_sum(data, n, dtype);
+  if (size() == 1) return Request();
+  const ncclDataType_t type = nccl_type(dtype);
+  char* mine = static_cast<char*>(data) + static_cast<size_t>(rank()) * count_of(n) * dtype_size(dtype);
+  return nccl_->on_side([&](cudaStream_t side) {
+    check_nccl(ncclReduceScatter(data, mine, count_of(n), type, ncclSum, nccl_->coll, side), "ncclReduceScatter");
+  });
+}
+
+Request NcclCommunicator::iall_gather(void* data, int64_t n, DType dtype) const {
+  if (!on_device(data)) return host_.iall_gather(data, n, dtype);
+  if (size() == 1) return Request();
+  const ncclDataType_t type = nccl_type(dtype);
+  const char* mine = static_cast<const char*>(data) + static_cast<size_t>(rank()) * count_of(n) * dtype_size(dtype);
+  return nccl_->on_side([&](cudaStream_t side) {
+    check_nccl(ncclAllGather(mine, data, count_of(n), type, nccl_->coll, side), "ncclAllGather");
+  });
+}
+
 void NcclCommunicator::all_gather(const void* in, void* out, int64_t n, DType dtype) const {
   const bool device_in = on_device(in), device_out = on_device(out);
   ALIBI_CHECK_AS(DeviceError, device_in == device_out,
@@ -243,6 +265,12 @@ void NcclCommunicator::all_reduce_sum(void* data, int64_t n, DType dtype) const 
 void NcclCommunicator::all_reduce_max(void* data, int64_t n, DType dtype) const { host_.all_reduce_max(data, n, dtype); }
 Request NcclCommunicator::iall_reduce_sum(void* data, int64_t n, DType dtype) const {
   return host_.iall_reduce_sum(data, n, dtype);
+}
+Request NcclCommunicator::ireduce_scatter_sum(void* data, int64_t n, DType dtype) const {
+  return host_.ireduce_scatter_sum(data, n, dtype);
+}
+Request NcclCommunicator::iall_gather(void* data, int64_t n, DType dtype) const {
+  return host_.iall_gather(data, n, dtype);
 }
 void NcclCommunicator::all_gather(const void* in, void* out, int64_t n, DType dtype) const {
   host_.all_gather(in, out, n, dtype);

@@ -20,7 +20,7 @@
 // device memory "returns" before the data arrives; the data is there for the next kernel.
 // barrier() synchronizes the stream and then the hosts.
 //
-// Non-blocking calls (iall_reduce_sum, isend) run on this communicator's own high-priority
+// Non-blocking calls (iall_reduce_sum, ireduce_scatter_sum, iall_gather, isend) run on this communicator's own high-priority
 // side stream, after the work already enqueued on cuda_stream(); Request::wait() makes
 // cuda_stream() wait for them (cudaStreamWaitEvent) without blocking the host. So the DP
 // gradient all-reduce of one bucket overlaps the backward of the next blocks. Until wait(),
@@ -70,6 +70,8 @@ class NcclCommunicator : public Communicator {
   void all_reduce_sum(void* data, int64_t n, DType dtype) const override;
   void all_reduce_max(void* data, int64_t n, DType dtype) const override;
   Request iall_reduce_sum(void* data, int64_t n, DType dtype) const override;
+  Request ireduce_scatter_sum(void* data, int64_t n, DType dtype) const override;
+  Request iall_gather(void* data, int64_t n, DType dtype) const override;
   void all_gather(const void* in, void* out, int64_t n, DType dtype) const override;
   void broadcast(void* data, int64_t n, DType dtype, int root) const override;
   void send(const void* data, int64_t n, DType dtype, int dest, int tag) const override;

@@ -24,6 +24,8 @@ void add_train_options(po::options_description& desc, TrainOptions& t) {
       ("seed", po::value<uint64_t>(&t.seed)->default_value(t.seed), "seed of initialisation and data order")
       ("tp", po::value<int>(&t.tp)->default_value(t.tp), "tensor-parallel ranks (divides --heads and --ffn)")
       ("pp", po::value<int>(&t.pp)->default_value(t.pp), "pipeline stages (at most --layers); dp = ranks / (tp*pp)")
+      ("zero", po::value<int>(&t.zero)->default_value(t.zero),
+       "1: shard AdamW's moments over the data-parallel ranks (ZeRO-1: reduce-scatter grads, all-gather params); 0: replicate")
       ("device", po::value<Device>(&t.device)->default_value(t.device), "cpu | cuda")
       ("matmul-precision", po::value<MatmulPrecision>(&t.matmul_precision)->default_value(t.matmul_precision),
        "--device cuda: bf16 | tf32 tensor cores (fp32 accumulation) or exact fp32 products")
@@ -48,6 +50,8 @@ void TrainOptions::validate() const {
   ALIBI_CHECK_AS(ConfigError, beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1,
                  "--beta1 and --beta2 must be in [0, 1) (got " << beta1 << ", " << beta2 << ")");
   ALIBI_CHECK_AS(ConfigError, clip >= 0, "--clip must be >= 0 (0 turns clipping off; got " << clip << ")");
+  ALIBI_CHECK_AS(ConfigError, zero == 0 || zero == 1,
+                 "--zero must be 0 (replicated optimizer state) or 1 (ZeRO-1: sharded over DP); got " << zero);
   ALIBI_CHECK_AS(ConfigError, save_every >= 0, "--save-every must be >= 0 (got " << save_every << ")");
   ALIBI_CHECK_AS(ConfigError, keep >= 0, "--keep must be >= 0 (got " << keep << ")");
   ALIBI_CHECK_AS(ConfigError, log_every >= 1, "--log-every must be at least 1 (got " << log_every << ")");
@@ -71,7 +75,7 @@ OptionMap to_option_map(const ModelConfig& m, const TrainOptions& t) {
       {"grad-accum", str(t.grad_accum)}, {"steps", str(t.steps)}, {"lr", str(t.lr)},
       {"warmup", str(t.warmup)}, {"min-lr", str(t.min_lr)}, {"weight-decay", str(t.weight_decay)},
       {"beta1", str(t.beta1)}, {"beta2", str(t.beta2)}, {"clip", str(t.clip)}, {"seed", str(t.seed)},
-      {"device", enum_name(t.device)}, {"matmul-precision", enum_name(t.matmul_precision)}, {"tp", str(t.tp)}, {"pp", str(t.pp)}, {"save-every", str(t.save_every)}, {"keep", str(t.keep)},
+      {"device", enum_name(t.device)}, {"matmul-precision", enum_name(t.matmul_precision)}, {"tp", str(t.tp)}, {"pp", str(t.pp)}, {"zero", str(t.zero)}, {"save-every", str(t.save_every)}, {"keep", str(t.keep)},
       {"log-every", str(t.log_every)}, {"eval-every", str(t.eval_every)},
       {"eval-batches", str(t.eval_batches)},
   };

@@ -25,6 +25,7 @@ struct TrainOptions {
   uint64_t seed = 1234;               // initialisation and data order
   int tp = 1;                         // tensor-parallel ranks (heads, F and V split)
   int pp = 1;                         // pipeline stages (contiguous blocks); dp = world / (tp*pp)
+  int zero = 0;                       // 1: AdamW state sharded over DP (ZeRO-1); 0: replicated
   Device device = Device::cpu;        // cpu | cuda
   MatmulPrecision matmul_precision = MatmulPrecision::bf16;  // cuda products: bf16 | tf32 | fp32 (the CPU is fp32)
   std::string resume;                 // PATH | auto | "" (fresh)

@@ -11,6 +11,11 @@
 // A step: grad-accum micro-batches through the 1F1B schedule (the last micro-batch's
 // backward starts each block's DP all-reduce as soon as the block is done), the tied
 // embedding's two copies summed, the global grad-norm clip, AdamW on local shards.
+//
+// With --zero 1 (and dp > 1) the buckets reduce-scatter instead (parallel/data_parallel.h):
+// each DP rank keeps AdamW's m and v only for its shard of every bucket, clips and updates
+// that shard, and the buckets all-gather the updated parameters. Checkpoints still hold
+// whole tensors, so a run moves between --zero 0 and 1 and between dp sizes.
 #pragma once
 
 #include <vector>
@@ -58,17 +63,28 @@ class Trainer {
   Model<float>& model() { return model_; }
   const Sampler& sampler() const { return sampler_; }
   int64_t tokens_per_step() const;
+  // Whether AdamW's state is sharded over DP (--zero 1 with dp > 1).
+  bool zero() const { return buckets_.sharded(); }
+  // Under ZeRO-1, the range of each parameter's local block whose DP-summed gradient (and
+  // AdamW moments) this rank holds after a step; empty when not sharded.
+  const std::vector<ElementRange>& zero_shards() const { return adam_.slices(); }
 
  private:
+  // Under ZeRO-1: parameter i's AdamW moment shard as a whole tensor of the parameter's
+  // shape (each DP rank's slice in place, zeros elsewhere, summed over DP: the slices are
+  // disjoint). Collective over DP. Checkpoints build one at a time.
+  Tensor whole_moment(const std::vector<Tensor>& shards, size_t i) const;
+
   ModelConfig cfg_;
   TrainOptions opt_;
   const ProcessGrid& grid_;
   const Corpus& corpus_;
   Model<float> model_;
-  AdamW<float> adam_;
   Sampler sampler_;
   std::vector<int> bucket_of_layer_;  // global layer -> bucket (-1: not here); before buckets_, which fills it
+  std::vector<std::pair<int, size_t>> bucket_place_;  // parameter i -> (bucket, index in it); likewise
   GradBuckets buckets_;
+  AdamW<float> adam_;  // after buckets_: under ZeRO-1 its moments cover the buckets' shards
   std::vector<int32_t> inputs_, targets_;  // (M, B, T)
 };
 

@@ -104,3 +104,20 @@ expect_same_checkpoint() {
   done
   echo "ok: same checkpoint: /model and /optimizer of $(basename "$a") identical"
 }
+
+# expect_resumed_losses FULL RESUMED: the resumed run's metrics.jsonl (RESUMED) logged steps
+# 3 and 4 only, each within 1e-5 relative of the uninterrupted run's (FULL). Layouts that
+# differ only in the order of float sums drift by ~1e-7 relative per step; 1e-5 leaves room
+# for a few AdamW steps and still catches a wrongly restored tensor (O(1e-2) and up).
+expect_resumed_losses() {
+  python3 - "$1" "$2" <<'PY' || fail "losses after resuming $2 differ from $1"
+import json, sys
+full = {m["step"]: m["loss"] for m in map(json.loads, open(sys.argv[1]))}
+resumed = {m["step"]: m["loss"] for m in map(json.loads, open(sys.argv[2]))}
+assert sorted(resumed) == [3, 4], f"resumed run logged steps {sorted(resumed)}, expected 3 and 4"
+for step in (3, 4):
+    rel = abs(resumed[step] - full[step]) / abs(full[step])
+    print(f"  step {step}: uninterrupted {full[step]:.6f} resumed {resumed[step]:.6f} rel {rel:.1e}")
+    assert rel <= 1e-5, f"step {step}: relative difference {rel:.2e}"
+PY
+}
