@@ -97,8 +97,8 @@ ModelConfig model_config_from(const OptionMap& options) {
   try {
     po::store(po::parse_config_file(in, desc, /*allow_unregistered=*/true), vm);
     po::notify(vm);
-  } catch (const po::error& e) {
-    throw DataError(std::string("checkpoint /config: ") + e.what() + "; the checkpoint is damaged");
+  } catch (po::error& e) {
+    throw DataError("checkpoint /config: " + option_error_text(e) + "; the checkpoint is damaged");
   }
   return cfg;
 }
