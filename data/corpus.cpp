@@ -1,6 +1,8 @@
 // The corpus reader: open, validate against data/FORMAT.md, read token hyperslabs.
 #include "data/corpus.h"
 
+#include <filesystem>
+
 #include <cstdio>
 
 #include "runtime/error.h"
@@ -88,11 +90,21 @@ void Corpus::open_split(Split split) {
     fail(tokens.name(), std::string("element type ") + dtype_name(type) + " cannot hold " +
                             std::to_string(vocab_size()) + " token ids (expected uint16 or uint32)");
   d.n_tokens = shape[0];
+  // Every element is stored (no compression), so a shape the file's bytes cannot hold is
+  // damage; read whole, such a shape asked for terabytes (found by tests/fuzz/fuzz_hdf5).
+  const auto file_bytes = static_cast<int64_t>(std::filesystem::file_size(path_));
+  if (d.n_tokens > file_bytes / static_cast<int64_t>(dtype_size(type)))
+    fail(tokens.name(), "claims " + std::to_string(d.n_tokens) + " tokens, more than the file's " +
+                            std::to_string(file_bytes) + " bytes hold");
 
   h5::Dataset offsets_ds = file_.dataset(group + "/doc_offsets");
   const std::vector<int64_t> oshape = offsets_ds.shape();
   if (oshape.size() != 1 || oshape[0] < 1)
     fail(offsets_ds.name(), "expected a 1-D array of N_docs + 1 offsets");
+  if (oshape[0] > d.n_tokens + 1 || oshape[0] > file_bytes / 8)
+    fail(offsets_ds.name(), "claims " + std::to_string(oshape[0] - 1) + " documents, more than the " +
+                                std::to_string(d.n_tokens) + " tokens (each holds at least its EOS) or the file's " +
+                                std::to_string(file_bytes) + " bytes hold");
   // The offsets are 8 bytes per document, small next to the tokens: check them all.
   const std::vector<int64_t> offsets = offsets_ds.read_all<int64_t>();
   if (offsets.front() != 0) fail(offsets_ds.name(), "starts at " + std::to_string(offsets.front()) + ", not 0");

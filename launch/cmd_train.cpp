@@ -88,8 +88,9 @@ int cmd_train(int argc, char** argv) {
   // NCCL for the grid's tensors.
   const bool on_gpu = opt.device == Device::cuda;
   if (on_gpu) select_cuda_device(local_rank(MPI_COMM_WORLD));
+  const auto watchdog = std::make_shared<Watchdog>(MPI_COMM_WORLD, 60 * opt.timeout_minutes);
   const ProcessGrid grid =
-      ProcessGrid::create(MPI_COMM_WORLD, shape, cfg, on_gpu ? CommBackend::nccl : CommBackend::mpi);
+      ProcessGrid::create(MPI_COMM_WORLD, shape, cfg, on_gpu ? CommBackend::nccl : CommBackend::mpi, watchdog);
   const bool root = grid.rank() == 0;
   if (root) {
     std::error_code ec;
@@ -123,9 +124,17 @@ int cmd_train(int argc, char** argv) {
     }
   }
 
+  // A write the file system refuses (full, read-only, vanished directory) ends the job
+  // with kExitRequeue: once that is fixed, a requeue continues from the last checkpoint.
   auto save = [&] {
     const std::string path = checkpoint_path(opt.out_dir, trainer.steps_done());
-    trainer.save(path);
+    try {
+      Watchdog::Deadline deadline(*watchdog, "checkpoint write");
+      trainer.save(path);
+    } catch (Error& e) {
+      if (e.kind() == ErrorKind::io) e.set_exit_code(kExitRequeue);
+      throw;
+    }
     if (root) prune_checkpoints(opt.out_dir, opt.keep);
     return path;
   };
@@ -138,6 +147,7 @@ int cmd_train(int argc, char** argv) {
   const Clock::time_point start = Clock::now();
   for (int64_t step = trainer.steps_done(); step < opt.steps; ++step) {
     const Clock::time_point t0 = Clock::now();
+    watchdog->set_step(step + 1);
     const double lr = lr_at(step, schedule);
     const StepResult r = trainer.step(lr);
     StepMetrics m;

@@ -43,7 +43,8 @@ void print_usage() {
 // a moment so that rank 0's abort ends them unprinted. A rank still alive after the wait
 // had the error alone and prints it itself. Any other error may be one rank's own (its
 // shard unreadable): that rank prints it at once, with its rank and host.
-void report(alibi::ErrorKind error_kind, const char* kind, const char* what) {
+// `code` is the exit status (alibi::kExitRequeue for a failure a requeue can fix).
+void report(alibi::ErrorKind error_kind, const char* kind, const char* what, int code = 1) {
   int rank = 0, world = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &world);
@@ -60,7 +61,7 @@ void report(alibi::ErrorKind error_kind, const char* kind, const char* what) {
     std::fprintf(stderr, "alibi: %s: %s\n", kind, what);
   }
   std::fflush(stderr);
-  if (world > 1) MPI_Abort(MPI_COMM_WORLD, 1);
+  if (world > 1) MPI_Abort(MPI_COMM_WORLD, code);
 }
 
 }  // namespace
@@ -83,8 +84,8 @@ int main(int argc, char** argv) {
       try {
         code = command->run(argc - 1, argv + 1);
       } catch (const alibi::Error& e) {
-        report(e.kind(), alibi::error_kind_name(e.kind()), e.what());
-        code = 1;
+        report(e.kind(), alibi::error_kind_name(e.kind()), e.what(), e.exit_code());
+        code = e.exit_code();
       } catch (const std::exception& e) {
         report(alibi::ErrorKind::internal, "error", e.what());
         code = 1;

@@ -56,8 +56,19 @@ std::vector<std::string> Communicator::all_gather_strings(const std::string& min
   return out;
 }
 
+void Request::wait_mpi() {
+  if (dog_) {
+    dog_->wait(&request_, site_);
+  } else if (request_ != MPI_REQUEST_NULL) {
+    check_mpi(MPI_Wait(&request_, MPI_STATUS_IGNORE), "MPI_Wait");
+  }
+}
+
 void Request::complete_quietly() noexcept {
-  if (request_ != MPI_REQUEST_NULL) MPI_Wait(&request_, MPI_STATUS_IGNORE);
+  try {
+    wait_mpi();
+  } catch (...) {
+  }
   if (pending_) {
     // A destructor must not throw; a failed CUDA call shows again at the next checked one.
     try {
@@ -74,6 +85,8 @@ Request& Request::operator=(Request&& o) noexcept {
     request_ = o.request_;
     o.request_ = MPI_REQUEST_NULL;
     pending_ = std::move(o.pending_);
+    dog_ = o.dog_;
+    site_ = o.site_;
   }
   return *this;
 }
@@ -81,7 +94,7 @@ Request& Request::operator=(Request&& o) noexcept {
 Request::~Request() { complete_quietly(); }
 
 void Request::wait() {
-  if (request_ != MPI_REQUEST_NULL) check_mpi(MPI_Wait(&request_, MPI_STATUS_IGNORE), "MPI_Wait");
+  wait_mpi();
   if (pending_) {
     pending_->wait();
     pending_.reset();
@@ -96,7 +109,8 @@ bool Request::done() {
   return flag != 0;
 }
 
-MpiCommunicator::MpiCommunicator(MPI_Comm comm, bool owned) : comm_(comm), owned_(owned) {
+MpiCommunicator::MpiCommunicator(MPI_Comm comm, bool owned, std::shared_ptr<Watchdog> dog, const char* name)
+    : comm_(comm), owned_(owned), dog_(std::move(dog)), name_(name) {
   check_mpi(MPI_Comm_rank(comm_, &rank_), "MPI_Comm_rank");
   check_mpi(MPI_Comm_size(comm_, &size_), "MPI_Comm_size");
 }
@@ -107,20 +121,35 @@ MpiCommunicator::~MpiCommunicator() {
   if (owned_ && !finalized) MPI_Comm_free(&comm_);
 }
 
+template <class Blocking, class Start>
+void MpiCommunicator::run(const char* call, const char* op, int peer, Blocking blocking, Start start) const {
+  if (!watched()) return check_mpi(blocking(), call);
+  MPI_Request r;
+  check_mpi(start(&r), call);
+  dog_->wait(&r, site(op, peer));
+}
+
 void MpiCommunicator::all_reduce_sum(void* data, int64_t n, DType dtype) const {
   if (size_ == 1) return;
-  check_mpi(MPI_Allreduce(MPI_IN_PLACE, data, count_of(n), mpi_type(dtype), MPI_SUM, comm_), "MPI_Allreduce");
+  const int count = count_of(n);
+  run("MPI_Allreduce", "all-reduce", -1,
+      [&] { return MPI_Allreduce(MPI_IN_PLACE, data, count, mpi_type(dtype), MPI_SUM, comm_); },
+      [&](MPI_Request* r) { return MPI_Iallreduce(MPI_IN_PLACE, data, count, mpi_type(dtype), MPI_SUM, comm_, r); });
 }
 
 void MpiCommunicator::all_reduce_max(void* data, int64_t n, DType dtype) const {
   if (size_ == 1) return;
-  check_mpi(MPI_Allreduce(MPI_IN_PLACE, data, count_of(n), mpi_type(dtype), MPI_MAX, comm_), "MPI_Allreduce");
+  const int count = count_of(n);
+  run("MPI_Allreduce", "all-reduce", -1,
+      [&] { return MPI_Allreduce(MPI_IN_PLACE, data, count, mpi_type(dtype), MPI_MAX, comm_); },
+      [&](MPI_Request* r) { return MPI_Iallreduce(MPI_IN_PLACE, data, count, mpi_type(dtype), MPI_MAX, comm_, r); });
 }
 
 Request MpiCommunicator::iall_reduce_sum(void* data, int64_t n, DType dtype) const {
   if (size_ == 1) return Request();
   MPI_Request r;
   check_mpi(MPI_Iallreduce(MPI_IN_PLACE, data, count_of(n), mpi_type(dtype), MPI_SUM, comm_, &r), "MPI_Iallreduce");
+  if (watched()) return Request(r, dog_.get(), site("all-reduce"));
   return Request(r);
 }
 
@@ -176,30 +205,43 @@ Request MpiCommunicator::iall_gather(void* data, int64_t n, DType dtype) const {
 }
 
 void MpiCommunicator::all_gather(const void* in, void* out, int64_t n, DType dtype) const {
-  check_mpi(MPI_Allgather(in, count_of(n), mpi_type(dtype), out, count_of(n), mpi_type(dtype), comm_),
-            "MPI_Allgather");
+  const int count = count_of(n);
+  const MPI_Datatype type = mpi_type(dtype);
+  run("MPI_Allgather", "all-gather", -1, [&] { return MPI_Allgather(in, count, type, out, count, type, comm_); },
+      [&](MPI_Request* r) { return MPI_Iallgather(in, count, type, out, count, type, comm_, r); });
 }
 
 void MpiCommunicator::broadcast(void* data, int64_t n, DType dtype, int root) const {
   if (size_ == 1) return;
-  check_mpi(MPI_Bcast(data, count_of(n), mpi_type(dtype), root, comm_), "MPI_Bcast");
+  const int count = count_of(n);
+  run("MPI_Bcast", "broadcast", -1, [&] { return MPI_Bcast(data, count, mpi_type(dtype), root, comm_); },
+      [&](MPI_Request* r) { return MPI_Ibcast(data, count, mpi_type(dtype), root, comm_, r); });
 }
 
 void MpiCommunicator::send(const void* data, int64_t n, DType dtype, int dest, int tag) const {
-  check_mpi(MPI_Send(data, count_of(n), mpi_type(dtype), dest, tag, comm_), "MPI_Send");
+  const int count = count_of(n);
+  run("MPI_Send", "send", dest, [&] { return MPI_Send(data, count, mpi_type(dtype), dest, tag, comm_); },
+      [&](MPI_Request* r) { return MPI_Isend(data, count, mpi_type(dtype), dest, tag, comm_, r); });
 }
 
 void MpiCommunicator::recv(void* data, int64_t n, DType dtype, int source, int tag) const {
-  check_mpi(MPI_Recv(data, count_of(n), mpi_type(dtype), source, tag, comm_, MPI_STATUS_IGNORE), "MPI_Recv");
+  const int count = count_of(n);
+  run("MPI_Recv", "recv", source,
+      [&] { return MPI_Recv(data, count, mpi_type(dtype), source, tag, comm_, MPI_STATUS_IGNORE); },
+      [&](MPI_Request* r) { return MPI_Irecv(data, count, mpi_type(dtype), source, tag, comm_, r); });
 }
 
 Request MpiCommunicator::isend(const void* data, int64_t n, DType dtype, int dest, int tag) const {
   MPI_Request r;
   check_mpi(MPI_Isend(data, count_of(n), mpi_type(dtype), dest, tag, comm_, &r), "MPI_Isend");
+  if (watched()) return Request(r, dog_.get(), site("send", dest));
   return Request(r);
 }
 
-void MpiCommunicator::barrier() const { check_mpi(MPI_Barrier(comm_), "MPI_Barrier"); }
+void MpiCommunicator::barrier() const {
+  run("MPI_Barrier", "barrier", -1, [&] { return MPI_Barrier(comm_); },
+      [&](MPI_Request* r) { return MPI_Ibarrier(comm_, r); });
+}
 
 void SelfCommunicator::all_gather(const void* in, void* out, int64_t n, DType dtype) const {
   std::memcpy(out, in, static_cast<size_t>(n) * dtype_size(dtype));

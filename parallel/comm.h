@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "parallel/watchdog.h"
 #include "runtime/tensor.h"
 
 namespace alibi {
@@ -33,8 +34,11 @@ class Request {
 
   Request() = default;
   explicit Request(MPI_Request r) : request_(r) {}
+  // An MPI request that wait() completes under the watchdog (which must outlive it).
+  Request(MPI_Request r, Watchdog* dog, const WaitSite& site) : request_(r), dog_(dog), site_(site) {}
   explicit Request(std::unique_ptr<Pending> pending) : pending_(std::move(pending)) {}
-  Request(Request&& o) noexcept : request_(o.request_), pending_(std::move(o.pending_)) {
+  Request(Request&& o) noexcept
+      : request_(o.request_), pending_(std::move(o.pending_)), dog_(o.dog_), site_(o.site_) {
     o.request_ = MPI_REQUEST_NULL;
   }
   Request& operator=(Request&& o) noexcept;
@@ -46,8 +50,11 @@ class Request {
 
  private:
   void complete_quietly() noexcept;  // wait() for destructors: never throws
+  void wait_mpi();
   MPI_Request request_ = MPI_REQUEST_NULL;
   std::unique_ptr<Pending> pending_;
+  Watchdog* dog_ = nullptr;
+  WaitSite site_;
 };
 
 class Communicator {
@@ -91,9 +98,12 @@ class Communicator {
 };
 
 // An MPI communicator it owns (freed on destruction) or borrows (MPI_COMM_WORLD/SELF).
+// Given an enabled watchdog, every operation is made non-blocking and completed under it
+// (watchdog.h); `name` is how the watchdog's line calls this communicator.
 class MpiCommunicator : public Communicator {
  public:
-  explicit MpiCommunicator(MPI_Comm comm, bool owned = false);
+  explicit MpiCommunicator(MPI_Comm comm, bool owned = false, std::shared_ptr<Watchdog> dog = nullptr,
+                           const char* name = "world");
   ~MpiCommunicator() override;
   MpiCommunicator(const MpiCommunicator&) = delete;
   MpiCommunicator& operator=(const MpiCommunicator&) = delete;
@@ -114,9 +124,21 @@ class MpiCommunicator : public Communicator {
   MPI_Comm mpi_comm() const override { return comm_; }
 
  private:
+  bool watched() const { return dog_ && dog_->enabled(); }
+  WaitSite site(const char* op, int peer = -1) const {
+    return WaitSite{name_, op, peer < 0 ? ++seq_ : ++messages_, peer, comm_};
+  }
+  // Runs a blocking MPI call, or under the watchdog its non-blocking form and a polled wait.
+  template <class Blocking, class Start>
+  void run(const char* call, const char* op, int peer, Blocking blocking, Start start) const;
+
   MPI_Comm comm_;
   bool owned_;
   int rank_ = 0, size_ = 1;
+  std::shared_ptr<Watchdog> dog_;
+  const char* name_;
+  mutable uint64_t seq_ = 0;       // collectives so far (watched only): the same on every member
+  mutable uint64_t messages_ = 0;  // sends and receives so far (watched only)
 };
 
 // One process: collectives are the identity; point-to-point is an error.

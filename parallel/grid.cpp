@@ -43,7 +43,7 @@ ProcessGrid ProcessGrid::single() {
 }
 
 ProcessGrid ProcessGrid::create(MPI_Comm world, const GridShape& shape, const ModelConfig& model,
-                                CommBackend backend) {
+                                CommBackend backend, std::shared_ptr<Watchdog> watchdog) {
   int rank = 0, size = 1;
   check_mpi(MPI_Comm_rank(world, &rank), "MPI_Comm_rank");
   check_mpi(MPI_Comm_size(world, &size), "MPI_Comm_size");
@@ -53,19 +53,19 @@ ProcessGrid ProcessGrid::create(MPI_Comm world, const GridShape& shape, const Mo
   g.rank_ = rank;
   g.coord_ = grid_coord(shape, rank);
   const GridCoord& c = g.coord_;
-  g.world_ = std::make_shared<MpiCommunicator>(world);
-  auto split = [&](int color, int key) -> std::shared_ptr<Communicator> {
+  g.world_ = std::make_shared<MpiCommunicator>(world, /*owned=*/false, watchdog, "world");
+  auto split = [&](int color, int key, const char* name) -> std::shared_ptr<Communicator> {
     MPI_Comm comm;
     check_mpi(MPI_Comm_split(world, color, key, &comm), "MPI_Comm_split");
-    if (backend == CommBackend::nccl) return std::make_shared<NcclCommunicator>(comm, /*owned=*/true);
-    return std::make_shared<MpiCommunicator>(comm, /*owned=*/true);
+    if (backend == CommBackend::nccl) return std::make_shared<NcclCommunicator>(comm, /*owned=*/true, watchdog, name);
+    return std::make_shared<MpiCommunicator>(comm, /*owned=*/true, watchdog, name);
   };
-  g.tp_ = split(c.dp_rank + shape.dp * c.pp_rank, c.tp_rank);
-  g.dp_ = split(c.tp_rank + shape.tp * c.pp_rank, c.dp_rank);
-  g.pp_ = split(c.tp_rank + shape.tp * c.dp_rank, c.pp_rank);
+  g.tp_ = split(c.dp_rank + shape.dp * c.pp_rank, c.tp_rank, "tp");
+  g.dp_ = split(c.tp_rank + shape.tp * c.pp_rank, c.dp_rank, "dp");
+  g.pp_ = split(c.tp_rank + shape.tp * c.dp_rank, c.pp_rank, "pp");
   // Every rank joins a split; the middle stages get their own (unused) singleton groups.
   const bool end_stage = c.pp_rank == 0 || c.pp_rank == shape.pp - 1;
-  g.embedding_ = split(end_stage ? c.tp_rank + shape.tp * c.dp_rank : shape.tp * shape.dp + rank, c.pp_rank);
+  g.embedding_ = split(end_stage ? c.tp_rank + shape.tp * c.dp_rank : shape.tp * shape.dp + rank, c.pp_rank, "embedding");
   return g;
 }
 

@@ -67,8 +67,9 @@ enum class CommBackend { mpi, nccl };
 class ProcessGrid {
  public:
   // Splits `world` into TP, PP, DP and embedding communicators (collective over world).
+  // With a watchdog, every MPI wait of theirs runs under it (watchdog.h).
   static ProcessGrid create(MPI_Comm world, const GridShape& shape, const ModelConfig& model,
-                            CommBackend backend = CommBackend::mpi);
+                            CommBackend backend = CommBackend::mpi, std::shared_ptr<Watchdog> watchdog = nullptr);
   // One process, every communicator of size 1.
   static ProcessGrid single();
 

@@ -132,7 +132,8 @@ struct NcclCommunicator::Nccl {
   }
 };
 
-NcclCommunicator::NcclCommunicator(MPI_Comm comm, bool owned) : host_(comm, owned), nccl_(std::make_unique<Nccl>()) {
+NcclCommunicator::NcclCommunicator(MPI_Comm comm, bool owned, std::shared_ptr<Watchdog> dog, const char* name)
+    : host_(comm, owned, std::move(dog), name), nccl_(std::make_unique<Nccl>()) {
   if (size() == 1) return;  // collectives are the identity: no NCCL (see the header)
   require_cuda_device("an NCCL communicator");
   ncclUniqueId id{};
@@ -253,7 +254,8 @@ Request NcclCommunicator::isend(const void* data, int64_t n, DType dtype, int de
 
 struct NcclCommunicator::Nccl {};
 
-NcclCommunicator::NcclCommunicator(MPI_Comm comm, bool owned) : host_(comm, owned) {
+NcclCommunicator::NcclCommunicator(MPI_Comm comm, bool owned, std::shared_ptr<Watchdog> dog, const char* name)
+    : host_(comm, owned, std::move(dog), name) {
   ALIBI_CHECK_AS(DeviceError, false,
                  "this build has no CUDA backend (nvcc was not found when it was configured), so no NCCL "
                  "communicator: run with --device cpu, or rebuild with the CUDA toolkit installed");

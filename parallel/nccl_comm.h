@@ -60,7 +60,9 @@ class NcclCommunicator : public Communicator {
   // Collective over `comm`: rank 0 makes the NCCL id and broadcasts it over MPI; every rank
   // initialises on its current CUDA device (select it first). Frees `comm` on destruction
   // when `owned`. Throws DeviceError in a build without CUDA or where NCCL fails.
-  explicit NcclCommunicator(MPI_Comm comm, bool owned = false);
+  // `dog` and `name`: the host path's watchdog (MpiCommunicator).
+  explicit NcclCommunicator(MPI_Comm comm, bool owned = false, std::shared_ptr<Watchdog> dog = nullptr,
+                            const char* name = "world");
   ~NcclCommunicator() override;
   NcclCommunicator(const NcclCommunicator&) = delete;
   NcclCommunicator& operator=(const NcclCommunicator&) = delete;

@@ -60,6 +60,9 @@ void add_model_options(po::options_description& desc, ModelConfig& model);
 // line gives them). Unknown options, missing or malformed values and unreadable config
 // files throw ConfigError naming the option. `fallback_ini` ("name=value" lines, e.g. a
 // checkpoint's options) applies below both the command line and --config.
+// e.what() of a Boost.ProgramOptions error, safe for any value the user gave (see config.cpp).
+std::string option_error_text(po::error& e);
+
 bool parse_command_line(const std::string& command, int argc, const char* const* argv,
                         const po::options_description& desc, po::variables_map& vm,
                         const po::positional_options_description* positional = nullptr,

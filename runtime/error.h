@@ -11,6 +11,12 @@ namespace alibi {
 
 enum class ErrorKind { internal, config, data, io, shape, device };
 
+// The exit status of a failure the job can be requeued after once its cause is fixed: a
+// full, read-only or vanished checkpoint directory, a rank that stopped answering (the
+// watchdog). sysexits.h's EX_TEMPFAIL. The sbatch scripts in launch/slurm hold such a job
+// in the queue (scontrol requeuehold) instead of ending it as failed or done.
+constexpr int kExitRequeue = 75;
+
 const char* error_kind_name(ErrorKind kind);
 
 class Error : public std::runtime_error {
@@ -18,9 +24,13 @@ class Error : public std::runtime_error {
   Error(ErrorKind kind, const std::string& message)
       : std::runtime_error(message), kind_(kind) {}
   ErrorKind kind() const { return kind_; }
+  // The process's exit status: 1, or kExitRequeue for a failure worth a requeue.
+  int exit_code() const { return exit_code_; }
+  void set_exit_code(int code) { exit_code_ = code; }
 
  private:
   ErrorKind kind_;
+  int exit_code_ = 1;
 };
 
 // An invalid option, flag or config value; the message names the option and the fix.

@@ -34,6 +34,7 @@ struct TrainOptions {
   int64_t log_every = 10;             // steps between log lines when stdout is not a terminal
   int64_t eval_every = 200;           // steps between validation losses (0: only at the end)
   int eval_batches = 16;              // validation batches of micro-batch windows each
+  double timeout_minutes = 10;        // watchdog: longest wait on other ranks (0: off); not saved
 
   void validate() const;  // ConfigError naming the option and the fix
 };

@@ -214,6 +214,16 @@ slurm_train() {
     # hand under the same --job-name and resumes from the same out-dir.
     slurm_log "training step ended with status $rc after SIGTERM; not requeued by this script;" \
       "resubmit with --job-name=$SLURM_JOB_NAME to continue from the newest checkpoint"
+  elif [[ $rc -eq 75 ]]; then
+    # 75 (kExitRequeue, runtime/error.h): a failure a requeue can fix once its cause is gone:
+    # the checkpoint directory full, read-only or vanished, or a rank that stopped answering
+    # (the watchdog, --timeout-minutes). Held, not ended: the job keeps its id, name and
+    # out-dir, and `scontrol release` after the fix resumes it from the newest checkpoint.
+    slurm_log "training step ended with status 75 (requeue after fixing; see the 'alibi:' line in $log):" \
+      "holding job $SLURM_JOB_ID in the queue; fix the cause, then: scontrol release $SLURM_JOB_ID"
+    scontrol requeuehold "$SLURM_JOB_ID" ||
+      slurm_die "scontrol requeuehold $SLURM_JOB_ID failed: submit with --requeue (and JobRequeue allowed)"
+    return 0
   elif [[ $rc -ne 0 ]]; then
     slurm_log "training step failed with status $rc; see $log; resubmitting with" \
       "--job-name=$SLURM_JOB_NAME continues from the newest checkpoint"

@@ -20,16 +20,17 @@ expect_intact() {
   "$ALIBI" check "$1/step_00000002.h5" >/dev/null || fail "the previous checkpoint was damaged"
 }
 
-# Serial: exactly one line, exit 1.
+# Serial: exactly one line, exit 75 (requeue once the disk has room: launch/slurm holds the job).
 expect_error full-disk "step_00000004\.h5\.tmp: cannot flush the file: No space left on device" \
   "$ALIBI" train "${args[@]}" --steps 6 --out-dir "$mnt/one"
+[[ $EXPECT_ERROR_CODE -eq 75 ]] || fail "full disk: exit $EXPECT_ERROR_CODE, expected 75 (requeue after fixing)"
 expect_intact "$mnt/one"
 rm -rf "$mnt/one"
 
 # Two ranks at tp=2: every rank says it (mpirun adds its own lines), exit non-zero, no crash.
 code=0
 mpirun -np 2 "$ALIBI" train "${args[@]}" --steps 6 --tp 2 --out-dir "$mnt/two" >"$WORK/two.out" 2>"$WORK/two.err" || code=$?
-[[ $code -ne 0 && $code -ne 139 ]] || { cat "$WORK/two.err" >&2; fail "mpirun exited $code"; }
+[[ $code -eq 75 ]] || { cat "$WORK/two.err" >&2; fail "mpirun exited $code, expected 75 (requeue after fixing)"; }
 grep -q "Segmentation\|signal" "$WORK/two.err" && { cat "$WORK/two.err" >&2; fail "a rank crashed"; }
 for r in 0 1; do
   grep -qE "step_00000004\.h5\.tmp: cannot flush the file.*\(rank $r on " "$WORK/two.err" ||

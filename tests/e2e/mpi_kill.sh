@@ -27,12 +27,7 @@ kill -0 $mpirun_pid 2>/dev/null || { cat "$WORK/killed.out" >&2; fail "the run e
 lines=$(metrics_lines)
 ((lines < steps)) || fail "the run finished before it could be killed"
 
-# Rank 1: of the processes whose command line names this out-dir (mpirun's own included),
-# the one whose environment says OMPI_COMM_WORLD_RANK=1.
-victim=""
-for pid in $(pgrep -f -- "--out-dir $run"); do
-  if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=1"; then victim=$pid; fi
-done
+victim=$(rank_pid "--out-dir $run" 1)
 [[ -n $victim ]] || fail "rank 1's process not found (pgrep -f -- '--out-dir $run')"
 t0=$EPOCHREALTIME
 kill -KILL "$victim"

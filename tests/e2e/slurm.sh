@@ -185,6 +185,43 @@ preempted_job() {
   expect_same_checkpoint "$run/step_$(printf %08d $steps).h5" "$WORK/ref/step_$(printf %08d $steps).h5"
 }
 
+# stuck_rank_job LAUNCHER: a rank stopped (SIGSTOP: a stuck node) under the watchdog
+# (--timeout-minutes 0.05 = 3 s): the step ends with status 75, and the batch script holds
+# the job in the queue (requeue after fixing), neither completed nor failed.
+stuck_rank_job() {
+  local launcher=$1 name=e2e-stuck-$1 jid
+  jid=$(ALIBI_LAUNCHER=$launcher sbatch --parsable --job-name="$name" --ntasks=2 --cpus-per-task=1 --time=10 \
+    "$SRC/launch/slurm/cpu_single_node.sbatch" --data "$WORK/c.h5" --layers 2 --channels 32 --heads 4 --seq-len 32 \
+    --micro-batch 2 --steps 100000 --save-every 0 --eval-every 0 --log-every 1000 --timeout-minutes 0.05) ||
+    fail "sbatch failed"
+  local out=$WORK/$name-$jid.out run=$WORK/runs/$name victim=""
+  for _ in $(seq 600); do
+    [[ $({ wc -l <"$run/metrics.jsonl"; } 2>/dev/null || echo 0) -ge 20 ]] && victim=$(rank_pid "--out-dir $run" 1)
+    [[ -n $victim ]] && break
+    [[ -n $(squeue -h -j "$jid" -o %T 2>/dev/null) ]] || break
+    sleep 0.1
+  done
+  [[ -n $victim ]] || { cat "$out" >&2; fail "$launcher: rank 1 of job $jid not found training"; }
+  kill -STOP "$victim"
+  local state="" reason=""
+  for _ in $(seq 240); do
+    state=$(scontrol show job "$jid" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p')
+    reason=$(scontrol show job "$jid" 2>/dev/null | sed -n 's/.*Reason=\([A-Za-z_]*\).*/\1/p')
+    [[ $state == PENDING && ${reason,,} == *held* ]] && break
+    [[ $state == COMPLETED || $state == FAILED || $state == CANCELLED ]] && break
+    sleep 0.25
+  done
+  kill -KILL "$victim" 2>/dev/null || true
+  [[ $state == PENDING && ${reason,,} == *held* ]] ||
+    { cat "$out" >&2; fail "$launcher: job $jid is $state ($reason), expected PENDING and held after status 75"; }
+  grep -qE "alibi: watchdog: .* rank 1 .* never arrived" "$out" || { cat "$out" >&2; fail "$launcher: no watchdog line"; }
+  grep -q "ended with status 75 .*holding job $jid" "$out" || { cat "$out" >&2; fail "$launcher: no 'holding job' line"; }
+  scancel "$jid"
+  echo "ok: $launcher: a stopped rank -> watchdog -> status 75 -> job $jid held in the queue ($reason)"
+}
+
+stuck_rank_job mpirun
+stuck_rank_job srun
 preempted_job srun     # srun --mpi=pmix: srun forwards the SIGUSR1 to its tasks
 preempted_job mpirun   # Open MPI's mpirun inside the allocation forwards SIGUSR1 too
 echo "ok: slurm preemption and requeue"

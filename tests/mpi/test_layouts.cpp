@@ -180,9 +180,13 @@ struct Layout {
   int zero = 0;  // --zero
 };
 
-void expect_same_training(const Layout& layout, int heads, int layers) {
+// watched: the grid's communicators run under an enabled watchdog (non-blocking MPI calls
+// completed by polling, as `alibi train` runs them by default), else blocking calls.
+void expect_same_training(const Layout& layout, int heads, int layers, bool watched) {
   const ModelConfig cfg = tiny_model(heads, layers);
-  const ProcessGrid grid = ProcessGrid::create(MPI_COMM_WORLD, {layout.tp, layout.pp, layout.dp}, cfg);
+  auto dog = watched ? std::make_shared<Watchdog>(MPI_COMM_WORLD, 600.0) : nullptr;
+  const ProcessGrid grid =
+      ProcessGrid::create(MPI_COMM_WORLD, {layout.tp, layout.pp, layout.dp}, cfg, CommBackend::mpi, dog);
   Corpus corpus(corpus_path());
   const int mb = 2;
   Trainer dist(cfg, tiny_options(mb, layout.zero), grid, corpus);
@@ -231,22 +235,22 @@ std::vector<Layout> layouts_for_world(int n) {
 }
 
 // expect_same_training over every layout that fits this world.
-void expect_every_layout_trains_the_same(int heads, int layers) {
+void expect_every_layout_trains_the_same(int heads, int layers, bool watched) {
   for (const Layout& l : layouts_for_world(world_size())) {
     SCOPED_TRACE("tp=" + std::to_string(l.tp) + " pp=" + std::to_string(l.pp) + " dp=" + std::to_string(l.dp) +
                  " zero=" + std::to_string(l.zero));
-    expect_same_training(l, heads, layers);
+    expect_same_training(l, heads, layers, watched);
   }
 }
 
 TEST(Layouts, ReproduceSingleProcessWith8Heads) {
   if (layouts_for_world(world_size()).empty()) GTEST_SKIP() << "no layout for " << world_size() << " ranks";
-  expect_every_layout_trains_the_same(8, 3);  // 3 layers: an uneven pipeline split
+  expect_every_layout_trains_the_same(8, 3, /*watched=*/false);  // 3 layers: an uneven pipeline split
 }
 
 TEST(Layouts, ReproduceSingleProcessWith12Heads) {
   if (layouts_for_world(world_size()).empty()) GTEST_SKIP() << "no layout for " << world_size() << " ranks";
-  expect_every_layout_trains_the_same(12, 2);
+  expect_every_layout_trains_the_same(12, 2, /*watched=*/true);  // the watchdog's non-blocking calls
 }
 
 TEST(Layouts, EachRankComputesTheSlopesOfItsOwnHeads) {

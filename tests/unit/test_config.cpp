@@ -122,6 +122,28 @@ TEST(Config, MalformedValueIsNamed) {
   EXPECT_TRUE(contains(msg, "eight")) << msg;
 }
 
+// Boost 1.74 replaces placeholders in its messages until none is left, so a value that
+// itself holds one ("%value%") looped forever: `--layers %value%` hung alibi. Found by
+// tests/fuzz/fuzz_config (its input: tests/fuzz/regressions/config/). Without the fix
+// these never return (ctest's timeout fails them).
+TEST(Config, PlaceholderInAValueIsQuotedNotExpandedForever) {
+  std::string msg = parse_error({"--layers", "%value%"});
+  EXPECT_TRUE(contains(msg, "--layers")) << msg;
+  EXPECT_TRUE(contains(msg, "%25value%25")) << msg;
+  const std::string ini = write_ini("alibi_test_placeholder.ini", "heads = x%value%%canonical_option%\n");
+  msg = parse_error({"--config", ini});
+  EXPECT_TRUE(contains(msg, "heads")) << msg;
+  EXPECT_TRUE(contains(msg, ini)) << msg;
+  std::remove(ini.c_str());
+}
+
+TEST(Config, PlaceholderInAnUnknownOptionNameEnds) {
+  const std::string ini = write_ini("alibi_test_placeholder_name.ini", "%value% = 3\n");
+  const std::string msg = parse_error({"--config", ini});
+  EXPECT_TRUE(contains(msg, ini)) << msg;
+  std::remove(ini.c_str());
+}
+
 TEST(Config, UnreadableConfigFileIsNamed) {
   const std::string msg = parse_error({"--config", "/nonexistent/dir/model.ini"});
   EXPECT_TRUE(contains(msg, "--config")) << msg;

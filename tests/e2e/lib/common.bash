@@ -35,16 +35,30 @@ e2e_exit() {
 trap 'e2e_exit $?' EXIT
 
 # expect_error NAME PATTERN CMD...: CMD must exit non-zero with exactly one line on stderr
-# matching PATTERN (a grep -E regex).
+# matching PATTERN (a grep -E regex). Its status is left in EXPECT_ERROR_CODE.
 expect_error() {
   local name=$1 pattern=$2; shift 2
   local err="$WORK/$name.err" code=0
   "$@" >"$WORK/$name.out" 2>"$err" || code=$?
+  EXPECT_ERROR_CODE=$code  # for a test that also checks the status
   [[ $code -ne 0 ]] || fail "$name: exit code 0, expected an error"
   local lines; lines=$(wc -l <"$err")
   [[ $lines -eq 1 ]] || { cat "$err" >&2; fail "$name: $lines lines on stderr, expected 1"; }
   grep -qE -e "$pattern" "$err" || { cat "$err" >&2; fail "$name: error does not match /$pattern/"; }
   echo "ok: $name: $(cat "$err")"
+}
+
+# rank_pid PATTERN RANK: the pid of MPI rank RANK among the processes whose command line
+# contains PATTERN (unique to the job, e.g. its --out-dir): the one whose environment says
+# OMPI_COMM_WORLD_RANK=RANK (mpirun) or PMIX_RANK=RANK (srun --mpi=pmix). Empty when none.
+rank_pid() {
+  local pattern=$1 rank=$2 pid
+  for pid in $(pgrep -f -- "$pattern"); do
+    if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qxE "(OMPI_COMM_WORLD_RANK|PMIX_RANK)=$rank"; then
+      echo "$pid"
+      return
+    fi
+  done
 }
 
 # make_repeated_corpus DIR: three documents of a short text repeated; each byte of the

@@ -1,0 +1,94 @@
+// The collective watchdog (`alibi train --timeout-minutes M`): a rank that waits on the
+// others longer than M ends the job with one line naming the operation, the step and the
+// ranks that never arrived, and exit status kExitRequeue, instead of waiting forever for
+// a stopped or lost rank.
+//
+//   auto dog = std::make_shared<Watchdog>(MPI_COMM_WORLD, 60 * opt.timeout_minutes);  // collective
+//   ProcessGrid grid = ProcessGrid::create(MPI_COMM_WORLD, shape, cfg, backend, dog);
+//   dog->set_step(step + 1);                     // the step the line names
+//   { Watchdog::Deadline d(*dog, "checkpoint write"); write_checkpoint(...); }
+//
+// How it learns who never arrived: every MPI call of the grid's communicators is made in
+// its non-blocking form and completed by Watchdog::wait, which polls it against the
+// deadline and, while polling, answers questions on a side channel (the watchdog's own
+// duplicate of the world). A rank past the deadline asks every other rank what it is
+// waiting in. A member of the operation that answers "that same operation" (the same
+// communicator and the same count of operations on it) has arrived; one that answers with
+// another operation, or not at all (stopped, lost, still computing), has not. The lowest
+// timed-out rank prints the line; MPI_Abort ends every rank.
+//
+// A checkpoint write cannot be polled (HDF5's collective I/O blocks inside MPI-IO): a
+// Deadline guards it with a timer thread that ends the process when it runs past M; the
+// barrier before the write names the ranks that never came to it.
+//
+// Not polled: the NCCL path's device operations (they are enqueued, not waited on; a hang
+// shows at the next host wait, which is an MPI call of the same grid, or cuda_synchronize).
+#pragma once
+
+#include <mpi.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace alibi {
+
+// What a rank is waiting in: the line names it; the side channel compares it.
+struct WaitSite {
+  const char* comm = "";  // "tp", "dp", "pp", "embedding", "world"
+  const char* op = "";    // "all-reduce", "recv", ...
+  uint64_t seq = 0;       // operations on `comm` so far: equal on every member for a collective
+  int peer = -1;          // the other end of a message (a rank of `comm`), -1 for a collective
+  MPI_Comm mpi = MPI_COMM_NULL;
+};
+
+class Watchdog {
+ public:
+  // Collective over `world` (duplicates it). timeout_s <= 0: off (waits block as before).
+  Watchdog(MPI_Comm world, double timeout_s);
+  ~Watchdog();
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+
+  bool enabled() const { return timeout_s_ > 0; }
+  double timeout_s() const { return timeout_s_; }
+  // The step the line names (the one running: steps done + 1).
+  void set_step(int64_t step) { step_.store(step); }
+
+  // Completes `request`; past the timeout ends the job (never returns). Throws alibi::Error
+  // when MPI reports an error.
+  void wait(MPI_Request* request, const WaitSite& site);
+
+  // A scope that must end within the timeout (a checkpoint write): past it, a timer thread
+  // prints the line and ends this process with kExitRequeue (the launcher ends the rest).
+  class Deadline {
+   public:
+    Deadline(Watchdog& dog, const char* what);
+    ~Deadline();
+    Deadline(const Deadline&) = delete;
+    Deadline& operator=(const Deadline&) = delete;
+
+   private:
+    Watchdog& dog_;
+    std::mutex mutex_;
+    std::condition_variable done_cv_;
+    bool done_ = false;
+    std::thread timer_;
+  };
+
+ private:
+  struct Answer;
+  void answer_questions(const WaitSite* site, bool timed_out);
+  [[noreturn]] void time_out(MPI_Request* request, const WaitSite& site, double waited_s);
+
+  MPI_Comm side_ = MPI_COMM_NULL;  // the side channel
+  int rank_ = 0, size_ = 1;
+  double timeout_s_ = 0;
+  std::atomic<int64_t> step_{0};
+  std::atomic<const char*> scope_{nullptr};  // the Deadline's scope, named by a wait inside it
+};
+
+}  // namespace alibi
