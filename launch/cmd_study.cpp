@@ -51,9 +51,9 @@ std::string quote(const std::string& s) {
 }
 
 std::string command_line(const std::vector<std::string>& argv) {
-  std::string out;
-  for (const std::string& a : argv) out += (out.empty() ? "" : " ") + quote(a);
-  return out;
+  std::vector<std::string> words;
+  for (const std::string& a : argv) words.push_back(quote(a));
+  return join(words, " ");
 }
 
 // Runs argv with its output appended to `log`; returns the exit status.
@@ -163,8 +163,9 @@ RunState state_of(const Study& study, const StudyRun& run, const std::map<std::s
   for (const auto& [suffix, label] : {std::make_pair("", "train"), std::make_pair(".eval", "eval")}) {
     const auto it = queue.find(job_name(study, run) + suffix);
     if (it == queue.end()) continue;
-    st.jobs += (st.jobs.empty() ? "" : ", ") + std::string(label) + " " + it->second.id + " " + it->second.state;
-    if (it->second.state == "PENDING" && it->second.reason != "None") st.jobs += " (" + it->second.reason + ")";
+    std::string job = std::string(label) + " " + it->second.id + " " + it->second.state;
+    if (it->second.state == "PENDING" && it->second.reason != "None") job += " (" + it->second.reason + ")";
+    st.jobs = st.jobs.empty() ? job : st.jobs + ", " + job;
   }
   return st;
 }
@@ -259,8 +260,9 @@ void print_status(const Study& study) {
 // ---- run -----------------------------------------------------------------------------
 
 std::vector<std::string> eval_options(const Study& study, const StudyRun& run) {
-  std::string lengths;
-  for (const int L : run.eval_lengths) lengths += (lengths.empty() ? "" : ",") + std::to_string(L);
+  std::vector<std::string> items;
+  for (const int L : run.eval_lengths) items.push_back(std::to_string(L));
+  const std::string lengths = join(items, ",");
   std::vector<std::string> args = {"--checkpoint", run.final_checkpoint(), "--lengths", lengths,
                                    "--tp", std::to_string(run.shape.tp), "--pp", std::to_string(run.shape.pp)};
   if (run.opt.device == Device::cuda) args.insert(args.end(), {"--device", "cuda"});
@@ -272,7 +274,9 @@ void run_local(const Study& study, const std::string& root, bool train_only) {
   const std::string launcher = root + "/launch/mpirun_single_node.sh";
   int i = 0;
   for (const StudyRun& run : study.runs) {
-    const std::string tag = "[" + std::to_string(++i) + "/" + std::to_string(study.runs.size()) + "] " + run.name;
+    char counter[48];
+    std::snprintf(counter, sizeof counter, "[%d/%zu] ", ++i, study.runs.size());
+    const std::string tag = counter + run.name;
     fs::create_directories(run.opt.out_dir);
     const std::string log = (fs::path(run.opt.out_dir) / "study.log").string();
     if (fs::exists(run.final_checkpoint())) {
@@ -367,8 +371,7 @@ void run_slurm(const Study& study, const std::string& root, bool train_only) {
                   it->second.state.c_str());
       continue;
     }
-    std::string modes;
-    for (const std::string& m : study.eval_modes) modes += (modes.empty() ? "" : ",") + m;
+    const std::string modes = join(study.eval_modes, ",");
     std::vector<std::string> argv = {"sbatch", "--parsable", "--job-name=" + name + ".eval",
                                      "--output=" + run.opt.out_dir + "/slurm-eval-%j.out"};
     // A training job that fails or is cancelled takes its evaluation with it.
@@ -410,8 +413,8 @@ int cmd_study(int argc, char** argv) {
   bool local = false, slurm = false, train_only = false, json = false;
   po::options_description desc("study");
   desc.add_options()
-      ("action", po::value(&action)->required(), "plan | run | status | report")
-      ("study", po::value(&path)->required(), "the study file (INI; see launch/studies/)")
+      ("action", po::value(&action), "plan | run | status | report (the first word)")
+      ("study", po::value(&path), "the study file (INI; see launch/studies/README.md; the second word)")
       ("set", po::value(&sets)->composing(), "SECTION.KEY=VALUE over the file's entry (repeatable)")
       ("local", po::bool_switch(&local), "run: each run in turn here, through mpirun")
       ("slurm", po::bool_switch(&slurm), "run: one sbatch job per run (then its evaluation, dependent)")
@@ -421,6 +424,8 @@ int cmd_study(int argc, char** argv) {
   positional.add("action", 1).add("study", 1);
   po::variables_map vm;
   if (!parse_command_line("study", argc, argv, desc, vm, &positional)) return 0;
+  ALIBI_CHECK_AS(ConfigError, !action.empty() && !path.empty(),
+                 "usage: alibi study plan|run|status|report STUDY.ini [--local|--slurm] [--set SECTION.KEY=VALUE]");
   ALIBI_CHECK_AS(ConfigError, action == "plan" || action == "run" || action == "status" || action == "report",
                  "alibi study " << action << ": unknown action; use plan, run, status or report");
   ALIBI_CHECK_AS(ConfigError, action != "run" || local != slurm, "alibi study run: give --local or --slurm");

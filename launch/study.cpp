@@ -243,6 +243,15 @@ void complete_run(StudyRun& run, const Study& study, const StudySettings& s, con
 
 }  // namespace
 
+std::string join(const std::vector<std::string>& items, const std::string& separator) {
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i) out += separator;
+    out += items[i];
+  }
+  return out;
+}
+
 int64_t StudyRun::tokens_per_step() const {
   return int64_t{opt.micro_batch} * opt.grad_accum * shape.dp * cfg.seq_len;
 }
@@ -359,8 +368,7 @@ Study load_study(const std::string& path, const std::vector<std::string>& overri
       std::vector<std::string> parts;
       if (size) parts.push_back(run.size = size->name.substr(5));
       for (const auto& [k, v] : combo) parts.push_back(k + "-" + v);
-      for (const std::string& p : parts) run.name += (run.name.empty() ? "" : "_") + p;
-      if (run.name.empty()) run.name = "run";
+      run.name = parts.empty() ? "run" : join(parts, "_");
       run.axis_values = combo;
 
       StudySettings rs = s;

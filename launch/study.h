@@ -90,6 +90,9 @@ struct Study {
 // line's --set), applied over the file's entries. Throws ConfigError as described above.
 Study load_study(const std::string& path, const std::vector<std::string>& overrides);
 
+// "a, b, c" for join({"a", "b", "c"}, ", ").
+std::string join(const std::vector<std::string>& items, const std::string& separator);
+
 // The manifest the report reads: the study's settings and every run's options, model,
 // tokens, FLOPs per token and file paths.
 std::string study_manifest_json(const Study& study);
