@@ -272,6 +272,15 @@ def extrapolation_ratios(done, manifest):
     return {"mode": mode, "ks": sorted(ks), "rows": out_rows} if ks else None
 
 
+def plain_numbers(axis):
+    """Log-scale ticks as 12 and 20, not 1.2x10^1 (perplexities span less than a decade)."""
+    from matplotlib.ticker import ScalarFormatter
+    for formatter in (axis.set_major_formatter, axis.set_minor_formatter):
+        f = ScalarFormatter()
+        f.set_scientific(False)
+        formatter(f)
+
+
 def make_plots(out, done, manifest, fits, ratios):
     if not done:
         return []
@@ -320,6 +329,7 @@ def make_plots(out, done, manifest, fits, ratios):
                     color=f"C{sizes.index(r['parameters']) % 10}", label=f"{r['size'] or r['run']} {s}")
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
+        plain_numbers(ax.yaxis)
         ax.set_xlabel("evaluation length (tokens)")
         ax.set_ylabel("perplexity")
         ax.set_title(f"{manifest['study']}: perplexity against length ({mode})")
@@ -340,6 +350,7 @@ def make_plots(out, done, manifest, fits, ratios):
                         color=f"C{j}", label=f"{s}, {k:g}x T")
         ax.set_xscale("log")
         ax.set_yscale("log")
+        plain_numbers(ax.yaxis)
         ax.set_xlabel("parameters N")
         ax.set_ylabel(f"ppl at k x T / ppl at T ({ratios['mode']})")
         ax.set_title(f"{manifest['study']}: extrapolation against size")
