@@ -13,5 +13,6 @@ int cmd_export(int argc, char** argv);
 int cmd_tokenize(int argc, char** argv);
 int cmd_generate(int argc, char** argv);
 int cmd_check(int argc, char** argv);
+int cmd_study(int argc, char** argv);
 
 }  // namespace alibi

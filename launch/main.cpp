@@ -21,6 +21,9 @@ struct Command {
   const char* name;
   int (*run)(int, char**);
   const char* summary;
+  // Runs as an MPI process (a singleton outside mpirun). `study` does not: it starts
+  // mpirun itself, and a singleton's environment (PMIX_*, OMPI_MCA_ess) would pass to it.
+  bool mpi = true;
 };
 
 const Command kCommands[] = {
@@ -32,6 +35,7 @@ const Command kCommands[] = {
     {"export", alibi::cmd_export, "write a checkpoint as a GGUF file that llama.cpp runs (mpt architecture)"},
     {"tokenize", alibi::cmd_tokenize, "print the token ids of a text under a checkpoint's or corpus's tokenizer"},
     {"check", alibi::cmd_check, "read a corpus or checkpoint whole: verify every checksum, say what it holds"},
+    {"study", alibi::cmd_study, "a scaling study from one file: plan, run (mpirun or SLURM), status, report", false},
 };
 
 void print_usage() {
@@ -45,9 +49,12 @@ void print_usage() {
 // shard unreadable): that rank prints it at once, with its rank and host.
 // `code` is the exit status (alibi::kExitRequeue for a failure a requeue can fix).
 void report(alibi::ErrorKind error_kind, const char* kind, const char* what, int code = 1) {
-  int rank = 0, world = 1;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  MPI_Comm_size(MPI_COMM_WORLD, &world);
+  int rank = 0, world = 1, initialized = 0;
+  MPI_Initialized(&initialized);
+  if (initialized) {
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &world);
+  }
   // train's graceful-stop handlers must not outlive the error: mpirun ends the other
   // ranks with SIGTERM after an abort, and that has to end them, not wake them.
   std::signal(SIGTERM, SIG_DFL);
@@ -67,16 +74,17 @@ void report(alibi::ErrorKind error_kind, const char* kind, const char* what, int
 }  // namespace
 
 int main(int argc, char** argv) {
+  const Command* command = nullptr;
+  for (const Command& c : kCommands)
+    if (argc >= 2 && !std::strcmp(argv[1], c.name)) command = &c;
+  const bool mpi = command == nullptr || command->mpi;
   int provided = 0;
-  MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
+  if (mpi) MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
   int code = 0;
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     print_usage();
     code = argc < 2 ? 2 : 0;
   } else {
-    const Command* command = nullptr;
-    for (const Command& c : kCommands)
-      if (!std::strcmp(argv[1], c.name)) command = &c;
     if (command == nullptr) {
       std::fprintf(stderr, "alibi: unknown command '%s'; run 'alibi --help' for the list\n", argv[1]);
       code = 2;
@@ -99,6 +107,6 @@ int main(int argc, char** argv) {
     std::fflush(stderr);
     std::_Exit(code);
   }
-  MPI_Finalize();
+  if (mpi) MPI_Finalize();
   return code;
 }

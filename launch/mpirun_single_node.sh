@@ -13,6 +13,7 @@
 #                      needs "--oversubscribe --bind-to core:overload-allowed" (slow: the
 #                      ranks share cores; for tests, not for training runs)
 #   ALIBI_BIN          the alibi binary (default: ${ALIBI_BUILD_DIR:-build}/launch/alibi)
+#   ALIBI_COMMAND      the subcommand (default train; `alibi study` runs eval this way too)
 set -euo pipefail
 usage() {
   echo "usage: $0 NP [alibi train options...]   (NP: MPI ranks; dp = NP / (tp * pp))" >&2
@@ -41,4 +42,4 @@ else
   mapping=(--map-by core --bind-to core)
 fi
 read -r -a extra <<<"${ALIBI_MPIRUN_ARGS:-}"
-exec mpirun -np "$np" "${mapping[@]}" "${extra[@]}" "$bin" train "$@"
+exec mpirun -np "$np" "${mapping[@]}" "${extra[@]}" "$bin" "${ALIBI_COMMAND:-train}" "$@"

@@ -13,6 +13,7 @@ PACKAGES=(
   libgtest-dev googletest
   linux-doc-6.1
   gnuplot-nox
+  python3-numpy python3-scipy python3-matplotlib   # alibi study report (fits, plots); /usr/bin/python3
 )
 # Optional extras used by benchmarks / interop checks; installed with ALIBI_SETUP_EXTRAS=1.
 EXTRAS=(python3-h5py python3-torch libopenblas0-openmp libtcmalloc-minimal4

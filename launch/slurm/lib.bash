@@ -115,7 +115,8 @@ slurm_nccl_env() {
 # ---- the launcher -----------------------------------------------------------------------
 
 # slurm_launcher [PREFIX...]: sets LAUNCH, the command that starts one rank per task of
-# the allocation (PREFIX, e.g. a GPU-binding wrapper, goes before the binary).
+# the allocation (PREFIX, e.g. a GPU-binding wrapper, goes before the binary) running
+# `alibi ${ALIBI_COMMAND:-train}` (eval.sbatch sets eval).
 #   ALIBI_LAUNCHER=srun (default): srun --mpi=pmix. slurm 22.05's srun does not inherit
 #     --cpus-per-task from sbatch, so it is passed again; --kill-on-bad-exit ends every
 #     rank when one dies (a hard fault ends the job; alibi's own errors MPI_Abort anyway).
@@ -126,13 +127,13 @@ slurm_launcher() {
   case ${ALIBI_LAUNCHER:-srun} in
     srun)
       LAUNCH=(srun --mpi=pmix --ntasks="$SLURM_NTASKS" --cpus-per-task="$cpt" --cpu-bind=cores
-              --kill-on-bad-exit=1 ${ALIBI_SRUN_ARGS:-} "$@" "$ALIBI_BIN" train) ;;
+              --kill-on-bad-exit=1 ${ALIBI_SRUN_ARGS:-} "$@" "$ALIBI_BIN" "${ALIBI_COMMAND:-train}") ;;
     mpirun)
       local -a exports=(-x OMP_NUM_THREADS -x OMP_PLACES -x OMP_PROC_BIND -x PATH)
       [[ -z ${LD_LIBRARY_PATH:-} ]] || exports+=(-x LD_LIBRARY_PATH)
       [[ -z ${NCCL_DEBUG:-} ]] || exports+=(-x NCCL_DEBUG -x NCCL_DEBUG_FILE -x NCCL_SOCKET_IFNAME -x NCCL_IB_TIMEOUT)
       LAUNCH=(mpirun -np "$SLURM_NTASKS" --map-by "slot:PE=$cpt" --bind-to core "${exports[@]}"
-              ${ALIBI_MPIRUN_ARGS:-} "$@" "$ALIBI_BIN" train) ;;
+              ${ALIBI_MPIRUN_ARGS:-} "$@" "$ALIBI_BIN" "${ALIBI_COMMAND:-train}") ;;
     *) slurm_die "ALIBI_LAUNCHER=${ALIBI_LAUNCHER}: use srun or mpirun" ;;
   esac
 }
