@@ -50,10 +50,11 @@ std::vector<std::vector<Tensor*>> bucket_groups(const Model<float>& model, std::
   return groups;
 }
 
-// The model's parameters after moving them to --device: the AdamW moments and the DP
-// buckets are allocated beside them.
+// The model's parameters after moving them to --device (and choosing what its blocks keep
+// for backward): the AdamW moments and the DP buckets are allocated beside them.
 const ParameterList& parameters_on_device(Model<float>& model, const TrainOptions& opt) {
   model.to_device(opt.device, opt.matmul_precision);
+  model.set_recompute(opt.recompute);
   return model.parameters();
 }
 
