@@ -91,6 +91,23 @@ print(f"ok: same metrics: {len(a)} steps, final loss {a[-1]['loss']:.6f}")
 PY
 }
 
+# expect_resumed_losses FULL.jsonl RESUMED.jsonl TOL: a run resumed from the step-2
+# checkpoint logged steps 3 and 4 only, with losses within TOL (relative) of the
+# uninterrupted run's.
+expect_resumed_losses() {
+  python3 - "$1" "$2" "$3" <<'PY' || fail "losses after resuming $2 differ from $1"
+import json, sys
+full = {m["step"]: m["loss"] for m in map(json.loads, open(sys.argv[1]))}
+resumed = {m["step"]: m["loss"] for m in map(json.loads, open(sys.argv[2]))}
+tol = float(sys.argv[3])
+assert sorted(resumed) == [3, 4], f"resumed run logged steps {sorted(resumed)}, expected 3 and 4"
+for step in (3, 4):
+    rel = abs(resumed[step] - full[step]) / abs(full[step])
+    print(f"  step {step}: uninterrupted {full[step]:.7f} resumed {resumed[step]:.7f} rel {rel:.1e}")
+    assert rel <= tol, f"step {step}: relative difference {rel:.2e} over {tol}"
+PY
+}
+
 # expect_same_checkpoint A.h5 B.h5: the model and optimizer state of two checkpoints are
 # bit for bit the same (h5diff without a tolerance compares values exactly). Their
 # /config may differ (out-dir, data path), so only /model and /optimizer are compared.
