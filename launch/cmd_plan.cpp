@@ -211,10 +211,14 @@ void print_text(const PlanInput& in, const std::vector<RankPlan>& plan, int64_t 
     modes += (modes.empty() ? "" : ", ") + name + " " + fixed(bytes.get<int64_t>() / kMiB, 1);
   std::printf("--recompute: the rank needing the most holds (MiB) %s.\n", modes.c_str());
   if (g.pp > 1) {
-    std::printf("\npipeline: --pp-split %s; 1F1B over %d micro-batches, bubble (pp - 1) / (M + pp - 1) = %.1f%% with "
-                "equal stages. FLOPs per token by stage (forward and backward; the embedding on the first, the LM "
-                "head and loss on the last) and each stage's predicted idle share of a step:\n",
-                in.pp_split.c_str(), in.grad_accum, 100 * pipeline_bubble(g.pp, in.grad_accum));
+    char bubble[32];
+    std::snprintf(bubble, sizeof bubble, "%.1f%%", 100 * pipeline_bubble(g.pp, in.grad_accum));
+    std::printf("\n");
+    print_wrapped("", "  ",
+                  "pipeline: --pp-split " + in.pp_split + "; 1F1B over " + std::to_string(in.grad_accum) +
+                      " micro-batches, bubble (pp - 1) / (M + pp - 1) = " + bubble +
+                      " with equal stages. FLOPs per token by stage (forward and backward; the embedding on the "
+                      "first, the LM head and loss on the last) and each stage's predicted idle share of a step:");
     for (const StageLoad& l : stage_loads(in))
       std::printf("  stage %d  blocks [%d, %d)  %.1f MFLOP  idle %.1f%%\n", l.stage, l.layers.first, l.layers.second,
                   l.flops / 1e6, 100 * l.idle);
