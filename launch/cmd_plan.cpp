@@ -68,6 +68,8 @@ struct PlanInput {
   ModelConfig cfg;
   GridShape shape;
   int micro_batch = 1, grad_accum = 1;
+  Recompute recompute = Recompute::none;
+  std::string pp_split = "auto";
   std::string vocab_source;
 };
 
@@ -114,6 +116,7 @@ std::vector<Column<RankPlan>> rank_columns(const ModelConfig& cfg) {
       {"in flight", "in_flight", [](const RankPlan& r) { return Cell(r.in_flight); }},
       {"state MiB", "state_bytes", [=](const RankPlan& r) { return mib(r.state_bytes); }},
       {"activ. MiB", "activation_bytes", [=](const RankPlan& r) { return mib(r.activation_bytes); }},
+      {"scratch MiB", "scratch_bytes", [=](const RankPlan& r) { return mib(r.scratch_bytes); }},
       {"total MiB", "total_bytes", [=](const RankPlan& r) { return mib(r.total_bytes()); }},
       {"ZeRO-1 state", "zero1_state_bytes", [=](const RankPlan& r) { return mib(r.zero1_state_bytes); }},
       {"ZeRO-1 total", "zero1_total_bytes", [=](const RankPlan& r) { return mib(r.zero1_total_bytes()); }},
@@ -128,8 +131,46 @@ RankPlan total_of(const std::vector<RankPlan>& plan) {
     t.state_bytes += r.state_bytes;
     t.activation_bytes += r.activation_bytes;
     t.zero1_state_bytes += r.zero1_state_bytes;
+    t.scratch_bytes += r.scratch_bytes;
   }
   return t;
+}
+
+// Each pipeline stage's FLOPs per token under the split and its predicted idle share of
+// a step: step = (M + pp - 1) x the slowest stage's micro-batch, stage s busy M x its own.
+struct StageLoad {
+  int stage = 0;
+  std::pair<int, int> layers;
+  double flops = 0;  // per token, forward and backward (recomputation included)
+  double idle = 0;   // share of the step
+};
+
+std::vector<StageLoad> stage_loads(const PlanInput& in) {
+  const StageCosts c = stage_costs(in.cfg, in.recompute);
+  const int pp = in.shape.pp, M = in.grad_accum;
+  std::vector<StageLoad> loads(pp);
+  double slowest = 0;
+  for (int s = 0; s < pp; ++s) {
+    StageLoad& l = loads[s];
+    l.stage = s;
+    l.layers = stage_layers(in.shape, in.cfg.layers, s);
+    l.flops = (l.layers.second - l.layers.first) * c.block + (s == 0 ? c.embedding : 0.0) + (s == pp - 1 ? c.head : 0.0);
+    slowest = std::max(slowest, l.flops);
+  }
+  for (StageLoad& l : loads) l.idle = 1.0 - M * l.flops / ((M + pp - 1) * slowest);
+  return loads;
+}
+
+// The most any rank holds under each --recompute mode.
+Json recompute_totals(const PlanInput& in) {
+  Json j = Json::object();
+  for (const auto& [mode, name] : EnumNames<Recompute>::values) {
+    int64_t most = 0;
+    for (const RankPlan& r : plan_layout(in.cfg, in.shape, in.micro_batch, in.grad_accum, mode))
+      most = std::max(most, r.total_bytes());
+    j[name] = most;
+  }
+  return j;
 }
 
 void print_text(const PlanInput& in, const std::vector<RankPlan>& plan, int64_t replica_params) {
@@ -159,12 +200,34 @@ void print_text(const PlanInput& in, const std::vector<RankPlan>& plan, int64_t 
   std::printf("\nparams: elements allocated on the rank; 'tied copy' (included) is the last stage's copy of the\n"
               "  tied embedding shard.%s\n"
               "state: fp32 weights, grads, AdamW m and v (16 B/param)%s.\n"
-              "activ.: tensors kept for backward by each micro-batch in flight (1F1B: min(pp - pp_rank, grad-accum));\n"
-              "  transient backward scratch and allocator slack are not counted.\n"
+              "activ.: tensors kept for backward by each micro-batch in flight (1F1B: min(pp - pp_rank, grad-accum)),\n"
+              "  with --recompute %s. scratch: one block's gradients in backward%s, kept by the caching\n"
+              "  allocator. A process's peak RSS is the total plus about 40 MiB (libraries, MPI, the corpus).\n"
               "ZeRO-1 state, total (MiB): the same with --zero 1, AdamW m and v sharded over dp (8 B/param / dp;\n"
               "  equal to state at dp = 1).\n",
               cfg.position == PositionMethod::learned ? " The first stage holds the learned position table." : "",
-              g.dp > 1 ? " + DP all-reduce buckets (4 B/param)" : "");
+              g.dp > 1 ? " + DP all-reduce buckets (4 B/param)" : "", enum_name(in.recompute),
+              in.recompute == Recompute::full        ? " and the block being recomputed"
+              : in.recompute == Recompute::selective ? " and the attention core being recomputed"
+                                                     : "");
+  std::string modes;
+  const Json totals = recompute_totals(in);
+  for (const auto& [name, bytes] : totals.items())
+    modes += (modes.empty() ? "" : ", ") + name + " " + fixed(bytes.get<int64_t>() / kMiB, 1);
+  std::printf("--recompute: the rank needing the most holds (MiB) %s.\n", modes.c_str());
+  if (g.pp > 1) {
+    char bubble[32];
+    std::snprintf(bubble, sizeof bubble, "%.1f%%", 100 * pipeline_bubble(g.pp, in.grad_accum));
+    std::printf("\n");
+    print_wrapped("", "  ",
+                  "pipeline: --pp-split " + in.pp_split + "; 1F1B over " + std::to_string(in.grad_accum) +
+                      " micro-batches, bubble (pp - 1) / (M + pp - 1) = " + bubble +
+                      " with equal stages. FLOPs per token by stage (forward and backward; the embedding on the "
+                      "first, the LM head and loss on the last) and each stage's predicted idle share of a step:");
+    for (const StageLoad& l : stage_loads(in))
+      std::printf("  stage %d  blocks [%d, %d)  %.1f MFLOP  idle %.1f%%\n", l.stage, l.layers.first, l.layers.second,
+                  l.flops / 1e6, 100 * l.idle);
+  }
 
   if (cfg.position == PositionMethod::alibi) {
     std::printf("\nALiBi slopes of each tp rank's heads (the same at every dp and pp rank; head h of NH=%d: slope = 2^x):\n",
@@ -196,6 +259,14 @@ void print_json(const PlanInput& in, const std::vector<RankPlan>& plan, int64_t 
   j["ranks"] = json_rows(rank_columns(cfg), plan);
   const RankPlan total = total_of(plan);
   j["total"] = {{"params", total.params.local()}, {"bytes", total.total_bytes()}};
+  j["recompute"] = enum_name(in.recompute);
+  j["recompute_totals"] = recompute_totals(in);
+  j["pp_split"] = in.pp_split;
+  j["bubble"] = pipeline_bubble(g.pp, in.grad_accum);
+  j["stages"] = Json::array();
+  for (const StageLoad& l : stage_loads(in))
+    j["stages"].push_back({{"stage", l.stage}, {"layers", {l.layers.first, l.layers.second}}, {"flops_per_token", l.flops},
+                           {"idle", l.idle}});
   j["replica_parameters"] = replica_params;
   j["parameters_match"] = replica_params == cfg.parameter_count();
   std::printf("%s\n", j.dump(2).c_str());
@@ -452,7 +523,10 @@ int cmd_plan(int argc, char** argv) {
   in.shape.pp = opt.pp;
   in.micro_batch = opt.micro_batch;
   in.grad_accum = opt.grad_accum;
-  const std::vector<RankPlan> plan = plan_layout(in.cfg, in.shape, in.micro_batch, in.grad_accum);
+  in.recompute = opt.recompute;
+  in.pp_split = opt.pp_split;
+  in.shape.stage_blocks = pipeline_split(in.cfg, in.shape.pp, opt.pp_split, opt.recompute);
+  const std::vector<RankPlan> plan = plan_layout(in.cfg, in.shape, in.micro_batch, in.grad_accum, in.recompute);
   const int64_t replica_params = replica_parameter_count(plan);
   if (json) {
     print_json(in, plan, replica_params);

@@ -14,6 +14,7 @@
 #include <memory>
 
 #include "launch/commands.h"
+#include "launch/plan.h"
 #include "parallel/checkpoint.h"
 #include "parallel/nccl_comm.h"
 #include "runtime/device.h"
@@ -70,7 +71,7 @@ int cmd_train(int argc, char** argv) {
   ALIBI_CHECK_AS(ConfigError, opt.tp >= 1 && opt.pp >= 1 && world_size % (opt.tp * opt.pp) == 0,
                  "world = tp*pp*dp fails: " << world_size << " ranks are not a multiple of --tp " << opt.tp
                                             << " x --pp " << opt.pp << "; launch a multiple of tp*pp ranks");
-  const GridShape shape{opt.tp, opt.pp, world_size / (opt.tp * opt.pp)};
+  GridShape shape{opt.tp, opt.pp, world_size / (opt.tp * opt.pp)};
 
   // ---- data ---------------------------------------------------------------------------
   Corpus corpus(opt.data);
@@ -83,6 +84,8 @@ int cmd_train(int argc, char** argv) {
                             << "); drop --vocab to take the corpus's");
   cfg.vocab = vocab;
   cfg.validate();
+  // The blocks of each pipeline stage: as given, or balanced by the plan's FLOP model.
+  shape.stage_blocks = pipeline_split(cfg, shape.pp, opt.pp_split, opt.recompute);
   corpus.require_tokens(Split::valid, int64_t{cfg.seq_len} + 1, "validation at --seq-len " + std::to_string(cfg.seq_len));
   // --device cuda: one GPU per rank by node-local rank (a clear error where none exists),
   // NCCL for the grid's tensors.
@@ -112,6 +115,15 @@ int cmd_train(int argc, char** argv) {
                 static_cast<long long>(cfg.parameter_count()), cfg.layers, cfg.channels, cfg.heads, cfg.ffn_width(),
                 cfg.vocab, cfg.seq_len, enum_name(cfg.position), shape.tp, shape.pp, shape.dp,
                 static_cast<long long>(trainer.tokens_per_step()), opt.micro_batch, opt.grad_accum, shape.dp);
+    if (shape.pp > 1 || opt.recompute != Recompute::none) {
+      std::string stages;
+      for (int s = 0; s < shape.pp; ++s) {
+        const auto [first, last] = stage_layers(shape, cfg.layers, s);
+        stages += (s ? ", " : "") + std::string("[") + std::to_string(first) + ", " + std::to_string(last) + ")";
+      }
+      std::printf("pipeline stages: blocks %s (--pp-split %s); --recompute %s\n", stages.c_str(),
+                  opt.pp_split.c_str(), enum_name(opt.recompute));
+    }
     if (on_gpu) {
       std::printf("device: %s per rank (%s matrix products, fp32 weights, activations and optimizer)\n",
                   cuda_device_name().c_str(), enum_name(opt.matmul_precision));

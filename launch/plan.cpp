@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "runtime/error.h"
+#include "train/options.h"
 
 namespace alibi {
 
@@ -28,14 +29,34 @@ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 }  // namespace
 
-int64_t activation_bytes_per_micro_batch(const ModelConfig& cfg, const GridShape& shape, int local_layers,
-                                         int64_t vocab_local, bool head_stage, int micro_batch) {
+namespace {
+
+// One block's activations by tensor (elements), as Block, Attention and Mlp allocate them.
+struct BlockActivations {
+  int64_t ln_and_residual;  // ln1_out, residual, ln2_out, branch (N, C) and LN mean, rstd (N) x 4
+  int64_t qkv;              // (N, 3 C_local)
+  int64_t core;             // the attention kernel's output att (N, C_local) and lse (B, NH_local, T)
+  int64_t mlp;              // fch and fch_gelu (N, F_local)
+  int64_t all() const { return ln_and_residual + qkv + core + mlp; }
+};
+
+BlockActivations block_activations(const ModelConfig& cfg, const GridShape& shape, int micro_batch) {
   const int64_t B = micro_batch, T = cfg.seq_len, N = B * T, C = cfg.channels;
   const int64_t F_local = cfg.ffn_width() / shape.tp, NH_local = cfg.heads / shape.tp, C_local = C / shape.tp;
-  // Block: ln1_out, residual, ln2_out, branch (N, C); ln1/ln2 mean and rstd (N) each.
-  // Attention: qkv (N, 3 C_local), att (N, C_local), lse (B, NH_local, T).
-  // Mlp: fch and fch_gelu (N, F_local).
-  const int64_t per_block = 4 * N * C + 4 * N + 3 * N * C_local + N * C_local + B * NH_local * T + 2 * N * F_local;
+  return {4 * N * C + 4 * N, 3 * N * C_local, N * C_local + B * NH_local * T, 2 * N * F_local};
+}
+
+}  // namespace
+
+int64_t activation_bytes_per_micro_batch(const ModelConfig& cfg, const GridShape& shape, int local_layers,
+                                         int64_t vocab_local, bool head_stage, int micro_batch, Recompute recompute) {
+  const int64_t N = int64_t{micro_batch} * cfg.seq_len, C = cfg.channels;
+  // Kept per block: everything (none), all but the attention core's output (selective),
+  // nothing (full: the block's input is the residual stream below).
+  const BlockActivations a = block_activations(cfg, shape, micro_batch);
+  const int64_t per_block = recompute == Recompute::full        ? 0
+                            : recompute == Recompute::selective ? a.all() - a.core
+                                                                : a.all();
   // Model slot: residuals (local L + 1 tensors of (N, C)) and the residual gradient dres.
   int64_t elements = int64_t{local_layers} * per_block + (local_layers + 1) * N * C + N * C;
   int64_t bytes = elements * kReal;
@@ -47,7 +68,30 @@ int64_t activation_bytes_per_micro_batch(const ModelConfig& cfg, const GridShape
   return bytes;
 }
 
-std::vector<RankPlan> plan_layout(const ModelConfig& cfg, const GridShape& shape, int micro_batch, int grad_accum) {
+int64_t scratch_bytes(const ModelConfig& cfg, const GridShape& shape, bool head_stage, int micro_batch,
+                      Recompute recompute) {
+  const int64_t N = int64_t{micro_batch} * cfg.seq_len, C = cfg.channels, C_local = C / shape.tp;
+  const int64_t F_local = cfg.ffn_width() / shape.tp;
+  // Backward's gradients of one block at a time: d gelu (N, F_local), d qkv (N, 3 C_local)
+  // and d att (N, C_local); the head's d lnf (N, C) has d att's size when tp = 1 and takes
+  // its cached block.
+  int64_t elements = N * F_local + 3 * N * C_local + N * C_local + (head_stage && shape.tp > 1 ? N * C : 0);
+  // The block being recomputed (forward drops each block's, the next one takes them back).
+  const BlockActivations a = block_activations(cfg, shape, micro_batch);
+  if (recompute == Recompute::selective) elements += a.core;
+  if (recompute == Recompute::full) elements += a.all();
+  return elements * kReal;
+}
+
+std::vector<int> pipeline_split(const ModelConfig& cfg, int pp, const std::string& spec, Recompute recompute) {
+  std::vector<int> split = parse_pp_split(spec);
+  if (!split.empty() || pp <= 1) return split;
+  const StageCosts c = stage_costs(cfg, recompute);
+  return balanced_split(cfg.layers, pp, c.block, c.embedding, c.head);
+}
+
+std::vector<RankPlan> plan_layout(const ModelConfig& cfg, const GridShape& shape, int micro_batch, int grad_accum,
+                                  Recompute recompute) {
   cfg.validate();
   ALIBI_CHECK_AS(ConfigError, shape.dp >= 1, "--dp must be at least 1 (got " << shape.dp << ")");
   validate_grid(shape, shape.world(), cfg);
@@ -68,7 +112,7 @@ std::vector<RankPlan> plan_layout(const ModelConfig& cfg, const GridShape& shape
     r.rank = rank;
     r.coord = grid_coord(shape, rank);
     const GridCoord& c = r.coord;
-    r.layers = stage_layers(cfg.layers, shape.pp, c.pp_rank);
+    r.layers = stage_layers(shape, cfg.layers, c.pp_rank);
     r.heads = {c.tp_rank * NH_local, (c.tp_rank + 1) * NH_local};
     r.vocab = shard_range(V, shape.tp, c.tp_rank);
     r.embedding_stage = c.pp_rank == 0;
@@ -96,8 +140,9 @@ std::vector<RankPlan> plan_layout(const ModelConfig& cfg, const GridShape& shape
                                         : (2 * r.params.local() + shape.dp * shard + 2 * shard) * kReal;
     // 1F1B keeps min(P - s, M) micro-batches in flight on stage s (parallel/pipeline.h).
     r.in_flight = std::min(shape.pp - c.pp_rank, grad_accum);
-    r.activation_bytes =
-        r.in_flight * activation_bytes_per_micro_batch(cfg, shape, local_layers, V_local, r.head_stage, micro_batch);
+    r.activation_bytes = r.in_flight * activation_bytes_per_micro_batch(cfg, shape, local_layers, V_local,
+                                                                        r.head_stage, micro_batch, recompute);
+    r.scratch_bytes = scratch_bytes(cfg, shape, r.head_stage, micro_batch, recompute);
     // Sinusoidal positions: one (T, C) table on the first stage, shared by the slots.
     if (r.embedding_stage && method == PositionMethod::sinusoidal) r.activation_bytes += int64_t{cfg.seq_len} * C * kReal;
   }
@@ -201,6 +246,24 @@ double head_flops_per_token(const ModelConfig& cfg) {
 
 double model_flops_per_token(const ModelConfig& cfg) {
   return block_flops_per_token(cfg, cfg.layers) + head_flops_per_token(cfg);
+}
+
+StageCosts stage_costs(const ModelConfig& cfg, Recompute recompute) {
+  const double C = cfg.channels, F = cfg.ffn_width(), T = cfg.seq_len, V = cfg.vocab;
+  StageCosts c;
+  c.block = block_flops_per_token(cfg, 1);
+  // Backward reruns the attention core's forward (scores and weighted values, 4 T C) or
+  // the block's forward up to the MLP's hidden layer (a third of the block, less the MLP
+  // projection 2 F C, which full recomputation skips).
+  if (recompute == Recompute::selective) c.block += 4 * T * C;
+  if (recompute == Recompute::full) c.block += c.block / 3 - 2 * F * C;
+  // The lookup (a row copy forward, a row add backward) and, for learned or sinusoidal
+  // positions, their add: a few flops per channel, next to nothing beside a block.
+  c.embedding = 2 * C + (cfg.position == PositionMethod::learned || cfg.position == PositionMethod::sinusoidal ? 2 * C : 0);
+  // The LM head's product forward and backward, ln_f, and the cross-entropy's passes over
+  // the logits (max, exponentials and sum forward; exponentials and scale backward).
+  c.head = head_flops_per_token(cfg) + 5 * V;
+  return c;
 }
 
 LayoutEstimate estimate_layout(const ModelConfig& cfg, const Hardware& hw, const GridShape& shape, int micro_batch,

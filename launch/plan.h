@@ -12,9 +12,12 @@
 //
 // The counts mirror what layers/model.cpp allocates (a unit test checks them against
 // real Blocks and Models); the memory estimate is the CPU path's fp32 tensors that live
-// through a step: parameters, gradients, AdamW m and v, the DP all-reduce buckets, and
-// the activations of the micro-batches the 1F1B schedule keeps in flight. Transient
-// backward scratch and allocator slack are not counted.
+// through a step: parameters, gradients, AdamW m and v, the DP all-reduce buckets, the
+// activations the 1F1B schedule's micro-batches in flight keep (per --recompute mode),
+// and backward's scratch, which the caching allocator keeps by size once allocated. What
+// is left out: the attention kernel's per-thread tiles (about 100 KB a thread) and the
+// process itself (libraries, MPI, the corpus: about 40 MiB), so a rank's peak RSS is the
+// total plus about that (bench/RESULTS.md, issue 17).
 //
 // The scaling study estimates the GPU path as DESIGN.md describes it (bf16 compute, fp32
 // master weights, bf16 activations, optional recomputation): the same tensors as the CPU
@@ -27,6 +30,9 @@
 #include <utility>
 #include <vector>
 
+#include <string>
+
+#include "layers/recompute.h"
 #include "parallel/grid.h"
 #include "runtime/config.h"
 
@@ -64,23 +70,49 @@ struct RankPlan {
   // The same state under --zero 1: m and v of this DP rank's shard of each bucket (one per
   // local block, one for the rest; each padded to a multiple of dp), the buckets padded.
   int64_t zero1_state_bytes = 0;
+  int64_t scratch_bytes = 0;           // backward's transient gradients, the block being recomputed
 
-  int64_t total_bytes() const { return state_bytes + activation_bytes; }
-  int64_t zero1_total_bytes() const { return zero1_state_bytes + activation_bytes; }
+  int64_t total_bytes() const { return state_bytes + activation_bytes + scratch_bytes; }
+  int64_t zero1_total_bytes() const { return zero1_state_bytes + activation_bytes + scratch_bytes; }
 };
 
 // One entry per rank, in rank order. Throws ConfigError (the failed equation) for a bad
 // model or layout: ModelConfig::validate, dp >= 1, validate_grid, micro_batch and
 // grad_accum >= 1; and for --position t5, whose bias table has no place in Model yet.
-std::vector<RankPlan> plan_layout(const ModelConfig& cfg, const GridShape& shape, int micro_batch, int grad_accum);
+// shape.stage_blocks, when set, is the pipeline split (validate_grid checks it).
+std::vector<RankPlan> plan_layout(const ModelConfig& cfg, const GridShape& shape, int micro_batch, int grad_accum,
+                                  Recompute recompute = Recompute::none);
 
 // Sum of owned(tp_rank) over one DP replica (dp_rank 0): must equal cfg.parameter_count().
 int64_t replica_parameter_count(const std::vector<RankPlan>& plan);
 
-// Activation bytes of one micro-batch of B windows of T tokens on a stage with
-// `local_layers` blocks (the per-slot tensors of Model, Block, Attention and Mlp).
+// Activation bytes one micro-batch of B windows of T tokens keeps on a stage with
+// `local_layers` blocks (the per-slot tensors of Model, Block, Attention and Mlp; with
+// recomputation, those the mode keeps: layers/recompute.h).
 int64_t activation_bytes_per_micro_batch(const ModelConfig& cfg, const GridShape& shape, int local_layers,
-                                         int64_t vocab_local, bool head_stage, int micro_batch);
+                                         int64_t vocab_local, bool head_stage, int micro_batch,
+                                         Recompute recompute = Recompute::none);
+// What backward allocates beyond that, once per rank (one micro-batch's backward runs at a
+// time, and the caching allocator hands the same blocks to the next): one block's
+// activation gradients, and with recomputation the activations of the block (full) or
+// attention core (selective) being recomputed.
+int64_t scratch_bytes(const ModelConfig& cfg, const GridShape& shape, bool head_stage, int micro_batch,
+                      Recompute recompute);
+
+// ---- Pipeline split (--pp-split) ------------------------------------------------------
+
+// FLOPs per token of one block, of the first stage's embedding and of the last stage's
+// final LayerNorm, LM head and cross-entropy, forward and backward (with the mode's
+// recomputation): what --pp-split auto balances.
+struct StageCosts {
+  double block = 0, embedding = 0, head = 0;
+};
+StageCosts stage_costs(const ModelConfig& cfg, Recompute recompute);
+
+// Blocks per stage for --pp-split `spec`: its counts as given, or for auto the split whose
+// slowest stage has the fewest FLOPs (balanced_split over stage_costs); empty with pp = 1.
+// ConfigError for a spec that does not parse; validate_grid checks the counts.
+std::vector<int> pipeline_split(const ModelConfig& cfg, int pp, const std::string& spec, Recompute recompute);
 
 // ---- Scaling study (alibi plan --gpus N) --------------------------------------------
 

@@ -71,13 +71,22 @@ DecodeParams<Real> Attention<Real>::decode_params(int T, KvCache& cache, int lay
 
 template <class Real>
 void Attention<Real>::ensure_activations(int B, int T, Device dev) {
-  if (B == B_ && T == T_ && qkv_act_.device() == dev) return;
   const DType dt = dtype_of<Real>();
-  qkv_act_ = Tensor::empty({B, T, shape_.NH, 3, HS_}, dt, dev);
-  att_ = Tensor::empty({B, T, shape_.NH, HS_}, dt, dev);
-  lse_ = Tensor::empty({B, shape_.NH, T}, dt, dev);
-  B_ = B;
-  T_ = T;
+  if (B != B_ || T != T_ || qkv_act_.device() != dev) {
+    qkv_act_ = Tensor::empty({B, T, shape_.NH, 3, HS_}, dt, dev);
+    att_ = lse_ = Tensor();
+    B_ = B;
+    T_ = T;
+  }
+  if (!att_.defined()) {  // the first forward, or selective recomputation dropped them
+    att_ = Tensor::empty({B, T, shape_.NH, HS_}, dt, dev);
+    lse_ = Tensor::empty({B, shape_.NH, T}, dt, dev);
+  }
+}
+
+template <class Real>
+void Attention<Real>::attend(int B, int T) {
+  ops::attention_forward<Real>(qkv_act_.device(), params(B, T));
 }
 
 template <class Real>
@@ -85,10 +94,11 @@ void Attention<Real>::forward(Tensor& out, const Tensor& inp, int B, int T) {
   const Device dev = inp.device();
   ensure_activations(B, T, dev);
   qkv.forward(qkv_act_, inp);  // copy_to_tp: identity forward
-  ops::attention_forward<Real>(dev, params(B, T));
+  attend(B, T);
   proj.forward(out, att_, /*add_bias=*/false);
   reduce_from_tp_forward(*tp_, out);
   proj.add_bias(out);  // once, after the partial sums are reduced
+  if (recompute_core_) att_ = lse_ = Tensor();  // back to the cache; backward attends again
 }
 
 template <class Real>
@@ -111,7 +121,11 @@ void Attention<Real>::forward_cached(Tensor& out, const Tensor& inp, int T, KvCa
 template <class Real>
 void Attention<Real>::backward(Tensor& dinp, const Tensor& dout, const Tensor& inp) {
   const DType dt = dtype_of<Real>();
-  const Device dev = att_.device();
+  const Device dev = qkv_act_.device();
+  if (recompute_core_) {  // the same kernel on the same qkv: the same att and lse, bit for bit
+    ensure_activations(B_, T_, dev);
+    attend(B_, T_);
+  }
   Tensor datt = Tensor::empty(att_.shape(), dt, dev);
   proj.backward(&datt, dout, att_);
   Tensor dqkv = Tensor::empty(qkv_act_.shape(), dt, dev);
@@ -119,6 +133,7 @@ void Attention<Real>::backward(Tensor& dinp, const Tensor& dout, const Tensor& i
   ops::attention_backward<Real>(dev, params(B_, T_), datt.data<Real>(), d, d + HS_, d + 2 * HS_);
   qkv.backward(&dinp, dqkv, inp);
   copy_to_tp_backward(*tp_, dinp);
+  if (recompute_core_) att_ = lse_ = Tensor();
 }
 
 template <class Real>

@@ -52,6 +52,9 @@ class Attention {
   void forward_cached(Tensor& out, const Tensor& inp, int T, KvCache& cache, int layer);
   // Drops qkv, att and lse (see Block::release_activations).
   void release_activations();
+  // Selective recomputation (layers/recompute.h): forward keeps qkv only; backward runs the
+  // attention kernel again for att and lse, and drops them after.
+  void set_recompute_core(bool on) { recompute_core_ = on; }
 
   void collect(ParameterList& params);
   const AttentionShape& shape() const { return shape_; }
@@ -65,14 +68,16 @@ class Attention {
   AttentionParams<Real> params(int B, int T) const;
   DecodeParams<Real> decode_params(int T, KvCache& cache, int layer);
   void ensure_activations(int B, int T, Device device);
+  void attend(int B, int T);  // att and lse `=` from qkv: the attention core
   AttentionShape shape_;
   MatmulPrecision precision_ = MatmulPrecision::bf16;
   const Communicator* tp_ = nullptr;
   int HS_ = 0;
   int B_ = 0, T_ = 0;
+  bool recompute_core_ = false;
   Tensor qkv_act_;  // (B, T, NH, 3, HS)
-  Tensor att_;      // (B, T, NH, HS)
-  Tensor lse_;      // (B, NH, T)
+  Tensor att_;      // (B, T, NH, HS); with recompute_core_ only while forward or backward needs it
+  Tensor lse_;      // (B, NH, T); likewise
 };
 
 }  // namespace alibi

@@ -23,6 +23,12 @@ Block<Real>::Block(const std::string& name, const AttentionShape& shape, int64_t
 template <class Real>
 void Block<Real>::forward(Tensor& out, const Tensor& x, int B, int T) {
   forward_with(out, x, int64_t{B} * T, [&](Tensor& o, const Tensor& in) { attn.forward(o, in, B, T); });
+  B_ = B;
+  T_ = T;
+  if (recompute_ == Recompute::full) {  // keep only the input; backward recomputes the rest
+    release_activations();
+    x_ = x;
+  }
 }
 
 template <class Real>
@@ -33,6 +39,14 @@ void Block<Real>::forward_cached(Tensor& out, const Tensor& x, int T, KvCache& c
 template <class Real>
 template <class Attend>
 void Block<Real>::forward_with(Tensor& out, const Tensor& x, int64_t N, Attend&& attend) {
+  forward_to_mlp(x, N, attend);
+  mlp.forward(branch_, ln2_out_);
+  ops::add<Real>(x.device(), out.data<Real>(), residual_.data<Real>(), branch_.data<Real>(), N * C_);
+}
+
+template <class Real>
+template <class Attend>
+void Block<Real>::forward_to_mlp(const Tensor& x, int64_t N, Attend&& attend) {
   const DType dt = dtype_of<Real>();
   const Device dev = x.device();
   if (!residual_.defined() || residual_.dim(0) != N || residual_.device() != dev) {
@@ -50,18 +64,27 @@ void Block<Real>::forward_with(Tensor& out, const Tensor& x, int64_t N, Attend&&
   attend(branch_, ln1_out_);
   ops::add<Real>(dev, residual_.data<Real>(), x.data<Real>(), branch_.data<Real>(), N * C_);
   ln2.forward(ln2_out_, ln2_mean_, ln2_rstd_, residual_);
-  mlp.forward(branch_, ln2_out_);
-  ops::add<Real>(dev, out.data<Real>(), residual_.data<Real>(), branch_.data<Real>(), N * C_);
 }
 
 template <class Real>
 void Block<Real>::backward(Tensor& dres) {
+  const bool recompute = recompute_ == Recompute::full;
+  if (recompute) {  // the same kernels on the same x: the activations forward dropped, bit for bit
+    const Tensor x = x_;
+    forward_to_mlp(x, int64_t{B_} * T_, [&](Tensor& o, const Tensor& in) { attn.forward(o, in, B_, T_); });
+    mlp.forward_hidden(ln2_out_);
+  }
   // out = r + mlp(ln2(r)): dr = dout + ln2'(mlp'(dout))
   mlp.backward(branch_, dres, ln2_out_);                                  // branch_ = d ln2_out
   ln2.backward(dres, branch_, residual_, ln2_mean_, ln2_rstd_);           // dres += ...
   // r = x + attn(ln1(x)): dx = dr + ln1'(attn'(dr))
   attn.backward(branch_, dres, ln1_out_);                                 // branch_ = d ln1_out
   ln1.backward(dres, branch_, x_, ln1_mean_, ln1_rstd_);                  // dres += ...
+  if (recompute) {  // back to the cache, where the next block's recomputation finds them
+    const Tensor x = x_;
+    release_activations();
+    x_ = x;
+  }
 }
 
 template <class Real>

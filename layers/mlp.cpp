@@ -18,6 +18,14 @@ Mlp<Real>::Mlp(const std::string& name, int64_t C, int64_t F, double proj_std, u
 
 template <class Real>
 void Mlp<Real>::forward(Tensor& out, const Tensor& inp) {
+  forward_hidden(inp);
+  proj.forward(out, fch_gelu_, /*add_bias=*/false);
+  reduce_from_tp_forward(*tp_, out);
+  proj.add_bias(out);
+}
+
+template <class Real>
+void Mlp<Real>::forward_hidden(const Tensor& inp) {
   const int64_t N = inp.numel() / fc.in_features();
   const int64_t F = fc.out_features();
   if (!fch_.defined() || fch_.dim(0) != N) {
@@ -26,9 +34,6 @@ void Mlp<Real>::forward(Tensor& out, const Tensor& inp) {
   }
   fc.forward(fch_, inp);  // copy_to_tp: identity forward
   ops::gelu_forward<Real>(inp.device(), fch_gelu_.data<Real>(), fch_.data<Real>(), N * F);
-  proj.forward(out, fch_gelu_, /*add_bias=*/false);
-  reduce_from_tp_forward(*tp_, out);
-  proj.add_bias(out);
 }
 
 template <class Real>

@@ -19,6 +19,9 @@ class Mlp {
 
   // out (N, C) `=`; keeps fc and gelu activations (N, F) for backward.
   void forward(Tensor& out, const Tensor& inp);
+  // Only what backward needs: the fc and gelu activations (full recomputation reruns
+  // this, not the projection and its all-reduce, whose output backward does not read).
+  void forward_hidden(const Tensor& inp);
   // dinp `=`; parameter grads `+=`.
   void backward(Tensor& dinp, const Tensor& dout, const Tensor& inp);
   // Drops the fc and gelu activations (see Block::release_activations).

@@ -75,7 +75,7 @@ Model<Real>::Model(const ModelConfig& config, uint64_t seed, const ProcessGrid& 
     shape.t5_table_grad = &dt5;
   }
   int last_layer = 0;
-  std::tie(first_layer_, last_layer) = stage_layers(config.layers, g.pp, c.pp_rank);
+  std::tie(first_layer_, last_layer) = stage_layers(g, config.layers, c.pp_rank);
   blocks.reserve(last_layer - first_layer_);
   for (int l = first_layer_; l < last_layer; ++l) {
     blocks.emplace_back("blocks." + std::to_string(l), shape, config.ffn_width(), config.layers, seed, grid_.tp());
@@ -109,6 +109,13 @@ void Model<Real>::to_device(Device device, MatmulPrecision precision) {
     *p.grad = p.grad->to(device);
   }
   device_ = device;
+}
+
+template <class Real>
+void Model<Real>::set_recompute(Recompute mode) {
+  ALIBI_CHECK(slots_.empty(), "Model::set_recompute must come before the first forward");
+  recompute_ = mode;
+  for (Block<Real>& b : blocks) b.set_recompute(mode);
 }
 
 template <class Real>

@@ -85,6 +85,10 @@ class Model {
   // `precision`: the matrix products on CUDA (kernels/precision.h); the CPU ignores it.
   void to_device(Device device, MatmulPrecision precision = MatmulPrecision::bf16);
   Device device() const { return device_; }
+  // What each block keeps for backward (layers/recompute.h); before the first forward, as
+  // the slots copy the template blocks. The gradients are the same bits in every mode.
+  void set_recompute(Recompute mode);
+  Recompute recompute() const { return recompute_; }
   MatmulPrecision precision() const { return precision_; }
 
   const ParameterList& parameters() const { return params_; }
@@ -134,6 +138,7 @@ class Model {
   ProcessGrid grid_;
   Device device_ = Device::cpu;
   MatmulPrecision precision_ = MatmulPrecision::bf16;
+  Recompute recompute_ = Recompute::none;
   int first_layer_ = 0;
   int64_t v0_ = 0, v1_ = 0;
   ParameterList params_;

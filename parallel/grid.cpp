@@ -1,6 +1,10 @@
 // Process grid: validation, stage and shard ranges, communicator splits.
 #include "parallel/grid.h"
 
+#include <algorithm>
+#include <limits>
+#include <string>
+
 #include "parallel/nccl_comm.h"
 #include "runtime/error.h"
 
@@ -21,12 +25,70 @@ void validate_grid(const GridShape& g, int world, const ModelConfig& m) {
   ALIBI_CHECK_AS(ConfigError, m.layers >= g.pp,
                  "L >= pp fails: --layers " << m.layers << " < --pp " << g.pp
                                             << "; every pipeline stage needs at least one block");
+  if (g.stage_blocks.empty()) return;
+  const std::string split = split_text(g.stage_blocks);
+  ALIBI_CHECK_AS(ConfigError, static_cast<int>(g.stage_blocks.size()) == g.pp,
+                 "--pp-split " << split << " names " << g.stage_blocks.size() << " stages but --pp is " << g.pp
+                               << "; give one block count per stage, or --pp-split auto");
+  int sum = 0;
+  for (size_t s = 0; s < g.stage_blocks.size(); ++s) {
+    ALIBI_CHECK_AS(ConfigError, g.stage_blocks[s] >= 1,
+                   "--pp-split " << split << ": stage " << s << " has " << g.stage_blocks[s]
+                                 << " blocks; every pipeline stage needs at least one");
+    sum += g.stage_blocks[s];
+  }
+  ALIBI_CHECK_AS(ConfigError, sum == m.layers,
+                 "--pp-split " << split << " sums to " << sum << " blocks, not --layers " << m.layers
+                               << "; the stages' counts must add up to the layers (or --pp-split auto)");
+}
+
+std::string split_text(const std::vector<int>& blocks) {
+  std::string text;
+  for (size_t s = 0; s < blocks.size(); ++s) {
+    if (s > 0) text += ',';
+    text += std::to_string(blocks[s]);
+  }
+  return text;
 }
 
 std::pair<int, int> stage_layers(int n_layers, int pp, int stage) {
   const int base = n_layers / pp, extra = n_layers % pp;
   const int first = stage * base + std::min(stage, extra);
   return {first, first + base + (stage < extra ? 1 : 0)};
+}
+
+std::pair<int, int> stage_layers(const GridShape& g, int n_layers, int stage) {
+  if (g.stage_blocks.empty()) return stage_layers(n_layers, g.pp, stage);
+  int first = 0;
+  for (int s = 0; s < stage; ++s) first += g.stage_blocks.at(s);
+  return {first, first + g.stage_blocks.at(stage)};
+}
+
+std::vector<int> balanced_split(int n_layers, int pp, double block_cost, double first_cost, double last_cost) {
+  ALIBI_CHECK_AS(ConfigError, pp >= 1 && n_layers >= pp, "L >= pp fails: --layers " << n_layers << " < --pp " << pp);
+  auto cost = [&](int stage, int blocks) {
+    return blocks * block_cost + (stage == 0 ? first_cost : 0.0) + (stage == pp - 1 ? last_cost : 0.0);
+  };
+  // worst[s][l]: the least cost of the slowest of stages s.. holding the last l blocks;
+  // take[s][l]: the blocks stage s takes to get it. O(pp L^2), L in the tens.
+  const double inf = std::numeric_limits<double>::infinity();
+  std::vector<std::vector<double>> worst(pp + 1, std::vector<double>(n_layers + 1, inf));
+  std::vector<std::vector<int>> take(pp, std::vector<int>(n_layers + 1, 0));
+  worst[pp][0] = 0.0;
+  for (int s = pp - 1; s >= 0; --s) {
+    for (int l = pp - s; l <= n_layers - s; ++l) {
+      for (int k = l - (pp - s - 1); k >= 1; --k) {  // most blocks first: ties keep the larger k
+        const double w = std::max(cost(s, k), worst[s + 1][l - k]);
+        if (w < worst[s][l]) {
+          worst[s][l] = w;
+          take[s][l] = k;
+        }
+      }
+    }
+  }
+  std::vector<int> split(pp);
+  for (int s = 0, l = n_layers; s < pp; l -= split[s], ++s) split[s] = take[s][l];
+  return split;
 }
 
 std::pair<int64_t, int64_t> shard_range(int64_t n, int parts, int part) {

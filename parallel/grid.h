@@ -17,7 +17,9 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "parallel/comm.h"
 #include "runtime/config.h"
@@ -25,9 +27,13 @@
 namespace alibi {
 
 struct GridShape {
+  GridShape(int tp_ = 1, int pp_ = 1, int dp_ = 1, std::vector<int> stage_blocks_ = {})
+      : tp(tp_), pp(pp_), dp(dp_), stage_blocks(std::move(stage_blocks_)) {}
   int tp = 1;
   int pp = 1;
   int dp = 1;
+  // Blocks of each pipeline stage, first to last (--pp-split); empty: as even as possible.
+  std::vector<int> stage_blocks;
   int world() const { return tp * pp * dp; }
 };
 
@@ -50,12 +56,23 @@ inline GridCoord grid_coord(const GridShape& g, int rank) {
 }
 
 // Throws ConfigError printing the failed equation: world = tp*pp*dp, NH % tp == 0,
-// F % tp == 0, L >= pp.
+// F % tp == 0, L >= pp; and for stage_blocks: one count per stage, none zero, summing to L.
 void validate_grid(const GridShape& g, int world, const ModelConfig& model);
 
 // Blocks [first, second) of pipeline stage `stage`: contiguous, as even as possible (the
 // first L % pp stages take one more).
 std::pair<int, int> stage_layers(int n_layers, int pp, int stage);
+// The same under g's stage_blocks when it has them.
+std::pair<int, int> stage_layers(const GridShape& g, int n_layers, int stage);
+// "3,3,2": a split as --pp-split takes it.
+std::string split_text(const std::vector<int>& blocks);
+
+// The contiguous split of n_layers equal blocks over pp stages whose slowest stage costs
+// least, where a stage costs its blocks x block_cost, plus first_cost on the first stage
+// (the embedding) and last_cost on the last (final LayerNorm, LM head, loss): blocks per
+// stage. Ties go to the split that puts more blocks on earlier stages.
+//   balanced_split(8, 2, 1.0, 0.0, 1.3) == {5, 3}   (costs 5 and 4.3; an even 4, 4 has 5.3)
+std::vector<int> balanced_split(int n_layers, int pp, double block_cost, double first_cost, double last_cost);
 
 // Rows [first, second) of a dimension of `n` split over `parts` as evenly as possible
 // (used for the vocabulary, which need not divide by tp).

@@ -26,6 +26,11 @@ void add_train_options(po::options_description& desc, TrainOptions& t) {
       ("pp", po::value<int>(&t.pp)->default_value(t.pp), "pipeline stages (at most --layers); dp = ranks / (tp*pp)")
       ("zero", po::value<int>(&t.zero)->default_value(t.zero),
        "1: shard AdamW's moments over the data-parallel ranks (ZeRO-1: reduce-scatter grads, all-gather params); 0: replicate")
+      ("pp-split", po::value<std::string>(&t.pp_split)->default_value(t.pp_split),
+       "blocks per pipeline stage, e.g. 3,3,2; auto: balanced by FLOPs, the embedding on the first stage, the LM "
+       "head and loss on the last")
+      ("recompute", po::value<Recompute>(&t.recompute)->default_value(t.recompute),
+       "activations recomputed in backward: none | selective (the attention kernel) | full (each block from its input)")
       ("device", po::value<Device>(&t.device)->default_value(t.device), "cpu | cuda")
       ("matmul-precision", po::value<MatmulPrecision>(&t.matmul_precision)->default_value(t.matmul_precision),
        "--device cuda: bf16 | tf32 tensor cores (fp32 accumulation) or exact fp32 products")
@@ -62,6 +67,29 @@ void TrainOptions::validate() const {
   ALIBI_CHECK_AS(ConfigError, eval_batches >= 1, "--eval-batches must be at least 1 (got " << eval_batches << ")");
   ALIBI_CHECK_AS(ConfigError, timeout_minutes >= 0 && timeout_minutes < 1e6,
                  "--timeout-minutes must be in [0, 1e6) (0 turns the watchdog off; got " << timeout_minutes << ")");
+  parse_pp_split(pp_split);
+}
+
+std::vector<int> parse_pp_split(const std::string& text) {
+  if (text == "auto") return {};
+  std::vector<int> blocks;
+  std::istringstream in(text);
+  std::string part;
+  while (std::getline(in, part, ',')) {
+    size_t used = 0;
+    int n = -1;
+    try {
+      n = std::stoi(part, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    ALIBI_CHECK_AS(ConfigError, used > 0 && used == part.size() && n >= 0,
+                   "--pp-split must be auto or the blocks of each pipeline stage, e.g. 3,3,2 (got '" << text << "')");
+    blocks.push_back(n);
+  }
+  ALIBI_CHECK_AS(ConfigError, !blocks.empty() && text.back() != ',',
+                 "--pp-split must be auto or the blocks of each pipeline stage, e.g. 3,3,2 (got '" << text << "')");
+  return blocks;
 }
 
 OptionMap to_option_map(const ModelConfig& m, const TrainOptions& t) {
@@ -80,7 +108,8 @@ OptionMap to_option_map(const ModelConfig& m, const TrainOptions& t) {
       {"grad-accum", str(t.grad_accum)}, {"steps", str(t.steps)}, {"lr", str(t.lr)},
       {"warmup", str(t.warmup)}, {"min-lr", str(t.min_lr)}, {"weight-decay", str(t.weight_decay)},
       {"beta1", str(t.beta1)}, {"beta2", str(t.beta2)}, {"clip", str(t.clip)}, {"seed", str(t.seed)},
-      {"device", enum_name(t.device)}, {"matmul-precision", enum_name(t.matmul_precision)}, {"tp", str(t.tp)}, {"pp", str(t.pp)}, {"zero", str(t.zero)}, {"save-every", str(t.save_every)}, {"keep", str(t.keep)},
+      {"device", enum_name(t.device)}, {"matmul-precision", enum_name(t.matmul_precision)}, {"tp", str(t.tp)}, {"pp", str(t.pp)},
+      {"zero", str(t.zero)}, {"pp-split", t.pp_split}, {"recompute", enum_name(t.recompute)}, {"save-every", str(t.save_every)}, {"keep", str(t.keep)},
       {"log-every", str(t.log_every)}, {"eval-every", str(t.eval_every)},
       {"eval-batches", str(t.eval_batches)},
   };

@@ -3,8 +3,10 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "kernels/dispatch.h"
+#include "layers/recompute.h"
 #include "parallel/checkpoint.h"
 #include "runtime/config.h"
 
@@ -26,6 +28,8 @@ struct TrainOptions {
   int tp = 1;                         // tensor-parallel ranks (heads, F and V split)
   int pp = 1;                         // pipeline stages (contiguous blocks); dp = world / (tp*pp)
   int zero = 0;                       // 1: AdamW state sharded over DP (ZeRO-1); 0: replicated
+  std::string pp_split = "auto";      // blocks per stage, "3,3,2", or auto: balanced by the FLOP model
+  Recompute recompute = Recompute::none;  // what blocks keep for backward: none | selective | full
   Device device = Device::cpu;        // cpu | cuda
   MatmulPrecision matmul_precision = MatmulPrecision::bf16;  // cuda products: bf16 | tf32 | fp32 (the CPU is fp32)
   std::string resume;                 // PATH | auto | "" (fresh)
@@ -40,6 +44,9 @@ struct TrainOptions {
 };
 
 void add_train_options(po::options_description& desc, TrainOptions& t);
+
+// --pp-split as block counts per stage; empty for auto. ConfigError when it is neither.
+std::vector<int> parse_pp_split(const std::string& text);
 
 // Every option of a run as strings, for the checkpoint's /config.
 OptionMap to_option_map(const ModelConfig& model, const TrainOptions& train);

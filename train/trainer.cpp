@@ -43,11 +43,12 @@ struct BucketGroups {
   std::vector<std::vector<Tensor*>> grads, values;
 };
 
-// The model is moved to --device first: the DP buckets and the AdamW moments are
-// allocated beside its parameters.
+// The model is moved to --device first (and told what its blocks keep for backward): the DP
+// buckets and the AdamW moments are allocated beside its parameters.
 BucketGroups bucket_groups(Model<float>& model, const TrainOptions& opt, std::vector<int>& bucket_of_layer,
                            std::vector<std::pair<int, size_t>>& place) {
   model.to_device(opt.device, opt.matmul_precision);
+  model.set_recompute(opt.recompute);
   const auto [first, last] = model.layer_range();
   bucket_of_layer.assign(model.config().layers, -1);
   BucketGroups groups;

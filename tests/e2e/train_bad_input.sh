@@ -20,6 +20,16 @@ expect_error unknown-option "--no-such-option" "$ALIBI" train --no-such-option 3
 expect_error heads-not-dividing "--heads" "$ALIBI" train --data "$WORK/c.h5" --channels 16 --heads 3
 expect_error zero-seq-len "--seq-len" "$ALIBI" train --data "$WORK/c.h5" --seq-len 0
 expect_error missing-value "--steps" "$ALIBI" train --data "$WORK/c.h5" --steps
+expect_error unknown-recompute "--recompute must be none, selective or full \(got 'some'\)" \
+  "$ALIBI" train --data "$WORK/c.h5" --out-dir "$WORK/r5" "${small[@]}" --recompute some
+expect_error split-sum "--pp-split 2 sums to 2 blocks, not --layers 1" \
+  "$ALIBI" train --data "$WORK/c.h5" --out-dir "$WORK/r6" "${small[@]}" --pp-split 2
+expect_error split-zero-stage "--pp-split 0: stage 0 has 0 blocks; every pipeline stage needs at least one" \
+  "$ALIBI" train --data "$WORK/c.h5" --out-dir "$WORK/r7" "${small[@]}" --pp-split 0
+expect_error split-stages "--pp-split 1,1 names 2 stages but --pp is 1; give one block count per stage, or --pp-split auto" \
+  "$ALIBI" train --data "$WORK/c.h5" --out-dir "$WORK/r8" "${small[@]}" --pp-split 1,1
+expect_error split-syntax "--pp-split must be auto or the blocks of each pipeline stage, e.g. 3,3,2 \(got '1;1'\)" \
+  "$ALIBI" train --data "$WORK/c.h5" --out-dir "$WORK/r9" "${small[@]}" --pp-split "1;1"
 
 # A checkpoint of another shape: resuming it with a different --channels names the tensor.
 "$ALIBI" train --data "$WORK/c.h5" --out-dir "$WORK/good" "${small[@]}" --steps 2 --save-every 1 >/dev/null

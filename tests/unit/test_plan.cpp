@@ -5,6 +5,8 @@
 // the 1.3B model, GPU memory and step times computed by hand, recomputation, the bubble.
 #include <gtest/gtest.h>
 
+#include <omp.h>
+
 #include <string>
 
 #include "launch/plan.h"
@@ -263,6 +265,81 @@ void check_memory(const char* position) {
 
 TEST(Plan, MemoryMatchesAllocator) {
   for (const char* position : {"alibi", "learned", "sinusoidal"}) check_memory(position);
+}
+
+// Each --recompute mode: the activations kept after a forward, exactly; and what the
+// caching allocator holds after the backward (in use + cached, which is what the process
+// keeps of it), against state + activations + scratch. Held may exceed the plan by the
+// attention kernel's per-thread tiles (plan.h leaves them out): 21 KB forward and 50 KB
+// backward a thread here, less than the smallest part of the scratch (selective's
+// recomputed attention output, 128 KiB), so a part left out of the plan fails.
+TEST(Plan, MemoryOfEachRecomputeModeMatchesAllocator) {
+  ModelConfig cfg;
+  cfg.layers = 3;
+  cfg.channels = 64;
+  cfg.heads = 4;
+  cfg.vocab = 112;
+  cfg.seq_len = 64;
+  const int B = 8, T = cfg.seq_len;
+  CpuAllocator& alloc = CpuAllocator::instance();
+  auto held = [&] { return alloc.stats().bytes_in_use + alloc.stats().bytes_cached; };
+  int64_t totals[3] = {};
+  for (Recompute mode : {Recompute::none, Recompute::selective, Recompute::full}) {
+    SCOPED_TRACE(enum_name(mode));
+    const RankPlan plan = plan_layout(cfg, {1, 1, 1}, B, 1, mode).at(0);
+    alloc.release_cache();
+    const size_t before = alloc.stats().bytes_in_use, held_before = held();
+    {
+      Model<float> model(cfg, 1);
+      model.set_recompute(mode);
+      AdamW<float> adam(model.parameters(), {0.9f, 0.95f, 1e-8f});
+      const size_t with_adam = alloc.stats().bytes_in_use;
+      std::vector<int32_t> tokens(B * T), targets(B * T);
+      for (int i = 0; i < B * T; ++i) tokens[i] = targets[i] = (i * 7) % cfg.vocab;
+      model.forward(tokens.data(), targets.data(), B, T);
+      EXPECT_EQ(alloc.stats().bytes_in_use - with_adam, plan.activation_bytes);
+      model.backward(1.0f);
+      const int64_t got = static_cast<int64_t>(held() - held_before);
+      EXPECT_GE(got, plan.total_bytes());
+      EXPECT_LE(got, plan.total_bytes() + int64_t{80} * 1024 * omp_get_max_threads());
+      EXPECT_GE(alloc.stats().bytes_in_use, before);
+    }
+    totals[static_cast<int>(mode)] = plan.total_bytes();
+  }
+  EXPECT_LT(totals[1], totals[0]);
+  EXPECT_LT(totals[2], totals[1]);
+}
+
+// --pp-split auto on the bench model (C=512, L=8, T=512, V=8192): the LM head's 6 V C
+// FLOPs per token are 1.14 blocks' (6 x 12 C^2 + 12 T C), so an even 4, 4 leaves the last
+// stage at 5.14 blocks against 4; 5, 3 makes the slowest 5 (the first).
+TEST(Plan, AutoSplitBalancesTheBenchModel) {
+  ModelConfig cfg;
+  cfg.layers = 8;
+  cfg.channels = 512;
+  cfg.heads = 8;
+  cfg.seq_len = 512;
+  cfg.vocab = 8192;
+  const StageCosts c = stage_costs(cfg, Recompute::none);
+  EXPECT_NEAR(c.head / c.block, 1.14, 0.01);
+  EXPECT_EQ(pipeline_split(cfg, 2, "auto", Recompute::none), (std::vector<int>{5, 3}));
+  EXPECT_EQ(pipeline_split(cfg, 3, "auto", Recompute::none), (std::vector<int>{3, 3, 2}));
+  EXPECT_EQ(pipeline_split(cfg, 1, "auto", Recompute::none), std::vector<int>{});
+  EXPECT_EQ(pipeline_split(cfg, 2, "4,4", Recompute::none), (std::vector<int>{4, 4}));
+  // Full recomputation makes blocks dearer (a forward again, less the MLP projection).
+  EXPECT_NEAR(stage_costs(cfg, Recompute::full).block / c.block, 4.0 / 3.0 - 2.0 * 2048 * 512 / c.block, 1e-12);
+  const std::vector<RankPlan> plan = plan_layout(cfg, {1, 2, 1, {5, 3}}, 2, 4);
+  EXPECT_EQ(plan[0].layers, std::make_pair(0, 5));
+  EXPECT_EQ(plan[1].layers, std::make_pair(5, 8));
+  for (const char* bad : {"4;4", "x", "4,", "", "-1,9"}) {
+    try {
+      pipeline_split(cfg, 2, bad, Recompute::none);
+      ADD_FAILURE() << bad << " must be an error";
+    } catch (const ConfigError& e) {
+      EXPECT_EQ(std::string(e.what()),
+                "--pp-split must be auto or the blocks of each pipeline stage, e.g. 3,3,2 (got '" + std::string(bad) + "')");
+    }
+  }
 }
 
 TEST(Plan, BadLayoutsNameTheEquation) {
