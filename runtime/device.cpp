@@ -112,7 +112,11 @@ void cuda_reset_peak() { CudaAllocator::instance().reset_peak(); }
 void* cuda_stream() {
   static cudaStream_t stream = [] {
     cudaStream_t s = nullptr;
-    ALIBI_CUDA_RT(cudaStreamCreate(&s));  // blocking: ordered with the legacy default stream too
+    // Non-blocking: no implicit ordering with the legacy default stream, which a library
+    // (or a stray synchronous cudaMemcpy) could otherwise serialise us behind. Everything
+    // of ours is enqueued on this stream, and host reads go through copy_bytes, which
+    // waits for it.
+    ALIBI_CUDA_RT(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
     return s;
   }();
   return stream;

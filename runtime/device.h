@@ -9,7 +9,9 @@
 //   copy_bytes(dst, Device::cuda, src, Device::cpu, bytes);   // any direction, synchronous
 //
 // Every kernel, cuBLAS call and NCCL collective of a process is ordered on one stream,
-// cuda_stream(); copy_bytes and cuda_synchronize wait for it.
+// cuda_stream(), a non-blocking one (not ordered with the legacy default stream: never use
+// synchronous cudaMemcpy/cudaMemset on our buffers); copy_bytes and cuda_synchronize wait
+// for it.
 #pragma once
 
 #include <cstddef>
