@@ -48,8 +48,7 @@ void Block<Real>::forward_with(Tensor& out, const Tensor& x, int64_t N, Attend&&
   x_ = x;
   ln1.forward(ln1_out_, ln1_mean_, ln1_rstd_, x);
   attend(branch_, ln1_out_);
-  ops::add<Real>(dev, residual_.data<Real>(), x.data<Real>(), branch_.data<Real>(), N * C_);
-  ln2.forward(ln2_out_, ln2_mean_, ln2_rstd_, residual_);
+  ln2.forward_residual(residual_, ln2_out_, ln2_mean_, ln2_rstd_, x, branch_);  // residual_ = x + branch_
   mlp.forward(branch_, ln2_out_);
   ops::add<Real>(dev, out.data<Real>(), residual_.data<Real>(), branch_.data<Real>(), N * C_);
 }
