@@ -3,6 +3,7 @@
 
 #include <cstring>
 
+#include "runtime/best_fit_allocator.h"
 #include "runtime/error.h"
 
 #ifdef ALIBI_WITH_CUDA
@@ -73,9 +74,10 @@ double cuda_bf16_peak_tflops() {
 }
 
 namespace {
-// Device memory through the caching allocator (runtime/allocator.h): cudaMalloc and
-// cudaFree synchronise the device, so freed blocks are kept for the next step.
-class CudaAllocator final : public CachingAllocator {
+// Device memory through the best-fit caching allocator (runtime/best_fit_allocator.h):
+// cudaMalloc and cudaFree synchronise the device, so memory is held in segments, split into
+// blocks and kept for the next step; a miss takes a new segment without flushing the cache.
+class CudaAllocator final : public BestFitAllocator {
  public:
   static CudaAllocator& instance() {
     static CudaAllocator* a = new CudaAllocator();  // never destroyed: the driver may be gone at exit
@@ -83,7 +85,7 @@ class CudaAllocator final : public CachingAllocator {
   }
 
  private:
-  CudaAllocator() : CachingAllocator(512) {}
+  CudaAllocator() = default;
   void* system_allocate(size_t bytes) override {
     void* ptr = nullptr;
     if (cudaMalloc(&ptr, bytes) != cudaSuccess) {
