@@ -84,14 +84,16 @@ StepResult Trainer::step(double lr) {
   TrainStage stage{model_, B, T, M, inputs_.data(), targets_.data(), 1.0f / static_cast<float>(tokens_per_step()),
                    [this](int layer) { buckets_.start(bucket_of_layer_[layer]); }};
   StepResult r;
-  r.pipeline_wait_s = run_1f1b(stage, grid_, M).wait_s;
+  pipeline_waits_.reset();
+  run_1f1b(stage, grid_, M, &pipeline_waits_);
   buckets_.finish();
-  r.dp_wait_s = buckets_.last_wait_s();
-  r.dp_window_s = buckets_.last_window_s();
   if (cfg_.tie_embeddings && grid_.shape().pp > 1 && model_.wte.defined()) {
     grid_.embedding().all_reduce_sum(model_.dwte.data<float>(), model_.dwte.numel());
   }
-  r.grad_norm = clip_grad_norm<float>(model_.parameters(), opt_.clip, grid_);
+  r.grad_norm = clip_grad_norm<float>(model_.parameters(), opt_.clip, grid_);  // the step's host sync
+  r.pipeline_wait_s = pipeline_waits_.seconds();  // on CUDA read from events the stream has passed
+  r.dp_wait_s = buckets_.last_wait_s();
+  r.dp_window_s = buckets_.last_window_s();
   adam_.step(static_cast<float>(lr), static_cast<float>(opt_.weight_decay));
   // Each loss once: the last stage's TP rank 0 of every DP replica.
   const bool reports = model_.has_head() && grid_.coord().tp_rank == 0;

@@ -69,6 +69,7 @@ class Trainer {
   Sampler sampler_;
   std::vector<int> bucket_of_layer_;  // global layer -> bucket (-1: not here); before buckets_, which fills it
   GradBuckets buckets_;
+  StreamTimer pipeline_waits_;  // this step's receives from neighbour stages (its events reused)
   std::vector<int32_t> inputs_, targets_;  // (M, B, T)
 };
 

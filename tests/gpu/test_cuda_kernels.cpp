@@ -156,6 +156,25 @@ TEST(CudaKernels, AddLayerNormAndSumSquaresMany) {
   EXPECT_NEAR(ops::sum_squares_many<float>(Device::cuda, xs, ns, 3), expected, 1e-10 * expected);  // double sums
 }
 
+// ---- the wait timers' clock: the stream's time between events, not the host's enqueue ---------
+TEST(CudaKernels, StreamTimerMeasuresTheStream) {
+  ALIBI_REQUIRE_GPU();
+  Tensor big = Tensor::empty({int64_t{1} << 28}, DType::f32, Device::cuda);  // 1 GiB
+  StreamTimer t;
+  for (int i = 0; i < 4; ++i) {
+    t.begin(Device::cuda);
+    zero_bytes(big.raw(), Device::cuda, big.nbytes());  // returns at once; ~0.2 ms each at 4.8 TB/s
+    t.end();
+  }
+  const double busy = t.seconds();
+  EXPECT_GT(busy, 1e-5);
+  EXPECT_LT(busy, 1.0);
+  t.reset();
+  t.begin(Device::cuda);
+  t.end();
+  EXPECT_LT(t.seconds(), 1e-3);  // an empty span
+}
+
 // ---- GELU, add, scale, AdamW, reductions -------------------------------------------------------
 TEST(CudaKernels, Elementwise) {
   ALIBI_REQUIRE_GPU();
