@@ -153,6 +153,25 @@ double sum_squares(Device device, const Real* x, int64_t n) {
 }
 
 template <class Real>
+double sum_squares_many(Device device, const Real* const* xs, const int64_t* ns, int count) {
+  if (device == Device::cpu) {
+    double total = 0.0;
+    for (int i = 0; i < count; ++i) total += cpu::sum_squares<Real>(xs[i], ns[i]);
+    return total;
+  }
+  ALIBI_ON_CUDA("sum_squares_many", cuda::sum_squares_many(xs, ns, count))
+}
+
+template <class Real>
+void add_layernorm_forward(Device device, Real* residual, Real* out, Real* mean, Real* rstd, const Real* a, const Real* b, const Real* weight, const Real* bias, int64_t N, int64_t C) {
+  if (device == Device::cpu) {
+    cpu::add<Real>(residual, a, b, N * C);
+    return cpu::layernorm_forward<Real>(out, mean, rstd, residual, weight, bias, N, C);
+  }
+  ALIBI_ON_CUDA("add_layernorm_forward", cuda::add_layernorm_forward(residual, out, mean, rstd, a, b, weight, bias, N, C))
+}
+
+template <class Real>
 double sum(Device device, const Real* x, int64_t n) {
   if (device == Device::cpu) return cpu::sum<Real>(x, n);
   ALIBI_ON_CUDA("sum", cuda::sum(x, n))
@@ -220,6 +239,10 @@ template void adamw_update<float>(Device, float* param, const float* grad, float
 template void adamw_update<double>(Device, double* param, const double* grad, double* m, double* v, int64_t n, float lr, float beta1, float beta2, float eps, float weight_decay, int64_t step);
 template double sum_squares<float>(Device, const float* x, int64_t n);
 template double sum_squares<double>(Device, const double* x, int64_t n);
+template double sum_squares_many<float>(Device, const float* const* xs, const int64_t* ns, int count);
+template double sum_squares_many<double>(Device, const double* const* xs, const int64_t* ns, int count);
+template void add_layernorm_forward<float>(Device, float*, float*, float*, float*, const float*, const float*, const float*, const float*, int64_t, int64_t);
+template void add_layernorm_forward<double>(Device, double*, double*, double*, double*, const double*, const double*, const double*, const double*, int64_t, int64_t);
 template double sum<float>(Device, const float* x, int64_t n);
 template double sum<double>(Device, const double* x, int64_t n);
 template void attention_forward<float>(Device, const AttentionParams<float>&);

@@ -48,6 +48,10 @@ template <class Real>
 void layernorm_forward(Device device, Real* out, Real* mean, Real* rstd, const Real* inp, const Real* weight, const Real* bias, int64_t N, int64_t C);
 template <class Real>
 void layernorm_backward(Device device, Real* dinp, Real* dweight, Real* dbias, const Real* dout, const Real* inp, const Real* weight, const Real* mean, const Real* rstd, int64_t N, int64_t C);
+// residual = a + b, then out, mean, rstd = LayerNorm(residual): one kernel on CUDA (the block's
+// residual add and the LayerNorm after it), the two CPU kernels otherwise (same numbers).
+template <class Real>
+void add_layernorm_forward(Device device, Real* residual, Real* out, Real* mean, Real* rstd, const Real* a, const Real* b, const Real* weight, const Real* bias, int64_t N, int64_t C);
 template <class Real>
 void gelu_forward(Device device, Real* out, const Real* inp, int64_t n);
 template <class Real>
@@ -70,6 +74,11 @@ template <class Real>
 double sum_squares(Device device, const Real* x, int64_t n);
 template <class Real>
 double sum(Device device, const Real* x, int64_t n);
+// The sum of squares of `count` tensors xs[i] of ns[i] elements: on CUDA one reduction on the
+// device and one host read (the gradient norm's one wait per step); on the CPU
+// sum_squares of each, added in order.
+template <class Real>
+double sum_squares_many(Device device, const Real* const* xs, const int64_t* ns, int count);
 
 // Fused causal attention (kernels/attention.h); every pointer on `device`.
 template <class Real>

@@ -48,12 +48,15 @@ per_node=$(((np + nodes - 1) / nodes))
 pe=$(($(nproc) / per_node))
 ((pe >= 1)) || pe=1
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$pe}
+# CUDA's lazy module loading can deadlock: a kernel first loaded while NCCL spins in a
+# receive waits for that receive. Load every kernel at start (forced: no safe other value).
+export CUDA_MODULE_LOADING=EAGER
 if ((OMP_NUM_THREADS > 1)); then
   mapping=(--map-by "slot:PE=$OMP_NUM_THREADS" --bind-to core)
 else
   mapping=(--map-by slot --bind-to core)
 fi
-exports=(-x OMP_NUM_THREADS -x PATH)
+exports=(-x OMP_NUM_THREADS -x PATH -x CUDA_MODULE_LOADING)
 [[ -n ${LD_LIBRARY_PATH:-} ]] && exports+=(-x LD_LIBRARY_PATH)
 [[ -n ${OPENBLAS_NUM_THREADS:-} ]] && exports+=(-x OPENBLAS_NUM_THREADS)
 read -r -a extra <<<"${ALIBI_MPIRUN_ARGS:-}"

@@ -36,6 +36,9 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$pe}
 # Spin briefly at OpenMP barriers, then sleep: a workstation's other processes otherwise
 # stall the spinning threads (bench/RESULTS.md: 1.7x under one busy process, ~1% alone).
 export GOMP_SPINCOUNT=${GOMP_SPINCOUNT:-10000}
+# CUDA's lazy module loading can deadlock: a kernel first loaded while NCCL spins in a
+# receive waits for that receive. Load every kernel at start (forced: no safe other value).
+export CUDA_MODULE_LOADING=EAGER
 if ((pe > 1)); then
   mapping=(--map-by "slot:PE=$pe" --bind-to core)
 else

@@ -62,8 +62,9 @@ void Block<Real>::forward_to_mlp(const Tensor& x, int64_t N, Attend&& attend) {
   x_ = x;
   ln1.forward(ln1_out_, ln1_mean_, ln1_rstd_, x);
   attend(branch_, ln1_out_);
-  ops::add<Real>(dev, residual_.data<Real>(), x.data<Real>(), branch_.data<Real>(), N * C_);
-  ln2.forward(ln2_out_, ln2_mean_, ln2_rstd_, residual_);
+  // residual_ = x + branch_, ln2_out_ = ln2(residual_): one kernel on CUDA, deterministic, so
+  // full recomputation's rerun in backward gives the same bits as this forward.
+  ln2.forward_residual(residual_, ln2_out_, ln2_mean_, ln2_rstd_, x, branch_);
 }
 
 template <class Real>

@@ -19,6 +19,15 @@ void LayerNorm<Real>::forward(Tensor& out, Tensor& mean, Tensor& rstd, const Ten
 }
 
 template <class Real>
+void LayerNorm<Real>::forward_residual(Tensor& residual, Tensor& out, Tensor& mean, Tensor& rstd, const Tensor& a,
+                                       const Tensor& b) const {
+  const int64_t N = a.numel() / C_;
+  ops::add_layernorm_forward<Real>(weight.device(), residual.data<Real>(), out.data<Real>(), mean.data<Real>(),
+                                   rstd.data<Real>(), a.data<Real>(), b.data<Real>(), weight.data<Real>(),
+                                   bias.data<Real>(), N, C_);
+}
+
+template <class Real>
 void LayerNorm<Real>::backward(Tensor& dinp, const Tensor& dout, const Tensor& inp, const Tensor& mean,
                             const Tensor& rstd) {
   const int64_t N = inp.numel() / C_;

@@ -15,6 +15,10 @@ class LayerNorm {
 
   // out (N, C); mean, rstd (N) kept by the caller for backward.
   void forward(Tensor& out, Tensor& mean, Tensor& rstd, const Tensor& inp) const;
+  // residual = a + b (N, C), then out = LayerNorm(residual): the block's residual add and its
+  // second LayerNorm, one kernel on CUDA.
+  void forward_residual(Tensor& residual, Tensor& out, Tensor& mean, Tensor& rstd, const Tensor& a,
+                        const Tensor& b) const;
   // dinp `+=` (the residual stream); dweight, dbias `+=`.
   void backward(Tensor& dinp, const Tensor& dout, const Tensor& inp, const Tensor& mean,
                 const Tensor& rstd);

@@ -50,13 +50,20 @@ double global_grad_norm(const ParameterList& params, const ProcessGrid& grid, co
   const GridCoord& c = grid.coord();
   // DP shards are disjoint: every DP rank counts its own (the rule for dp_rank 0 then).
   const int dp_rank = dp_shards ? 0 : c.dp_rank;
-  double local = 0.0;
+  // One reduction over every counted range: on a GPU one host read per step, not one per
+  // parameter (on the CPU the same sums in the same order as one call each).
+  std::vector<const Real*> grads;
+  std::vector<int64_t> sizes;
+  Device device = Device::cpu;
   for (size_t i = 0; i < params.size(); ++i) {
     const ParamRef& p = params[i];
     const ElementRange r = range_of(p, dp_shards, i);
-    if (p.counted_here(c.tp_rank, dp_rank) && r.size() > 0)
-      local += ops::sum_squares<Real>(p.grad->device(), p.grad->data<Real>() + r.begin, r.size());
+    if (!p.counted_here(c.tp_rank, dp_rank) || r.size() == 0) continue;
+    grads.push_back(p.grad->data<Real>() + r.begin);
+    sizes.push_back(r.size());
+    device = p.grad->device();
   }
+  const double local = ops::sum_squares_many<Real>(device, grads.data(), sizes.data(), static_cast<int>(grads.size()));
   return std::sqrt(grid.world().sum(local));
 }
 

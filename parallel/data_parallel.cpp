@@ -70,7 +70,9 @@ void GradBuckets::start(int index) {
   Bucket& b = buckets_.at(index);
   if (b.started || !b.buffer.defined()) return;
   if (!any_started_) {
-    first_start_ = std::chrono::steady_clock::now();
+    window_timer_.reset();
+    device_ = b.buffer.device();
+    window_timer_.begin(device_);
     any_started_ = true;
   }
   copy(b, b.grads, /*to_buffer=*/true, /*owned_only=*/false);
@@ -81,11 +83,15 @@ void GradBuckets::start(int index) {
 
 void GradBuckets::finish() {
   for (size_t i = 0; i < buckets_.size(); ++i) start(static_cast<int>(i));
-  const auto t0 = std::chrono::steady_clock::now();
+  wait_timer_.reset();
+  if (!any_started_) {  // nothing to reduce (dp has one rank)
+    window_timer_.reset();
+    return;
+  }
+  wait_timer_.begin(device_);
   for (Bucket& b : buckets_) b.request.wait();
-  const auto t1 = std::chrono::steady_clock::now();
-  wait_s_ = std::chrono::duration<double>(t1 - t0).count();
-  window_s_ = any_started_ ? std::chrono::duration<double>(t1 - first_start_).count() : 0.0;
+  wait_timer_.end();
+  window_timer_.end();
   for (Bucket& b : buckets_) {
     if (!b.started) continue;
     copy(b, b.grads, /*to_buffer=*/false, /*owned_only=*/sharded());

@@ -20,11 +20,11 @@
 // is the gradient of the global mean: no division afterwards.
 #pragma once
 
-#include <chrono>
 #include <utility>
 #include <vector>
 
 #include "parallel/comm.h"
+#include "runtime/device.h"
 #include "runtime/tensor.h"
 
 namespace alibi {
@@ -58,10 +58,13 @@ class GradBuckets {
   ElementRange owned(int bucket, size_t k) const;
   void gather();
 
-  // Seconds finish() spent blocked waiting: communication not hidden behind backward.
-  double last_wait_s() const { return wait_s_; }
-  // Seconds from the first start() to the end of finish() (the all-reduce window).
-  double last_window_s() const { return window_s_; }
+  // Seconds finish() spent waiting: communication not hidden behind backward. On CUDA the
+  // compute stream's wait (measured with CUDA events around it), not the host's enqueue;
+  // reading it waits for the stream to get there, so read it after the step's host sync.
+  double last_wait_s() { return wait_timer_.seconds(); }
+  // Seconds from the first start() to the end of finish() (the all-reduce window), on the
+  // same clock.
+  double last_window_s() { return window_timer_.seconds(); }
 
  private:
   struct Bucket {
@@ -80,9 +83,9 @@ class GradBuckets {
   std::vector<Bucket> buckets_;
   const Communicator* dp_;
   GradSync sync_;
-  std::chrono::steady_clock::time_point first_start_;
+  StreamTimer wait_timer_, window_timer_;
+  Device device_ = Device::cpu;  // of the buffers
   bool any_started_ = false;
-  double wait_s_ = 0, window_s_ = 0;
 };
 
 }  // namespace alibi

@@ -116,15 +116,16 @@ ProcessGrid ProcessGrid::create(MPI_Comm world, const GridShape& shape, const Mo
   g.coord_ = grid_coord(shape, rank);
   const GridCoord& c = g.coord_;
   g.world_ = std::make_shared<MpiCommunicator>(world, /*owned=*/false, watchdog, "world");
-  auto split = [&](int color, int key, const char* name) -> std::shared_ptr<Communicator> {
+  // On NCCL, pp carries only the pipeline's messages; the others only collectives.
+  auto split = [&](int color, int key, const char* name, NcclUse use = NcclUse::collectives) -> std::shared_ptr<Communicator> {
     MPI_Comm comm;
     check_mpi(MPI_Comm_split(world, color, key, &comm), "MPI_Comm_split");
-    if (backend == CommBackend::nccl) return std::make_shared<NcclCommunicator>(comm, /*owned=*/true, watchdog, name);
+    if (backend == CommBackend::nccl) return std::make_shared<NcclCommunicator>(comm, /*owned=*/true, watchdog, name, use);
     return std::make_shared<MpiCommunicator>(comm, /*owned=*/true, watchdog, name);
   };
   g.tp_ = split(c.dp_rank + shape.dp * c.pp_rank, c.tp_rank, "tp");
   g.dp_ = split(c.tp_rank + shape.tp * c.pp_rank, c.dp_rank, "dp");
-  g.pp_ = split(c.tp_rank + shape.tp * c.dp_rank, c.pp_rank, "pp");
+  g.pp_ = split(c.tp_rank + shape.tp * c.dp_rank, c.pp_rank, "pp", NcclUse::messages);
   // Every rank joins a split; the middle stages get their own (unused) singleton groups.
   const bool end_stage = c.pp_rank == 0 || c.pp_rank == shape.pp - 1;
   g.embedding_ = split(end_stage ? c.tp_rank + shape.tp * c.dp_rank : shape.tp * shape.dp + rank, c.pp_rank, "embedding");

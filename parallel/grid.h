@@ -12,7 +12,8 @@
 //
 // A model on CUDA asks for CommBackend::nccl: tp, pp, dp and embedding are then
 // NcclCommunicators (device tensors through NCCL, host scalars through MPI; nccl_comm.h),
-// built in the same order on every rank after select_cuda_device. world stays MPI: it only
+// built in the same order on every rank after select_cuda_device; pp's carries only the
+// pipeline's messages (NcclUse::messages), the others only collectives. world stays MPI: it only
 // carries host scalars and checkpoint I/O. The default, CommBackend::mpi, is the CPU path.
 #pragma once
 

@@ -1,5 +1,6 @@
 // NCCL-backed communicator (device memory) with MPI for host memory; see nccl_comm.h.
-// Without ALIBI_WITH_CUDA only local_rank works: constructing a communicator says why not.
+// Without ALIBI_WITH_CUDA only local_rank works: constructing a communicator says why not;
+// with CUDA but without ALIBI_WITH_NCCL, communicators of one rank work (one GPU).
 #include "parallel/nccl_comm.h"
 
 #include "runtime/device.h"
@@ -7,6 +8,8 @@
 
 #ifdef ALIBI_WITH_CUDA
 #include <cuda_runtime.h>
+#endif
+#ifdef ALIBI_WITH_NCCL
 #include <nccl.h>
 #endif
 
@@ -33,6 +36,30 @@ void check_cuda(cudaError_t code, const char* call) {
   ALIBI_CHECK_AS(DeviceError, code == cudaSuccess, call << " failed: " << cudaGetErrorString(code));
 }
 
+size_t count_of(int64_t n) {
+  ALIBI_CHECK(n >= 0, "negative element count " << n);
+  return static_cast<size_t>(n);
+}
+
+cudaStream_t compute_stream() { return static_cast<cudaStream_t>(cuda_stream()); }
+
+// Device or managed memory goes to NCCL; host memory (pageable or pinned) to MPI.
+bool on_device(const void* ptr) {
+  if (ptr == nullptr) return false;
+  cudaPointerAttributes attr{};
+  if (cudaPointerGetAttributes(&attr, ptr) != cudaSuccess) {
+    cudaGetLastError();  // not a pointer CUDA knows: host memory
+    return false;
+  }
+  return attr.type == cudaMemoryTypeDevice || attr.type == cudaMemoryTypeManaged;
+}
+
+}  // namespace
+
+#ifdef ALIBI_WITH_NCCL
+
+namespace {
+
 void check_nccl(ncclResult_t code, const char* call, const char* hint = "rerun with NCCL_DEBUG=WARN for NCCL's reason") {
   ALIBI_CHECK_AS(DeviceError, code == ncclSuccess, call << " failed: " << ncclGetErrorString(code) << "; " << hint);
 }
@@ -51,22 +78,16 @@ ncclDataType_t nccl_type(DType dtype) {
   return ncclFloat32;
 }
 
-size_t count_of(int64_t n) {
-  ALIBI_CHECK(n >= 0, "negative element count " << n);
-  return static_cast<size_t>(n);
-}
-
-cudaStream_t compute_stream() { return static_cast<cudaStream_t>(cuda_stream()); }
-
-// Device or managed memory goes to NCCL; host memory (pageable or pinned) to MPI.
-bool on_device(const void* ptr) {
-  if (ptr == nullptr) return false;
-  cudaPointerAttributes attr{};
-  if (cudaPointerGetAttributes(&attr, ptr) != cudaSuccess) {
-    cudaGetLastError();  // not a pointer CUDA knows: host memory
-    return false;
-  }
-  return attr.type == cudaMemoryTypeDevice || attr.type == cudaMemoryTypeManaged;
+// A new NCCL communicator over the ranks of `comm` (collective): rank 0's id goes over MPI.
+ncclComm_t init_nccl(MPI_Comm comm, int rank, int size) {
+  ncclUniqueId id{};
+  if (rank == 0) check_nccl(ncclGetUniqueId(&id), "ncclGetUniqueId");
+  check_mpi(MPI_Bcast(&id, sizeof id, MPI_BYTE, 0, comm), "MPI_Bcast");
+  ncclComm_t created = nullptr;
+  check_nccl(ncclCommInitRank(&created, size, id, rank), "ncclCommInitRank",
+             "each rank needs a GPU of its own: launch at most as many ranks per node as it has GPUs, each "
+             "after select_cuda_device(local_rank(...)); NCCL_DEBUG=WARN tells more");
+  return created;
 }
 
 // A side-stream operation as a Request: an event recorded after it; wait() makes the compute
@@ -98,11 +119,25 @@ class SideStreamDone final : public Request::Pending {
 // ---- the NCCL state -----------------------------------------------------------------------
 
 struct NcclCommunicator::Nccl {
-  ncclComm_t coll = nullptr;    // collectives
-  ncclComm_t up = nullptr;      // messages from a lower to a higher rank
-  ncclComm_t down = nullptr;    // messages from a higher to a lower rank
+  ncclComm_t coll = nullptr;    // collectives (NcclUse::collectives only)
+  ncclComm_t up = nullptr;      // messages from a lower to a higher rank (NcclUse::messages only)
+  ncclComm_t down = nullptr;    // messages from a higher to a lower rank (NcclUse::messages only)
   cudaStream_t side = nullptr;  // non-blocking operations, high priority
   cudaEvent_t ready = nullptr;  // recorded on the compute stream before each of them
+
+  Nccl(MPI_Comm comm, int rank, int size, NcclUse use) {
+    if (use == NcclUse::collectives) {
+      coll = init_nccl(comm, rank, size);
+    } else {
+      up = init_nccl(comm, rank, size);
+      down = init_nccl(comm, rank, size);
+    }
+    int least = 0, greatest = 0;
+    check_cuda(cudaDeviceGetStreamPriorityRange(&least, &greatest), "cudaDeviceGetStreamPriorityRange");
+    check_cuda(cudaStreamCreateWithPriority(&side, cudaStreamNonBlocking, greatest), "cudaStreamCreateWithPriority");
+    check_cuda(cudaEventCreateWithFlags(&ready, cudaEventDisableTiming), "cudaEventCreateWithFlags");
+  }
+  Nccl() = default;  // a communicator of one rank
 
   // Never throws: errors here have nowhere to go. ncclCommDestroy finalizes first (waits
   // for the communicator's operations); a stream or event still in use is freed once idle.
@@ -114,9 +149,16 @@ struct NcclCommunicator::Nccl {
     if (side) cudaStreamDestroy(side);
   }
 
+  ncclComm_t collectives() const {
+    ALIBI_CHECK(coll != nullptr, "a device collective on a communicator made for messages (NcclUse::messages, the "
+                                 "pipeline's): make it with NcclUse::collectives");
+    return coll;
+  }
+
   // The communicator carrying a message from rank `from` to rank `to` (see the header).
   ncclComm_t channel(int from, int to) const {
-    ALIBI_CHECK(coll != nullptr, "message on a single-process communicator");
+    ALIBI_CHECK(up != nullptr, "NCCL message on a single-process communicator or one made for collectives: make "
+                               "it with NcclUse::messages");
     ALIBI_CHECK(from != to, "NCCL message from rank " << from << " to itself");
     return from < to ? up : down;
   }
@@ -130,25 +172,106 @@ struct NcclCommunicator::Nccl {
     enqueue(side);
     return Request(std::make_unique<SideStreamDone>(side, compute));
   }
+
+  void all_reduce(void* data, int64_t n, DType dtype, ncclRedOp_t op) const {
+    check_nccl(ncclAllReduce(data, data, count_of(n), nccl_type(dtype), op, collectives(), compute_stream()),
+               "ncclAllReduce");
+  }
+  Request iall_reduce_sum(void* data, int64_t n, DType dtype) const {
+    const ncclDataType_t type = nccl_type(dtype);
+    const ncclComm_t comm = collectives();
+    return on_side([&](cudaStream_t s) {
+      check_nccl(ncclAllReduce(data, data, count_of(n), type, ncclSum, comm, s), "ncclAllReduce");
+    });
+  }
+  // In place as NCCL defines it: the reduce-scatter's output and the all-gather's input are
+  // rank `me`'s slice of the one buffer of size() x n elements.
+  Request ireduce_scatter_sum(void* data, int64_t n, DType dtype, int me) const {
+    const ncclDataType_t type = nccl_type(dtype);
+    const ncclComm_t comm = collectives();
+    char* mine = static_cast<char*>(data) + static_cast<size_t>(me) * count_of(n) * dtype_size(dtype);
+    return on_side([&](cudaStream_t s) {
+      check_nccl(ncclReduceScatter(data, mine, count_of(n), type, ncclSum, comm, s), "ncclReduceScatter");
+    });
+  }
+  Request iall_gather(void* data, int64_t n, DType dtype, int me) const {
+    const ncclDataType_t type = nccl_type(dtype);
+    const ncclComm_t comm = collectives();
+    const char* mine = static_cast<const char*>(data) + static_cast<size_t>(me) * count_of(n) * dtype_size(dtype);
+    return on_side([&](cudaStream_t s) { check_nccl(ncclAllGather(mine, data, count_of(n), type, comm, s), "ncclAllGather"); });
+  }
+  void all_gather(const void* in, void* out, int64_t n, DType dtype) const {
+    check_nccl(ncclAllGather(in, out, count_of(n), nccl_type(dtype), collectives(), compute_stream()), "ncclAllGather");
+  }
+  void broadcast(void* data, int64_t n, DType dtype, int root) const {
+    check_nccl(ncclBroadcast(data, data, count_of(n), nccl_type(dtype), root, collectives(), compute_stream()),
+               "ncclBroadcast");
+  }
+  void send(const void* data, int64_t n, DType dtype, int me, int dest) const {
+    check_nccl(ncclSend(data, count_of(n), nccl_type(dtype), dest, channel(me, dest), compute_stream()), "ncclSend");
+  }
+  void recv(void* data, int64_t n, DType dtype, int source, int me) const {
+    check_nccl(ncclRecv(data, count_of(n), nccl_type(dtype), source, channel(source, me), compute_stream()), "ncclRecv");
+  }
+  Request isend(const void* data, int64_t n, DType dtype, int me, int dest) const {
+    const ncclDataType_t type = nccl_type(dtype);
+    const ncclComm_t comm = channel(me, dest);
+    return on_side([&](cudaStream_t s) { check_nccl(ncclSend(data, count_of(n), type, dest, comm, s), "ncclSend"); });
+  }
 };
 
-NcclCommunicator::NcclCommunicator(MPI_Comm comm, bool owned, std::shared_ptr<Watchdog> dog, const char* name)
-    : host_(comm, owned, std::move(dog), name), nccl_(std::make_unique<Nccl>()) {
-  if (size() == 1) return;  // collectives are the identity: no NCCL (see the header)
+NcclCommunicator::NcclCommunicator(MPI_Comm comm, bool owned, std::shared_ptr<Watchdog> dog, const char* name,
+                                   NcclUse use)
+    : host_(comm, owned, std::move(dog), name) {
+  if (size() == 1) {  // collectives are the identity: no NCCL (see the header)
+    nccl_ = std::make_unique<Nccl>();
+    return;
+  }
   require_cuda_device("an NCCL communicator");
-  ncclUniqueId id{};
-  if (rank() == 0) check_nccl(ncclGetUniqueId(&id), "ncclGetUniqueId");
-  check_mpi(MPI_Bcast(&id, sizeof id, MPI_BYTE, 0, comm), "MPI_Bcast");
-  check_nccl(ncclCommInitRank(&nccl_->coll, size(), id, rank()), "ncclCommInitRank",
-             "each rank needs a GPU of its own: launch at most as many ranks per node as it has GPUs, each "
-             "after select_cuda_device(local_rank(...)); NCCL_DEBUG=WARN tells more");
-  check_nccl(ncclCommSplit(nccl_->coll, 0, rank(), &nccl_->up, nullptr), "ncclCommSplit");
-  check_nccl(ncclCommSplit(nccl_->coll, 0, rank(), &nccl_->down, nullptr), "ncclCommSplit");
-  int least = 0, greatest = 0;
-  check_cuda(cudaDeviceGetStreamPriorityRange(&least, &greatest), "cudaDeviceGetStreamPriorityRange");
-  check_cuda(cudaStreamCreateWithPriority(&nccl_->side, cudaStreamNonBlocking, greatest), "cudaStreamCreateWithPriority");
-  check_cuda(cudaEventCreateWithFlags(&nccl_->ready, cudaEventDisableTiming), "cudaEventCreateWithFlags");
+  nccl_ = std::make_unique<Nccl>(comm, rank(), size(), use);
 }
+
+#else  // CUDA without NCCL: one rank per communicator, so no device operation reaches NCCL.
+
+namespace {
+[[noreturn]] void no_nccl() {
+  ALIBI_CHECK_AS(DeviceError, false,
+                 "this build has CUDA but no NCCL (nccl.h was not found when it was configured), so device tensors "
+                 "cannot be shared between ranks: run one process (--tp 1 --pp 1, no mpirun), or install NCCL and "
+                 "rebuild");
+  throw;  // not reached
+}
+}  // namespace
+
+// The calls of the NCCL build's Nccl, each unreachable (the constructor refused size > 1).
+struct NcclCommunicator::Nccl {
+  template <class... A>
+  void all_reduce(A&&...) const { no_nccl(); }
+  template <class... A>
+  Request iall_reduce_sum(A&&...) const { no_nccl(); }
+  template <class... A>
+  Request ireduce_scatter_sum(A&&...) const { no_nccl(); }
+  template <class... A>
+  Request iall_gather(A&&...) const { no_nccl(); }
+  template <class... A>
+  void all_gather(A&&...) const { no_nccl(); }
+  template <class... A>
+  void broadcast(A&&...) const { no_nccl(); }
+  template <class... A>
+  void send(A&&...) const { no_nccl(); }
+  template <class... A>
+  void recv(A&&...) const { no_nccl(); }
+  template <class... A>
+  Request isend(A&&...) const { no_nccl(); }
+};
+constexpr int ncclSum = 0, ncclMax = 1;
+
+NcclCommunicator::NcclCommunicator(MPI_Comm comm, bool owned, std::shared_ptr<Watchdog> dog, const char* name, NcclUse)
+    : host_(comm, owned, std::move(dog), name), nccl_(std::make_unique<Nccl>()) {
+  if (size() > 1) no_nccl();
+}
+
+#endif  // ALIBI_WITH_NCCL
 
 NcclCommunicator::~NcclCommunicator() = default;
 
@@ -156,47 +279,30 @@ NcclCommunicator::~NcclCommunicator() = default;
 
 void NcclCommunicator::all_reduce_sum(void* data, int64_t n, DType dtype) const {
   if (!on_device(data)) return host_.all_reduce_sum(data, n, dtype);
-  if (size() == 1) return;
-  check_nccl(ncclAllReduce(data, data, count_of(n), nccl_type(dtype), ncclSum, nccl_->coll, compute_stream()),
-             "ncclAllReduce");
+  if (size() > 1) nccl_->all_reduce(data, n, dtype, ncclSum);
 }
 
 void NcclCommunicator::all_reduce_max(void* data, int64_t n, DType dtype) const {
   if (!on_device(data)) return host_.all_reduce_max(data, n, dtype);
-  if (size() == 1) return;
-  check_nccl(ncclAllReduce(data, data, count_of(n), nccl_type(dtype), ncclMax, nccl_->coll, compute_stream()),
-             "ncclAllReduce");
+  if (size() > 1) nccl_->all_reduce(data, n, dtype, ncclMax);
 }
 
 Request NcclCommunicator::iall_reduce_sum(void* data, int64_t n, DType dtype) const {
   if (!on_device(data)) return host_.iall_reduce_sum(data, n, dtype);
   if (size() == 1) return Request();
-  const ncclDataType_t type = nccl_type(dtype);
-  return nccl_->on_side([&](cudaStream_t side) {
-    check_nccl(ncclAllReduce(data, data, count_of(n), type, ncclSum, nccl_->coll, side), "ncclAllReduce");
-  });
+  return nccl_->iall_reduce_sum(data, n, dtype);
 }
 
-// In place as NCCL defines it: the reduce-scatter's output and the all-gather's input are
-// this rank's slice of the one buffer.
 Request NcclCommunicator::ireduce_scatter_sum(void* data, int64_t n, DType dtype) const {
   if (!on_device(data)) return host_.ireduce_scatter_sum(data, n, dtype);
   if (size() == 1) return Request();
-  const ncclDataType_t type = nccl_type(dtype);
-  char* mine = static_cast<char*>(data) + static_cast<size_t>(rank()) * count_of(n) * dtype_size(dtype);
-  return nccl_->on_side([&](cudaStream_t side) {
-    check_nccl(ncclReduceScatter(data, mine, count_of(n), type, ncclSum, nccl_->coll, side), "ncclReduceScatter");
-  });
+  return nccl_->ireduce_scatter_sum(data, n, dtype, rank());
 }
 
 Request NcclCommunicator::iall_gather(void* data, int64_t n, DType dtype) const {
   if (!on_device(data)) return host_.iall_gather(data, n, dtype);
   if (size() == 1) return Request();
-  const ncclDataType_t type = nccl_type(dtype);
-  const char* mine = static_cast<const char*>(data) + static_cast<size_t>(rank()) * count_of(n) * dtype_size(dtype);
-  return nccl_->on_side([&](cudaStream_t side) {
-    check_nccl(ncclAllGather(mine, data, count_of(n), type, nccl_->coll, side), "ncclAllGather");
-  });
+  return nccl_->iall_gather(data, n, dtype, rank());
 }
 
 void NcclCommunicator::all_gather(const void* in, void* out, int64_t n, DType dtype) const {
@@ -205,21 +311,16 @@ void NcclCommunicator::all_gather(const void* in, void* out, int64_t n, DType dt
                  "all_gather from " << (device_in ? "device" : "host") << " memory into "
                                     << (device_out ? "device" : "host") << " memory: put both on the same side");
   if (!device_out) return host_.all_gather(in, out, n, dtype);
-  if (size() == 1) {
-    if (in != out) {
-      check_cuda(cudaMemcpyAsync(out, in, count_of(n) * dtype_size(dtype), cudaMemcpyDeviceToDevice, compute_stream()),
-                 "cudaMemcpyAsync");
-    }
-    return;
+  if (size() > 1) return nccl_->all_gather(in, out, n, dtype);
+  if (in != out) {
+    check_cuda(cudaMemcpyAsync(out, in, count_of(n) * dtype_size(dtype), cudaMemcpyDeviceToDevice, compute_stream()),
+               "cudaMemcpyAsync");
   }
-  check_nccl(ncclAllGather(in, out, count_of(n), nccl_type(dtype), nccl_->coll, compute_stream()), "ncclAllGather");
 }
 
 void NcclCommunicator::broadcast(void* data, int64_t n, DType dtype, int root) const {
   if (!on_device(data)) return host_.broadcast(data, n, dtype, root);
-  if (size() == 1) return;
-  check_nccl(ncclBroadcast(data, data, count_of(n), nccl_type(dtype), root, nccl_->coll, compute_stream()),
-             "ncclBroadcast");
+  if (size() > 1) nccl_->broadcast(data, n, dtype, root);
 }
 
 void NcclCommunicator::barrier() const {
@@ -231,30 +332,24 @@ void NcclCommunicator::barrier() const {
 
 void NcclCommunicator::send(const void* data, int64_t n, DType dtype, int dest, int tag) const {
   if (!on_device(data)) return host_.send(data, n, dtype, dest, tag);
-  check_nccl(ncclSend(data, count_of(n), nccl_type(dtype), dest, nccl_->channel(rank(), dest), compute_stream()),
-             "ncclSend");
+  nccl_->send(data, n, dtype, rank(), dest);
 }
 
 void NcclCommunicator::recv(void* data, int64_t n, DType dtype, int source, int tag) const {
   if (!on_device(data)) return host_.recv(data, n, dtype, source, tag);
-  check_nccl(ncclRecv(data, count_of(n), nccl_type(dtype), source, nccl_->channel(source, rank()), compute_stream()),
-             "ncclRecv");
+  nccl_->recv(data, n, dtype, source, rank());
 }
 
 Request NcclCommunicator::isend(const void* data, int64_t n, DType dtype, int dest, int tag) const {
   if (!on_device(data)) return host_.isend(data, n, dtype, dest, tag);
-  const ncclDataType_t type = nccl_type(dtype);
-  const ncclComm_t comm = nccl_->channel(rank(), dest);
-  return nccl_->on_side([&](cudaStream_t side) {
-    check_nccl(ncclSend(data, count_of(n), type, dest, comm, side), "ncclSend");
-  });
+  return nccl_->isend(data, n, dtype, rank(), dest);
 }
 
 #else  // CPU-only build: no device memory exists, so every call would go to MPI anyway.
 
 struct NcclCommunicator::Nccl {};
 
-NcclCommunicator::NcclCommunicator(MPI_Comm comm, bool owned, std::shared_ptr<Watchdog> dog, const char* name)
+NcclCommunicator::NcclCommunicator(MPI_Comm comm, bool owned, std::shared_ptr<Watchdog> dog, const char* name, NcclUse)
     : host_(comm, owned, std::move(dog), name) {
   ALIBI_CHECK_AS(DeviceError, false,
                  "this build has no CUDA backend (nvcc was not found when it was configured), so no NCCL "

@@ -27,8 +27,13 @@
 // the buffer belongs to the side stream: kernels on cuda_stream() must neither write it nor
 // (for iall_reduce_sum) read it, and it must stay allocated.
 //
-// Messages use two extra NCCL communicators over the same ranks, one per direction (lower
-// to higher rank, higher to lower). NCCL runs all operations of one communicator in the
+// NCCL communicators are made only where they are used (each costs GPU memory and start-up
+// time): a communicator for NcclUse::collectives (tp, dp, embedding) holds one, for
+// collectives; one for NcclUse::messages (pp: the pipeline's neighbours) holds two, for
+// messages only, and a device collective on it is an error. Messages use two NCCL
+// communicators over the same ranks, one per direction (lower to higher rank, higher to
+// lower). NCCL connects peers lazily (NCCL_RUNTIME_CONNECT, on by default since 2.22), so a
+// stage's message channels reach only the neighbours it talks to. NCCL runs all operations of one communicator in the
 // order they were issued, whatever their streams, and a large send waits for its receiver:
 // with one communicator, a pipeline stage's isend of activations would block its next recv
 // of gradients while the neighbour's isend of gradients blocks its recv of activations, and
@@ -44,7 +49,9 @@
 // a few SMs each, and Megatron-LM overlaps its DP reduction the same way.
 //
 // A communicator of one rank needs no NCCL: its collectives are the identity (a device
-// all_gather is a copy) and its messages an error.
+// all_gather is a copy) and its messages an error. So a CUDA build without NCCL (nccl.h not
+// found at configure time: ALIBI_WITH_NCCL undefined) still trains on one GPU; a
+// communicator of more ranks is then a DeviceError naming the fix.
 #pragma once
 
 #include <mpi.h>
@@ -55,14 +62,17 @@
 
 namespace alibi {
 
+// What a communicator's device buffers are for (see above): which NCCL communicators it makes.
+enum class NcclUse { collectives, messages };
+
 class NcclCommunicator : public Communicator {
  public:
-  // Collective over `comm`: rank 0 makes the NCCL id and broadcasts it over MPI; every rank
-  // initialises on its current CUDA device (select it first). Frees `comm` on destruction
-  // when `owned`. Throws DeviceError in a build without CUDA or where NCCL fails.
-  // `dog` and `name`: the host path's watchdog (MpiCommunicator).
+  // Collective over `comm`: rank 0 makes the NCCL ids and broadcasts them over MPI; every
+  // rank initialises on its current CUDA device (select it first). Frees `comm` on
+  // destruction when `owned`. Throws DeviceError in a build without CUDA or NCCL (more than
+  // one rank) or where NCCL fails. `dog` and `name`: the host path's watchdog (MpiCommunicator).
   explicit NcclCommunicator(MPI_Comm comm, bool owned = false, std::shared_ptr<Watchdog> dog = nullptr,
-                            const char* name = "world");
+                            const char* name = "world", NcclUse use = NcclUse::collectives);
   ~NcclCommunicator() override;
   NcclCommunicator(const NcclCommunicator&) = delete;
   NcclCommunicator& operator=(const NcclCommunicator&) = delete;

@@ -16,30 +16,27 @@
 //   void forward(int micro, int slot);  void backward(int micro, int slot)
 #pragma once
 
-#include <chrono>
 #include <vector>
 
 #include "parallel/grid.h"
+#include "runtime/device.h"
 
 namespace alibi {
 
-struct PipelineStats {
-  double wait_s = 0;  // time blocked receiving from a neighbour stage (idle + transfer)
-};
-
+// `waits`, when given, gets a span per receive from a neighbour stage (idle + transfer): host
+// time on the CPU, the compute stream's time inside the receive on CUDA (runtime/device.h's
+// StreamTimer; read it after the step's one host sync, so the timer adds no wait of its own).
 template <class Stage>
-PipelineStats run_1f1b(Stage& stage, const ProcessGrid& grid, int M) {
-  using Clock = std::chrono::steady_clock;
+void run_1f1b(Stage& stage, const ProcessGrid& grid, int M, StreamTimer* waits = nullptr) {
   const int P = grid.shape().pp, s = grid.coord().pp_rank;
   const Communicator& pp = grid.pp();
   const int in_flight = std::min(P - s, M);
   const int warmup = std::min(P - s - 1, M);
   std::vector<Request> sends(in_flight);
-  PipelineStats stats;
   auto timed_recv = [&](Tensor& t, int source, int tag) {
-    const auto t0 = Clock::now();
+    if (waits) waits->begin(t.device());
     pp.recv(t.raw(), t.numel(), t.dtype(), source, tag);
-    stats.wait_s += std::chrono::duration<double>(Clock::now() - t0).count();
+    if (waits) waits->end();
   };
   auto forward = [&](int micro) {
     const int slot = micro % in_flight;
@@ -68,7 +65,6 @@ PipelineStats run_1f1b(Stage& stage, const ProcessGrid& grid, int M) {
   }
   for (int i = M - warmup; i < M; ++i) backward(i);
   for (Request& r : sends) r.wait();
-  return stats;
 }
 
 // Forward only (evaluation): every micro-batch passes through the stages in order.

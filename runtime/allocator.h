@@ -2,7 +2,8 @@
 // step's buffers instead of asking the system again (glibc returns large host blocks to the
 // OS on free; cudaMalloc/cudaFree synchronise the device). Each counts bytes in use and
 // their peak, which the memory tests and benchmarks read (e.g. "no T x T buffer was ever
-// allocated"). CpuAllocator is the host one; runtime/device.cpp derives the CUDA one.
+// allocated"). CpuAllocator is the host one (exact sizes: glibc-backed, ASan-marked); the
+// CUDA one is a best-fit allocator that splits segments (runtime/best_fit_allocator.h).
 #pragma once
 
 #include <cstddef>

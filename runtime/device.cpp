@@ -3,6 +3,7 @@
 
 #include <cstring>
 
+#include "runtime/best_fit_allocator.h"
 #include "runtime/error.h"
 
 #ifdef ALIBI_WITH_CUDA
@@ -10,6 +11,40 @@
 #endif
 
 namespace alibi {
+
+// ---- StreamTimer: host clock on the CPU, CUDA events on the stream ---------------------------
+
+// Its CUDA side, defined below for each build.
+void record_event(std::vector<void*>& events, size_t index);
+double event_spans_s(const std::vector<void*>& events, size_t used);
+void destroy_events(std::vector<void*>& events);
+
+void StreamTimer::begin(Device device) {
+  if (!started_) device_ = device;
+  started_ = true;
+  if (device_ == Device::cpu) {
+    host_begin_ = std::chrono::steady_clock::now();
+    return;
+  }
+  record_event(events_, used_++);
+}
+
+void StreamTimer::end() {
+  if (device_ == Device::cpu) {
+    host_s_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - host_begin_).count();
+    return;
+  }
+  record_event(events_, used_++);
+}
+
+double StreamTimer::seconds() { return device_ == Device::cpu ? host_s_ : event_spans_s(events_, used_); }
+
+void StreamTimer::reset() {
+  host_s_ = 0;
+  used_ = 0;
+}
+
+StreamTimer::~StreamTimer() { destroy_events(events_); }
 
 void require_cuda_device(const std::string& what) {
   ALIBI_CHECK_AS(DeviceError, cuda_device_count() > 0,
@@ -73,9 +108,10 @@ double cuda_bf16_peak_tflops() {
 }
 
 namespace {
-// Device memory through the caching allocator (runtime/allocator.h): cudaMalloc and
-// cudaFree synchronise the device, so freed blocks are kept for the next step.
-class CudaAllocator final : public CachingAllocator {
+// Device memory through the best-fit caching allocator (runtime/best_fit_allocator.h):
+// cudaMalloc and cudaFree synchronise the device, so memory is held in segments, split into
+// blocks and kept for the next step; a miss takes a new segment without flushing the cache.
+class CudaAllocator final : public BestFitAllocator {
  public:
   static CudaAllocator& instance() {
     static CudaAllocator* a = new CudaAllocator();  // never destroyed: the driver may be gone at exit
@@ -83,7 +119,7 @@ class CudaAllocator final : public CachingAllocator {
   }
 
  private:
-  CudaAllocator() : CachingAllocator(512) {}
+  CudaAllocator() = default;
   void* system_allocate(size_t bytes) override {
     void* ptr = nullptr;
     if (cudaMalloc(&ptr, bytes) != cudaSuccess) {
@@ -112,10 +148,41 @@ void cuda_reset_peak() { CudaAllocator::instance().reset_peak(); }
 void* cuda_stream() {
   static cudaStream_t stream = [] {
     cudaStream_t s = nullptr;
-    ALIBI_CUDA_RT(cudaStreamCreate(&s));  // blocking: ordered with the legacy default stream too
+    // Non-blocking: no implicit ordering with the legacy default stream, which a library
+    // (or a stray synchronous cudaMemcpy) could otherwise serialise us behind. Everything
+    // of ours is enqueued on this stream, and host reads go through copy_bytes, which
+    // waits for it.
+    ALIBI_CUDA_RT(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
     return s;
   }();
   return stream;
+}
+
+void record_event(std::vector<void*>& events, size_t index) {
+  if (index == events.size()) {
+    cudaEvent_t e = nullptr;
+    ALIBI_CUDA_RT(cudaEventCreate(&e));  // with timing
+    events.push_back(e);
+  }
+  ALIBI_CUDA_RT(cudaEventRecord(static_cast<cudaEvent_t>(events[index]), static_cast<cudaStream_t>(cuda_stream())));
+}
+
+double event_spans_s(const std::vector<void*>& events, size_t used) {
+  if (used == 0) return 0.0;
+  ALIBI_CHECK(used % 2 == 0, "StreamTimer: begin() without end()");
+  ALIBI_CUDA_RT(cudaEventSynchronize(static_cast<cudaEvent_t>(events[used - 1])));
+  double total_ms = 0;
+  for (size_t i = 0; i < used; i += 2) {
+    float ms = 0;
+    ALIBI_CUDA_RT(cudaEventElapsedTime(&ms, static_cast<cudaEvent_t>(events[i]), static_cast<cudaEvent_t>(events[i + 1])));
+    total_ms += ms;
+  }
+  return total_ms / 1000.0;
+}
+
+void destroy_events(std::vector<void*>& events) {
+  for (void* e : events) cudaEventDestroy(static_cast<cudaEvent_t>(e));  // never throws: a destructor's
+  events.clear();
 }
 
 void cuda_synchronize() { ALIBI_CUDA_RT(cudaStreamSynchronize(static_cast<cudaStream_t>(cuda_stream()))); }
@@ -168,6 +235,9 @@ void cuda_deallocate(void*, size_t) {}
 AllocatorStats cuda_allocator_stats() { return {}; }
 void cuda_reset_peak() {}
 void* cuda_stream() { return nullptr; }
+void record_event(std::vector<void*>&, size_t) { require_cuda_device("a CUDA timer"); }
+double event_spans_s(const std::vector<void*>&, size_t) { return 0.0; }
+void destroy_events(std::vector<void*>&) {}
 void cuda_synchronize() {}
 void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, size_t bytes) {
   ALIBI_CHECK_AS(DeviceError, dst_device == Device::cpu && src_device == Device::cpu,

@@ -9,11 +9,15 @@
 //   copy_bytes(dst, Device::cuda, src, Device::cpu, bytes);   // any direction, synchronous
 //
 // Every kernel, cuBLAS call and NCCL collective of a process is ordered on one stream,
-// cuda_stream(); copy_bytes and cuda_synchronize wait for it.
+// cuda_stream(), a non-blocking one (not ordered with the legacy default stream: never use
+// synchronous cudaMemcpy/cudaMemset on our buffers); copy_bytes and cuda_synchronize wait
+// for it.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "runtime/allocator.h"
 #include "runtime/tensor.h"
@@ -49,5 +53,33 @@ void zero_bytes(void* ptr, Device device, size_t bytes);
 // Device-to-device copies only enqueued on cuda_stream() (no wait); any other pair is
 // copy_bytes.
 void copy_bytes_async(void* dst, Device dst_device, const void* src, Device src_device, size_t bytes);
+
+// Time spent in spans of work on a device, for the wait timers (pipeline receives, DP
+// all-reduce waits). On the CPU a span is host time: the blocking call is the wait. On CUDA
+// the calls only enqueue (an NCCL receive or a stream wait returns at once), so a span is
+// the compute stream's time between CUDA events recorded at begin() and end(). seconds()
+// sums the spans since reset(); on CUDA it first waits for the stream to pass the last one.
+//
+//   StreamTimer t;  t.begin(Device::cuda);  pp.recv(...);  t.end();  ...  t.seconds();
+class StreamTimer {
+ public:
+  StreamTimer() = default;
+  ~StreamTimer();
+  StreamTimer(const StreamTimer&) = delete;
+  StreamTimer& operator=(const StreamTimer&) = delete;
+
+  void begin(Device device);  // the device of the work in the span (the first call decides)
+  void end();
+  double seconds();
+  void reset();
+
+ private:
+  Device device_ = Device::cpu;
+  bool started_ = false;
+  std::chrono::steady_clock::time_point host_begin_;
+  double host_s_ = 0;
+  std::vector<void*> events_;  // CUDA: begin, end, begin, end ... (kept across resets)
+  size_t used_ = 0;
+};
 
 }  // namespace alibi

@@ -107,16 +107,19 @@ StepResult Trainer::step(double lr) {
   TrainStage stage{model_, B, T, M, inputs_.data(), targets_.data(), 1.0f / static_cast<float>(tokens_per_step()),
                    [this](int layer) { buckets_.start(bucket_of_layer_[layer]); }};
   StepResult r;
-  r.pipeline_wait_s = run_1f1b(stage, grid_, M).wait_s;
+  pipeline_waits_.reset();
+  run_1f1b(stage, grid_, M, &pipeline_waits_);
   // The tied embedding's two copies summed before the DP reduction, whose last bucket
   // (embedding, head) starts in finish(): ZeRO-1 keeps only a shard of that sum.
   if (cfg_.tie_embeddings && grid_.shape().pp > 1 && model_.wte.defined()) {
     grid_.embedding().all_reduce_sum(model_.dwte.data<float>(), model_.dwte.numel());
   }
   buckets_.finish();
-  r.dp_wait_s = buckets_.last_wait_s();
-  r.dp_window_s = buckets_.last_window_s();
+  // The step's host sync; the timers after it, on CUDA read from events the stream has passed.
   r.grad_norm = clip_grad_norm<float>(model_.parameters(), opt_.clip, grid_, zero() ? &adam_.slices() : nullptr);
+  r.pipeline_wait_s = pipeline_waits_.seconds();
+  r.dp_wait_s = buckets_.last_wait_s();  // the all-reduce's or ZeRO-1's reduce-scatter's wait
+  r.dp_window_s = buckets_.last_window_s();
   adam_.step(static_cast<float>(lr), static_cast<float>(opt_.weight_decay));
   buckets_.gather();  // ZeRO-1: every DP rank's updated shard to all
   // Each loss once: the last stage's TP rank 0 of every DP replica.

@@ -85,6 +85,7 @@ class Trainer {
   std::vector<std::pair<int, size_t>> bucket_place_;  // parameter i -> (bucket, index in it); likewise
   GradBuckets buckets_;
   AdamW<float> adam_;  // after buckets_: under ZeRO-1 its moments cover the buckets' shards
+  StreamTimer pipeline_waits_;  // this step's receives from neighbour stages (its events reused)
   std::vector<int32_t> inputs_, targets_;  // (M, B, T)
 };
 

@@ -83,6 +83,33 @@ double reduce(const float* x, int64_t n) {
   return total;
 }
 
+// Sum of squares of many tensors: block (x, y) takes a grid-stride share of tensor y and writes
+// one partial; one block then adds every partial (thread t: t, t + 256, ...; then the block's
+// fixed-order reduction). Launched once for all of a model's gradients.
+struct Segment {
+  const float* x;
+  int64_t n;
+};
+constexpr int kSegmentBlocks = 32;  // per tensor: gradients are 1e3 .. 1e8 elements
+
+__global__ void segment_squares_kernel(double* partials, const Segment* segments) {
+  const Segment seg = segments[blockIdx.y];
+  double s = 0.0;
+  ALIBI_GRID_STRIDE(i, seg.n) {
+    const double v = seg.x[i];
+    s += v * v;
+  }
+  s = block_sum(s);
+  if (threadIdx.x == 0) partials[blockIdx.y * int64_t{gridDim.x} + blockIdx.x] = s;
+}
+
+__global__ void sum_partials_kernel(double* total, const double* partials, int64_t n) {
+  double s = 0.0;
+  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) s += partials[i];
+  s = block_sum(s);
+  if (threadIdx.x == 0) *total = s;
+}
+
 }  // namespace
 
 void gelu_forward(float* out, const float* inp, int64_t n) {
@@ -131,5 +158,28 @@ void position_rows_backward(float* dtable, const float* dx, int64_t B, int64_t T
 
 double sum_squares(const float* x, int64_t n) { return reduce<true>(x, n); }
 double sum(const float* x, int64_t n) { return reduce<false>(x, n); }
+
+double sum_squares_many(const float* const* xs, const int64_t* ns, int count) {
+  if (count == 0) return 0.0;
+  ALIBI_CHECK(count <= 65535, "sum_squares_many over " << count << " tensors: at most 65535 (one grid row each)");
+  std::vector<Segment> host(static_cast<size_t>(count));
+  for (int i = 0; i < count; ++i) host[static_cast<size_t>(i)] = {xs[i], ns[i]};
+  static_assert(sizeof(Segment) == 2 * sizeof(int64_t), "Segment is staged as two int64 words");
+  Tensor segments = Tensor::empty({2 * int64_t{count}}, DType::i64, Device::cuda);
+  // Pageable source: the copy is staged before cudaMemcpyAsync returns, so `host` may go.
+  ALIBI_CUDA_CHECK(cudaMemcpyAsync(segments.raw(), host.data(), host.size() * sizeof(Segment), cudaMemcpyHostToDevice,
+                                   stream()));
+  const int64_t n_partials = int64_t{count} * kSegmentBlocks;
+  Tensor partials = Tensor::empty({n_partials + 1}, DType::f64, Device::cuda);  // the last: the total
+  double* p = partials.data<double>();
+  segment_squares_kernel<<<dim3(kSegmentBlocks, static_cast<unsigned>(count)), kThreads, 0, stream()>>>(
+      p, static_cast<const Segment*>(segments.raw()));
+  ALIBI_CUDA_LAUNCHED();
+  sum_partials_kernel<<<1, kThreads, 0, stream()>>>(p + n_partials, p, n_partials);
+  ALIBI_CUDA_LAUNCHED();
+  double total = 0.0;
+  copy_bytes(&total, Device::cpu, p + n_partials, Device::cuda, sizeof(double));  // the one wait
+  return total;
+}
 
 }  // namespace alibi::cuda

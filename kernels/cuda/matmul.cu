@@ -8,6 +8,7 @@
 
 #include <mutex>
 
+#include "kernels/cuda/column_sums.cuh"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/ops.h"
 
@@ -73,29 +74,17 @@ __global__ void add_bias_kernel(float* out, const float* bias, int64_t N, int64_
     out[i] += __ldg(bias + i % OC);
 }
 
-// dbias (OC) += column sums of dout (N, OC): each block owns 32 columns and 8 row lanes;
-// the 8 partial sums meet in shared memory in a fixed order (deterministic).
-__global__ void bias_grad_kernel(float* dbias, const float* dout, int64_t N, int64_t OC) {
-  __shared__ float partial[8][33];
-  const int64_t col = blockIdx.x * int64_t{32} + threadIdx.x;
-  float s = 0.0f;
-  if (col < OC)
-    for (int64_t n = threadIdx.y; n < N; n += 8) s += dout[n * OC + col];
-  partial[threadIdx.y][threadIdx.x] = s;
-  __syncthreads();
-  if (threadIdx.y == 0 && col < OC) {
-    float total = 0.0f;
-    for (int r = 0; r < 8; ++r) total += partial[r][threadIdx.x];
-    dbias[col] += total;
-  }
-}
-
 }  // namespace
 
 void add_bias(float* out, const float* bias, int64_t N, int64_t OC) {
   if (N * OC == 0) return;
   add_bias_kernel<<<blocks_for(N * OC, 256), 256, 0, stream()>>>(out, bias, N, OC);
   ALIBI_CUDA_LAUNCHED();
+}
+
+// dbias (OC) += column sums of dout (N, OC), in two stages split over rows (column_sums.cuh).
+void bias_grad(float* dbias, const float* dout, int64_t N, int64_t OC) {
+  column_sums<1>(dbias, nullptr, N, OC, BiasColumn{dout, OC});
 }
 
 void linear_forward(float* out, const float* inp, const float* weight, const float* bias, int64_t N,
@@ -112,10 +101,7 @@ void linear_backward(float* dinp, float* dweight, float* dbias, const float* dou
   if (dinp != nullptr) gemm(CUBLAS_OP_N, CUBLAS_OP_N, IC, N, OC, weight, IC, dout, OC, 0.0f, dinp, IC, precision);
   // dW^T (IC, OC) += inp^T (IC, N) x dout (N, OC)
   gemm(CUBLAS_OP_N, CUBLAS_OP_T, IC, OC, N, inp, IC, dout, OC, 1.0f, dweight, IC, precision);
-  if (dbias != nullptr) {
-    bias_grad_kernel<<<static_cast<unsigned>((OC + 31) / 32), dim3(32, 8), 0, stream()>>>(dbias, dout, N, OC);
-    ALIBI_CUDA_LAUNCHED();
-  }
+  if (dbias != nullptr) bias_grad(dbias, dout, N, OC);
 }
 
 }  // namespace alibi::cuda

@@ -48,6 +48,10 @@ void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, c
                        const float* bias, int64_t N, int64_t C);
 void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                         const float* weight, const float* mean, const float* rstd, int64_t N, int64_t C);
+// residual = a + b and LayerNorm of it, fused: one warp per row writes the residual row and
+// normalises it (the block's residual add, then ln2).
+void add_layernorm_forward(float* residual, float* out, float* mean, float* rstd, const float* a, const float* b,
+                           const float* weight, const float* bias, int64_t N, int64_t C);
 
 // ---- GELU (tanh) ----------------------------------------------------------------------------
 void gelu_forward(float* out, const float* inp, int64_t n);
@@ -72,6 +76,10 @@ void adamw_update(float* param, const float* grad, float* m, float* v, int64_t n
 double sum_squares(const float* x, int64_t n);
 // Sum of n floats in double, returned to the host (the loss sum).
 double sum(const float* x, int64_t n);
+// Sum of squares of `count` tensors (xs[i]: ns[i] floats, device pointers; the arrays on the
+// host) in double: one launch over all of them, one device-side sum of the partials, one host
+// read. Deterministic (fixed blocks per tensor, partials summed in a fixed order).
+double sum_squares_many(const float* const* xs, const int64_t* ns, int count);
 
 // ---- fused causal attention (kernels/cuda/attention.cu) -------------------------------------
 // The contract of cpu::attention_forward / attention_backward (kernels/attention.h), with

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "kernels/cuda/column_sums.cuh"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/ops.h"
 #include "kernels/elementwise.h"
@@ -44,11 +45,10 @@ __global__ void embedding_backward_kernel(float* dwte, const float* dout, const 
 }
 
 // ---- LayerNorm: one warp per row -------------------------------------------------------------
-__global__ void layernorm_forward_kernel(float* out, float* mean, float* rstd, const float* inp, const float* w,
-                                         const float* b, int64_t N, int64_t C) {
-  const int64_t n = blockIdx.x * int64_t{blockDim.y} + threadIdx.y;
-  if (n >= N) return;
-  const float* x = inp + n * C;
+// Normalises row x (C) into o, from this warp's lanes (lane c % 32 handles channel c: the
+// fused kernel below relies on each lane reading back only what it wrote itself).
+__device__ void layernorm_row(float* o, float* mean, float* rstd, const float* x, const float* w, const float* b,
+                              int64_t C) {
   float s = 0.0f;
   for (int64_t c = threadIdx.x; c < C; c += 32) s += x[c];
   const float mu = warp_sum(s) / static_cast<float>(C);
@@ -58,12 +58,29 @@ __global__ void layernorm_forward_kernel(float* out, float* mean, float* rstd, c
     sq += d * d;
   }
   const float r = rsqrtf(warp_sum(sq) / static_cast<float>(C) + kLayerNormEps);
-  float* o = out + n * C;
   for (int64_t c = threadIdx.x; c < C; c += 32) o[c] = layernorm_element(x[c], mu, r, w[c], b[c]);
   if (threadIdx.x == 0) {
-    mean[n] = mu;
-    rstd[n] = r;
+    *mean = mu;
+    *rstd = r;
   }
+}
+
+__global__ void layernorm_forward_kernel(float* out, float* mean, float* rstd, const float* inp, const float* w,
+                                         const float* b, int64_t N, int64_t C) {
+  const int64_t n = blockIdx.x * int64_t{blockDim.y} + threadIdx.y;
+  if (n >= N) return;
+  layernorm_row(out + n * C, mean + n, rstd + n, inp + n * C, w, b, C);
+}
+
+// residual = a + b, then its LayerNorm: the residual row is written and read back by the same
+// lanes (no other thread touches it), so it leaves the SM once instead of twice plus a read.
+__global__ void add_layernorm_forward_kernel(float* residual, float* out, float* mean, float* rstd, const float* a,
+                                             const float* b, const float* w, const float* bias, int64_t N, int64_t C) {
+  const int64_t n = blockIdx.x * int64_t{blockDim.y} + threadIdx.y;
+  if (n >= N) return;
+  float* r = residual + n * C;
+  for (int64_t c = threadIdx.x; c < C; c += 32) r[c] = a[n * C + c] + b[n * C + c];
+  layernorm_row(out + n * C, mean + n, rstd + n, r, w, bias, C);
 }
 
 __global__ void layernorm_backward_dx_kernel(float* dinp, const float* dout, const float* inp, const float* w,
@@ -85,33 +102,16 @@ __global__ void layernorm_backward_dx_kernel(float* dinp, const float* dout, con
   for (int64_t c = threadIdx.x; c < C; c += 32) dx[c] += layernorm_dx(w[c] * dy[c], (x[c] - m) * r, r, g_mean, gx_mean);
 }
 
-// dweight, dbias += column sums over rows: each block owns 32 channels and 16 row lanes,
-// combined in a fixed order (deterministic).
-__global__ void layernorm_backward_dw_kernel(float* dw, float* db, const float* dout, const float* inp,
-                                             const float* mean, const float* rstd, int64_t N, int64_t C) {
-  __shared__ float pw[16][33], pb[16][33];
-  const int64_t c = blockIdx.x * int64_t{32} + threadIdx.x;
-  float sw = 0.0f, sb = 0.0f;
-  if (c < C) {
-    for (int64_t n = threadIdx.y; n < N; n += 16) {
-      const float dy = dout[n * C + c];
-      sw += dy * ((inp[n * C + c] - mean[n]) * rstd[n]);
-      sb += dy;
-    }
+// LayerNorm's parameter gradients' terms for column_sums: dout * xhat (weight) and dout (bias).
+struct LayerNormColumns {
+  const float *dout, *inp, *mean, *rstd;
+  int64_t C;
+  __device__ void operator()(int64_t n, int64_t c, float* s) const {
+    const float dy = dout[n * C + c];
+    s[0] += dy * ((inp[n * C + c] - mean[n]) * rstd[n]);
+    s[1] += dy;
   }
-  pw[threadIdx.y][threadIdx.x] = sw;
-  pb[threadIdx.y][threadIdx.x] = sb;
-  __syncthreads();
-  if (threadIdx.y == 0 && c < C) {
-    float tw = 0.0f, tb = 0.0f;
-    for (int r = 0; r < 16; ++r) {
-      tw += pw[r][threadIdx.x];
-      tb += pb[r][threadIdx.x];
-    }
-    dw[c] += tw;
-    db[c] += tb;
-  }
-}
+};
 
 // ---- vocabulary-parallel cross-entropy: one block per row --------------------------------------
 constexpr int kRowThreads = 256;
@@ -203,15 +203,21 @@ void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, c
   ALIBI_CUDA_LAUNCHED();
 }
 
+void add_layernorm_forward(float* residual, float* out, float* mean, float* rstd, const float* a, const float* b,
+                           const float* weight, const float* bias, int64_t N, int64_t C) {
+  if (N == 0) return;
+  add_layernorm_forward_kernel<<<static_cast<unsigned>((N + 7) / 8), dim3(32, 8), 0, stream()>>>(
+      residual, out, mean, rstd, a, b, weight, bias, N, C);
+  ALIBI_CUDA_LAUNCHED();
+}
+
 void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                         const float* weight, const float* mean, const float* rstd, int64_t N, int64_t C) {
   if (N == 0) return;
   layernorm_backward_dx_kernel<<<static_cast<unsigned>((N + 7) / 8), dim3(32, 8), 0, stream()>>>(dinp, dout, inp, weight, mean,
                                                                                                 rstd, N, C);
   ALIBI_CUDA_LAUNCHED();
-  layernorm_backward_dw_kernel<<<static_cast<unsigned>((C + 31) / 32), dim3(32, 16), 0, stream()>>>(dweight, dbias, dout, inp,
-                                                                                                   mean, rstd, N, C);
-  ALIBI_CUDA_LAUNCHED();
+  column_sums<2>(dweight, dbias, N, C, LayerNormColumns{dout, inp, mean, rstd, C});  // two stages, over rows
 }
 
 void vocab_ce_row_max(float* row_max, const float* logits, int64_t N, int64_t V) {

@@ -17,4 +17,7 @@ elif ((${#gpus[@]} > 1)); then
     "($CUDA_VISIBLE_DEVICES): ask for --ntasks-per-node <= --gpus-per-node" >&2; exit 2; }
   export CUDA_VISIBLE_DEVICES=${gpus[local_rank]}
 fi
+# Every rank loads all its kernels at start: lazily loaded modules can deadlock against a
+# spinning NCCL receive (lib.bash exports it too; a rank started another way gets it here).
+export CUDA_MODULE_LOADING=EAGER
 exec "$@"

@@ -102,6 +102,9 @@ slurm_cpu_env() {
 
 # slurm_nccl_env: NCCL defaults for the GPU scripts; a value already set is kept.
 slurm_nccl_env() {
+  # CUDA's lazy module loading can deadlock: a kernel first loaded while NCCL spins in a
+  # receive waits for that receive. Load every kernel at start (forced: no safe other value).
+  export CUDA_MODULE_LOADING=EAGER
   export NCCL_DEBUG=${NCCL_DEBUG:-WARN}
   # One file per process when debugging (NCCL_DEBUG=INFO): %h host, %p pid.
   export NCCL_DEBUG_FILE=${NCCL_DEBUG_FILE:-$OUT_DIR/logs/nccl.%h.%p.log}
@@ -131,7 +134,8 @@ slurm_launcher() {
     mpirun)
       local -a exports=(-x OMP_NUM_THREADS -x OMP_PLACES -x OMP_PROC_BIND -x PATH)
       [[ -z ${LD_LIBRARY_PATH:-} ]] || exports+=(-x LD_LIBRARY_PATH)
-      [[ -z ${NCCL_DEBUG:-} ]] || exports+=(-x NCCL_DEBUG -x NCCL_DEBUG_FILE -x NCCL_SOCKET_IFNAME -x NCCL_IB_TIMEOUT)
+      [[ -z ${NCCL_DEBUG:-} ]] || exports+=(-x NCCL_DEBUG -x NCCL_DEBUG_FILE -x NCCL_SOCKET_IFNAME -x NCCL_IB_TIMEOUT
+                                            -x CUDA_MODULE_LOADING)
       LAUNCH=(mpirun -np "$SLURM_NTASKS" --map-by "slot:PE=$cpt" --bind-to core "${exports[@]}"
               ${ALIBI_MPIRUN_ARGS:-} "$@" "$ALIBI_BIN" "${ALIBI_COMMAND:-train}") ;;
     *) slurm_die "ALIBI_LAUNCHER=${ALIBI_LAUNCHER}: use srun or mpirun" ;;

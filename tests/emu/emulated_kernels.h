@@ -26,6 +26,8 @@ void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, c
                        const float* bias, int64_t N, int64_t C);
 void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                         const float* weight, const float* mean, const float* rstd, int64_t N, int64_t C);
+void add_layernorm_forward(float* residual, float* out, float* mean, float* rstd, const float* a, const float* b,
+                           const float* weight, const float* bias, int64_t N, int64_t C);
 void vocab_ce_row_max(float* row_max, const float* logits, int64_t N, int64_t V);
 void vocab_ce_partials(double* sum_exp, double* target_logit, const float* logits, const float* row_max,
                        const int32_t* host_targets, int64_t v0, int64_t N, int64_t V);
@@ -45,6 +47,7 @@ void add_position_rows(float* x, const float* table, int64_t B, int64_t T, int64
 void position_rows_backward(float* dtable, const float* dx, int64_t B, int64_t T, int64_t C);
 double sum_squares(const float* x, int64_t n);
 double sum(const float* x, int64_t n);
+double sum_squares_many(const float* const* xs, const int64_t* ns, int count);
 
 // ---- kernels/cuda/attention_decode.cu: the KV-cache decode ------------------------------------
 void kv_cache_append(const DecodeParams<float>& p);

@@ -5,7 +5,7 @@
 // runs the same comparisons on a GPU through ops:: (with the hardware's scheduling).
 //
 // Shapes are awkward on purpose: rows not a multiple of the warps per block (N = 45 with 8
-// or 16 row lanes), channels not a multiple of 32 or of 256 threads (C = 200, 300), a
+// row lanes; several row chunks of the two-stage column sums), channels not a multiple of 32 or of 256 threads (C = 200, 300), a
 // vocabulary shard [500, 1500) with targets inside, outside and negative, tokens negative
 // and repeated, and reductions longer than the 256 x 256 threads of their grid. Outputs
 // with an `=` contract start as NaN, so an element never written fails.
@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <limits>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "kernels/ops.h"
@@ -51,27 +52,32 @@ TEST(EmulatedKernels, Embedding) {
   expect_close_relative_to_max("embedding dwte", edwte, dwte, 1e-5);
 }
 
-// ---- LayerNorm: a warp per row, 8 (forward, dx) or 16 (dw, db) row lanes a block ---------------
+// ---- LayerNorm: a warp per row, 8 row lanes a block (forward, dx); dw and db in two stages
+// over chunks of rows (kernels/cuda/column_sums.cuh): N = 45 is one chunk, N = 165 three of
+// 55 rows (not a multiple of the 8 row lanes) --------------------------------------------------
 TEST(EmulatedKernels, LayerNorm) {
-  const int64_t N = 45, C = 200;
-  auto x = randn(N * C, 11);
-  for (float& v : x) v += 3.0f;  // a mean far from 0: the two-pass variance
-  const auto w = randn(C, 12), b = randn(C, 13), dy = randn(N * C, 14), dx0 = randn(N * C, 15);
-  const auto dw0 = randn(C, 16), db0 = randn(C, 17);
-  std::vector<float> out(N * C), mean(N), rstd(N), dx = dx0, dw = dw0, db = db0;
-  cpu::layernorm_forward<float>(out.data(), mean.data(), rstd.data(), x.data(), w.data(), b.data(), N, C);
-  cpu::layernorm_backward<float>(dx.data(), dw.data(), db.data(), dy.data(), x.data(), w.data(), mean.data(),
-                                 rstd.data(), N, C);
-  std::vector<float> eout = nans(N * C), emean = nans(N), erstd = nans(N), edx = dx0, edw = dw0, edb = db0;
-  cuda_emu::layernorm_forward(eout.data(), emean.data(), erstd.data(), x.data(), w.data(), b.data(), N, C);
-  cuda_emu::layernorm_backward(edx.data(), edw.data(), edb.data(), dy.data(), x.data(), w.data(), emean.data(),
-                               erstd.data(), N, C);
-  expect_close_relative_to_max("layernorm out", eout, out, 1e-5);
-  expect_close_relative_to_max("layernorm mean", emean, mean, 1e-5);
-  expect_close_relative_to_max("layernorm rstd", erstd, rstd, 1e-5);
-  expect_close_relative_to_max("layernorm dinp", edx, dx, 1e-5);
-  expect_close_relative_to_max("layernorm dweight", edw, dw, 1e-5);
-  expect_close_relative_to_max("layernorm dbias", edb, db, 1e-5);
+  for (const int64_t N : {45, 165}) {
+    SCOPED_TRACE("N = " + std::to_string(N));
+    const int64_t C = 200;
+    auto x = randn(N * C, 11);
+    for (float& v : x) v += 3.0f;  // a mean far from 0: the two-pass variance
+    const auto w = randn(C, 12), b = randn(C, 13), dy = randn(N * C, 14), dx0 = randn(N * C, 15);
+    const auto dw0 = randn(C, 16), db0 = randn(C, 17);
+    std::vector<float> out(N * C), mean(N), rstd(N), dx = dx0, dw = dw0, db = db0;
+    cpu::layernorm_forward<float>(out.data(), mean.data(), rstd.data(), x.data(), w.data(), b.data(), N, C);
+    cpu::layernorm_backward<float>(dx.data(), dw.data(), db.data(), dy.data(), x.data(), w.data(), mean.data(),
+                                   rstd.data(), N, C);
+    std::vector<float> eout = nans(N * C), emean = nans(N), erstd = nans(N), edx = dx0, edw = dw0, edb = db0;
+    cuda_emu::layernorm_forward(eout.data(), emean.data(), erstd.data(), x.data(), w.data(), b.data(), N, C);
+    cuda_emu::layernorm_backward(edx.data(), edw.data(), edb.data(), dy.data(), x.data(), w.data(), emean.data(),
+                                 erstd.data(), N, C);
+    expect_close_relative_to_max("layernorm out", eout, out, 1e-5);
+    expect_close_relative_to_max("layernorm mean", emean, mean, 1e-5);
+    expect_close_relative_to_max("layernorm rstd", erstd, rstd, 1e-5);
+    expect_close_relative_to_max("layernorm dinp", edx, dx, 1e-5);
+    expect_close_relative_to_max("layernorm dweight", edw, dw, 1e-5);
+    expect_close_relative_to_max("layernorm dbias", edb, db, 1e-5);
+  }
 }
 
 // ---- vocabulary-parallel cross-entropy: the shard [v0, v0 + V) of a 2000-row vocabulary ------
@@ -156,18 +162,58 @@ TEST(EmulatedKernels, PositionRows) {
   expect_close_relative_to_max("position rows backward", edtable, dtable, 1e-6);
 }
 
-// ---- the bias kernels of linear_forward / linear_backward (the GEMMs are cuBLAS) ---------------
+// ---- the gradient norm's one reduction over many tensors: sizes that wrap the 32 x 256 threads
+// of a tensor's grid row (70001, 8193), one element, none, and a small one -------------------------
+TEST(EmulatedKernels, SumSquaresMany) {
+  const std::vector<int64_t> sizes = {70001, 1, 0, 300, 8193};
+  std::vector<std::vector<float>> tensors;
+  std::vector<const float*> xs;
+  double expected = 0.0;
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    tensors.push_back(randn(sizes[i], 40 + static_cast<uint32_t>(i), 1.0f + static_cast<float>(i)));
+    xs.push_back(tensors.back().data());
+    expected += cpu::sum_squares<float>(xs.back(), sizes[i]);
+  }
+  // Both sum floats' squares in double, in different orders: n * 2^-53 ~ 1e-11 relative at worst.
+  EXPECT_NEAR(cuda_emu::sum_squares_many(xs.data(), sizes.data(), static_cast<int>(sizes.size())), expected,
+              1e-10 * expected);
+  EXPECT_EQ(cuda_emu::sum_squares_many(xs.data(), sizes.data(), 0), 0.0);
+}
+
+// ---- the residual add fused with LayerNorm (the block's ln2) against add, then LayerNorm --------
+TEST(EmulatedKernels, AddLayerNorm) {
+  const int64_t N = 45, C = 300;  // rows not a multiple of 8 warps; C > 256 (the lane loop wraps)
+  auto a = randn(N * C, 30);
+  for (float& v : a) v += 3.0f;
+  const auto b = randn(N * C, 31), w = randn(C, 32), bias = randn(C, 33);
+  std::vector<float> residual(N * C), out(N * C), mean(N), rstd(N);
+  cpu::add<float>(residual.data(), a.data(), b.data(), N * C);
+  cpu::layernorm_forward<float>(out.data(), mean.data(), rstd.data(), residual.data(), w.data(), bias.data(), N, C);
+  std::vector<float> eresidual = nans(N * C), eout = nans(N * C), emean = nans(N), erstd = nans(N);
+  cuda_emu::add_layernorm_forward(eresidual.data(), eout.data(), emean.data(), erstd.data(), a.data(), b.data(),
+                                  w.data(), bias.data(), N, C);
+  expect_close_relative_to_max("residual", eresidual, residual, 0.0);  // one float addition each
+  expect_close_relative_to_max("layernorm out", eout, out, 1e-5);
+  expect_close_relative_to_max("layernorm mean", emean, mean, 1e-5);
+  expect_close_relative_to_max("layernorm rstd", erstd, rstd, 1e-5);
+}
+
+// ---- the bias kernels of linear_forward / linear_backward (the GEMMs are cuBLAS); dbias in two
+// stages over chunks of rows: N = 77 is two chunks of 39 rows, N = 301 five of 61 ------------------
 TEST(EmulatedKernels, LinearBias) {
-  const int64_t N = 77, OC = 130, IC = 3;  // OC not a multiple of 32 columns, N of 8 row lanes
-  const auto out0 = randn(N * OC, 1), b = randn(OC, 3), dy = randn(N * OC, 4), db0 = randn(OC, 6);
-  const auto x = randn(N * IC, 5);
-  std::vector<float> out = out0, eout = out0, db = db0, edb = db0, dw(OC * IC, 0.0f), w(OC * IC, 0.0f);
-  cpu::add_bias<float>(out.data(), b.data(), N, OC);
-  cpu::linear_backward<float>(nullptr, dw.data(), db.data(), dy.data(), x.data(), w.data(), N, IC, OC);
-  cuda_emu::add_bias(eout.data(), b.data(), N, OC);
-  cuda_emu::bias_grad(edb.data(), dy.data(), N, OC);
-  expect_close_relative_to_max("add_bias", eout, out, 0.0);
-  expect_close_relative_to_max("linear dbias", edb, db, 1e-5);
+  for (const int64_t N : {77, 301}) {
+    SCOPED_TRACE("N = " + std::to_string(N));
+    const int64_t OC = 130, IC = 3;  // OC not a multiple of 32 columns, N of 8 row lanes
+    const auto out0 = randn(N * OC, 1), b = randn(OC, 3), dy = randn(N * OC, 4), db0 = randn(OC, 6);
+    const auto x = randn(N * IC, 5);
+    std::vector<float> out = out0, eout = out0, db = db0, edb = db0, dw(OC * IC, 0.0f), w(OC * IC, 0.0f);
+    cpu::add_bias<float>(out.data(), b.data(), N, OC);
+    cpu::linear_backward<float>(nullptr, dw.data(), db.data(), dy.data(), x.data(), w.data(), N, IC, OC);
+    cuda_emu::add_bias(eout.data(), b.data(), N, OC);
+    cuda_emu::bias_grad(edb.data(), dy.data(), N, OC);
+    expect_close_relative_to_max("add_bias", eout, out, 0.0);
+    expect_close_relative_to_max("linear dbias", edb, db, 1e-5);
+  }
 }
 
 }  // namespace

@@ -7,9 +7,9 @@ TARGET (default attention) is one of
   rows         kernels/cuda/rows.cu               -> tests/emu/emulated_rows.cpp
   elementwise  kernels/cuda/elementwise.cu        -> tests/emu/emulated_elementwise.cpp
   decode       kernels/cuda/attention_decode.cu   -> tests/emu/emulated_decode.cpp
-  matmul_bias  add_bias_kernel, bias_grad_kernel and add_bias of kernels/cuda/matmul.cu, plus
-               bias_grad(dbias, dout, N, OC): linear_backward's launch of bias_grad_kernel
-               (the cuBLAS GEMMs around them cannot be emulated) -> emulated_matmul_bias.cpp
+  matmul_bias  add_bias_kernel, add_bias and bias_grad (linear_backward's dbias, through
+               kernels/cuda/column_sums.cuh) of kernels/cuda/matmul.cu (the cuBLAS GEMMs around
+               them cannot be emulated) -> emulated_matmul_bias.cpp
 It reads the source, inlines the kernels/cuda/*.cuh it includes (common.cuh too), and
 writes OUTPUT, which that translation unit includes after emu.h. The rewrites:
   - the PTX wrappers (ldmatrix, mma, cp.async, ex2) are dropped: emu.h defines them;
@@ -195,20 +195,16 @@ def extract(text, pattern, what, path):
 
 
 def matmul_bias_source(root, path):
-    """The bias kernels of matmul.cu and the host code that launches them, with common.cuh."""
+    """The bias kernels of matmul.cu and the host code that launches them, with the headers."""
     with open(os.path.join(root, path)) as f:
         text = f.read()
-    pieces = [extract(text, r'^__global__ void add_bias_kernel\(', 'kernel `__global__ void add_bias_kernel(`', path),
-              extract(text, r'^__global__ void bias_grad_kernel\(', 'kernel `__global__ void bias_grad_kernel(`', path)]
-    add_bias = extract(text, r'^void add_bias\(', 'host function `void add_bias(`', path)
-    launch = extract(text, r'^[ \t]*bias_grad_kernel<<<', 'launch `bias_grad_kernel<<<` (in linear_backward)', path)
+    kernel = extract(text, r'^__global__ void add_bias_kernel\(', 'kernel `__global__ void add_bias_kernel(`', path)
+    hosts = [extract(text, r'^void add_bias\(', 'host function `void add_bias(`', path),
+             extract(text, r'^void bias_grad\(', 'host function `void bias_grad(` (linear_backward\'s dbias)', path)]
     mark = lambda piece: f'#line {piece[0]} "{path}"\n{piece[1]}\n'
-    return ('#include "kernels/cuda/common.cuh"\n#include "kernels/cuda/ops.h"\n'
-            'namespace alibi::cuda {\nnamespace {\n' + ''.join(mark(p) for p in pieces) + '}  // namespace\n'
-            + mark(add_bias)
-            + '// dbias (OC) += column sums of dout (N, OC): what linear_backward launches for its bias.\n'
-              'void bias_grad(float* dbias, const float* dout, int64_t N, int64_t OC) {\n'
-            + mark(launch) + 'ALIBI_CUDA_LAUNCHED();\n}\n}  // namespace alibi::cuda\n')
+    return ('#include "kernels/cuda/common.cuh"\n#include "kernels/cuda/column_sums.cuh"\n'
+            '#include "kernels/cuda/ops.h"\nnamespace alibi::cuda {\nnamespace {\n' + mark(kernel)
+            + '}  // namespace\n' + ''.join(mark(h) for h in hosts) + '}  // namespace alibi::cuda\n')
 
 
 def transform(root, target='attention'):

@@ -76,7 +76,9 @@ fi
 OUT_DIR=$(realpath -m "${OUT_DIR:-${OUT:-$PWD/gpu-results}}")
 WORK=${WORK:-}  # set by the run for its steps
 export DRY BUNDLE OUT_DIR GPU_TESTS WORK
-export CUDA_MODULE_LOADING=EAGER  # load every kernel at start: no lazy-loading stall inside a timed call
+# Load every kernel at start: no lazy-loading stall inside a timed call, and no deadlock of a
+# kernel first loaded while NCCL spins in a receive (as launch/ and launch/slurm/ do).
+export CUDA_MODULE_LOADING=EAGER
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-8}  # the CPU references: 16 cores, leave some to the driver
 
 say() { echo "run.sh: $*"; }

@@ -105,7 +105,7 @@ TEST(CudaKernels, Embedding) {
 // ---- LayerNorm -----------------------------------------------------------------------------------
 TEST(CudaKernels, LayerNorm) {
   ALIBI_REQUIRE_GPU();
-  const int64_t N = 45, C = 200;
+  const int64_t N = 165, C = 200;  // dweight, dbias: three row chunks of the two-stage column sums
   auto x = randn(N * C, 11);
   for (int64_t i = 0; i < N * C; ++i) x[i] += 3.0f;  // a mean far from 0: the two-pass variance
   const auto w = randn(C, 12), b = randn(C, 13), dy = randn(N * C, 14), dx0 = randn(N * C, 15);
@@ -127,6 +127,52 @@ TEST(CudaKernels, LayerNorm) {
   expect_close_relative_to_max("layernorm dinp", back(gdx), dx, 1e-5);
   expect_close_relative_to_max("layernorm dweight", back(gdw), dw, 1e-5);
   expect_close_relative_to_max("layernorm dbias", back(gdb), db, 1e-5);
+}
+
+// ---- the block's residual add fused with LayerNorm; the gradient norm's one reduction ----------
+TEST(CudaKernels, AddLayerNormAndSumSquaresMany) {
+  ALIBI_REQUIRE_GPU();
+  const int64_t N = 45, C = 300;
+  auto a = randn(N * C, 30);
+  for (float& v : a) v += 3.0f;
+  const auto b = randn(N * C, 31), w = randn(C, 32), bias = randn(C, 33);
+  std::vector<float> residual(N * C), out(N * C), mean(N), rstd(N);
+  cpu::add<float>(residual.data(), a.data(), b.data(), N * C);
+  cpu::layernorm_forward<float>(out.data(), mean.data(), rstd.data(), residual.data(), w.data(), bias.data(), N, C);
+  Tensor ga = dev(a), gb = dev(b), gw = dev(w), gbias = dev(bias), gres = dev(nans(N * C)), gout = dev(nans(N * C)),
+         gmean = dev(nans(N)), grstd = dev(nans(N));
+  ops::add_layernorm_forward<float>(Device::cuda, gres.data<float>(), gout.data<float>(), gmean.data<float>(),
+                                    grstd.data<float>(), ga.data<float>(), gb.data<float>(), gw.data<float>(),
+                                    gbias.data<float>(), N, C);
+  expect_close_relative_to_max("residual", back(gres), residual, 0.0);
+  expect_close_relative_to_max("layernorm out", back(gout), out, 1e-5);
+  expect_close_relative_to_max("layernorm mean", back(gmean), mean, 1e-5);
+  expect_close_relative_to_max("layernorm rstd", back(grstd), rstd, 1e-5);
+
+  const float* xs[] = {ga.data<float>(), gb.data<float>(), gw.data<float>()};
+  const int64_t ns[] = {N * C, 1, C};
+  const double expected = cpu::sum_squares<float>(a.data(), N * C) + cpu::sum_squares<float>(b.data(), 1) +
+                          cpu::sum_squares<float>(w.data(), C);
+  EXPECT_NEAR(ops::sum_squares_many<float>(Device::cuda, xs, ns, 3), expected, 1e-10 * expected);  // double sums
+}
+
+// ---- the wait timers' clock: the stream's time between events, not the host's enqueue ---------
+TEST(CudaKernels, StreamTimerMeasuresTheStream) {
+  ALIBI_REQUIRE_GPU();
+  Tensor big = Tensor::empty({int64_t{1} << 28}, DType::f32, Device::cuda);  // 1 GiB
+  StreamTimer t;
+  for (int i = 0; i < 4; ++i) {
+    t.begin(Device::cuda);
+    zero_bytes(big.raw(), Device::cuda, big.nbytes());  // returns at once; ~0.2 ms each at 4.8 TB/s
+    t.end();
+  }
+  const double busy = t.seconds();
+  EXPECT_GT(busy, 1e-5);
+  EXPECT_LT(busy, 1.0);
+  t.reset();
+  t.begin(Device::cuda);
+  t.end();
+  EXPECT_LT(t.seconds(), 1e-3);  // an empty span
 }
 
 // ---- GELU, add, scale, AdamW, reductions -------------------------------------------------------

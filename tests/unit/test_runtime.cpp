@@ -6,8 +6,10 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <thread>
 
 #include "runtime/allocator.h"
+#include "runtime/device.h"
 #include "runtime/error.h"
 #include "runtime/rng.h"
 #include "runtime/tensor.h"
@@ -16,6 +18,25 @@ namespace alibi {
 namespace {
 
 // ======================================== Tensor ========================================
+// On the CPU a StreamTimer span is host time around a blocking call; spans add up, reset()
+// starts again. (tests/gpu: on CUDA, the stream's time between events.)
+TEST(StreamTimer, SumsHostSpansOnTheCpu) {
+  StreamTimer t;
+  EXPECT_EQ(t.seconds(), 0.0);
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 2; ++i) {
+    t.begin(Device::cpu);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    t.end();
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));  // between spans: not counted
+  }
+  const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_GE(t.seconds(), 0.040);
+  EXPECT_LE(t.seconds(), total - 0.060);  // the >= 60 ms outside the spans are not in it
+  t.reset();
+  EXPECT_EQ(t.seconds(), 0.0);
+}
+
 TEST(Tensor, ViewsShareStorage) {
   Tensor x = Tensor::zeros({2, 3, 4}, DType::f32);
   Tensor flat = x.view({6, 4});

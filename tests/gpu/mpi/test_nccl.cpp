@@ -178,7 +178,7 @@ TEST(Nccl, IallReduceSumCompletesOnWait) {
 
 TEST(Nccl, SendRecvAndIsendRing) {
   ALIBI_REQUIRE_GPU_PER_RANK();
-  NcclCommunicator nccl(MPI_COMM_WORLD);
+  NcclCommunicator nccl(MPI_COMM_WORLD, /*owned=*/false, nullptr, "pp", NcclUse::messages);
   const int rank = nccl.rank(), n = nccl.size();
   const int next = (rank + 1) % n, prev = (rank + n - 1) % n;
 
@@ -202,6 +202,20 @@ TEST(Nccl, SendRecvAndIsendRing) {
   nccl.recv(in.raw(), big, DType::f32, prev, 7);
   r.wait();
   EXPECT_EQ(on_host<float>(in), rank_values<float>(prev, big));
+}
+
+// Only the NCCL communicators a use needs exist: a device collective on the pipeline's
+// (messages) communicator, or a message on a collectives one, is an error before any NCCL call.
+TEST(Nccl, UseDecidesWhichNcclCommunicatorsExist) {
+  ALIBI_REQUIRE_GPU_PER_RANK();
+  const NcclCommunicator messages(MPI_COMM_WORLD, /*owned=*/false, nullptr, "pp", NcclUse::messages);
+  const NcclCommunicator collectives(MPI_COMM_WORLD);
+  Tensor device = Tensor::zeros({4}, DType::f32, Device::cuda);
+  EXPECT_THROW(messages.all_reduce_sum(device.data<float>(), 4), Error);
+  EXPECT_THROW(collectives.send(device.raw(), 4, DType::f32, 1 - collectives.rank(), 0), Error);
+  float host = 1.0f;  // host scalars still go over MPI on both
+  messages.all_reduce_sum(&host, 1);
+  EXPECT_EQ(host, static_cast<float>(messages.size()));
 }
 
 TEST(Nccl, HostPointersGoThroughMpi) {
