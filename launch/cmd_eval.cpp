@@ -201,7 +201,7 @@ int cmd_eval(int argc, char** argv) {
     dump << "checkpoint\teval_length\twindow\tposition\ttarget\tlogprob\n";
   }
   const std::string text = text_path.empty() ? "" : read_text(text_path);
-  const bool tty = root && isatty(STDOUT_FILENO) && std::getenv("OMPI_COMM_WORLD_SIZE") == nullptr;
+  const bool tty = root && stdout_is_interactive();
 
   std::vector<EvalRow> rows;
   for (const std::string& checkpoint : checkpoints) {

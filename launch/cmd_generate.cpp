@@ -142,9 +142,9 @@ int cmd_generate(int argc, char** argv) {
     std::fflush(stdout);
   });
   if (!root) return 0;
-  // On a terminal the statistics start on a line of their own; a pipe gets the text exactly.
-  // (mpirun hands ranks a pseudo-terminal whatever their stdout is, so it counts as a pipe.)
-  if (print_ids || (isatty(STDOUT_FILENO) && std::getenv("OMPI_COMM_WORLD_SIZE") == nullptr)) std::printf("\n");
+  // On a terminal the statistics start on a line of their own; a pipe (or a rank under
+  // mpirun, see stdout_is_interactive) gets the text exactly. Ids always end their line.
+  if (print_ids || stdout_is_interactive()) std::printf("\n");
   if (r.prompt_dropped > 0) {
     std::fprintf(stderr, "note: the prompt's first %lld tokens were dropped to fit --max-context %lld\n",
                  static_cast<long long>(r.prompt_dropped), static_cast<long long>(gen.max_context));

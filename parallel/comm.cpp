@@ -1,6 +1,9 @@
 // MPI-backed and single-process communicators.
 #include "parallel/comm.h"
 
+#include <unistd.h>
+
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 
@@ -258,6 +261,11 @@ Request SelfCommunicator::isend(const void*, int64_t, DType, int, int) const {
 
 void SelfCommunicator::recv(void*, int64_t, DType, int, int) const {
   ALIBI_CHECK(false, "recv on a single-process communicator");
+}
+
+bool stdout_is_interactive() {
+  return isatty(STDOUT_FILENO) && std::getenv("OMPI_COMM_WORLD_SIZE") == nullptr &&
+         std::getenv("SLURM_JOB_ID") == nullptr;
 }
 
 }  // namespace alibi

@@ -165,4 +165,9 @@ MPI_Datatype mpi_type(DType dtype);
 // Throws alibi::Error naming the MPI call and MPI's message for a failed return code.
 void check_mpi(int code, const char* call);
 
+// Whether standard output is a person watching (for progress bars and terminal niceties): a
+// terminal, and neither a rank under mpirun (Open MPI gives its ranks a pseudo-terminal even
+// when its own output goes to a log) nor a SLURM job (read as a log).
+bool stdout_is_interactive();
+
 }  // namespace alibi

@@ -1,7 +1,6 @@
 // metrics.jsonl and the progress bar.
 #include "train/metrics.h"
 
-#include <unistd.h>
 
 #include <cmath>
 #include <cstdlib>
@@ -10,6 +9,7 @@
 #include <sstream>
 #include <vector>
 
+#include "parallel/comm.h"
 #include "runtime/error.h"
 
 namespace alibi {
@@ -72,15 +72,8 @@ std::string format_duration(double seconds) {
   return buf;
 }
 
-// A bar only for a person watching: Open MPI gives its ranks a pseudo-terminal even when
-// mpirun's own output goes to a log, and batch jobs are read as logs, so both get lines.
-static bool interactive_terminal() {
-  return isatty(STDOUT_FILENO) && std::getenv("OMPI_COMM_WORLD_SIZE") == nullptr &&
-         std::getenv("SLURM_JOB_ID") == nullptr;
-}
-
 ProgressBar::ProgressBar(int64_t first_step, int64_t total_steps, int log_every)
-    : first_(first_step), total_(total_steps), log_every_(log_every), tty_(interactive_terminal()) {}
+    : first_(first_step), total_(total_steps), log_every_(log_every), tty_(stdout_is_interactive()) {}
 
 void ProgressBar::update(const StepMetrics& m) {
   ema_tokens_per_s_ = ema_tokens_per_s_ == 0 ? m.tokens_per_s : 0.9 * ema_tokens_per_s_ + 0.1 * m.tokens_per_s;
