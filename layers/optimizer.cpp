@@ -48,8 +48,9 @@ void AdamW<Real>::step(float lr, float weight_decay) {
 template <class Real>
 double global_grad_norm(const ParameterList& params, const ProcessGrid& grid, const std::vector<ElementRange>* dp_shards) {
   const GridCoord& c = grid.coord();
-  // DP shards are disjoint: every DP rank counts its own (the rule for dp_rank 0 then).
-  const int dp_rank = dp_shards ? 0 : c.dp_rank;
+  // DP shards are disjoint: every DP rank counts its own (the rule for dp_rank 0 then). No
+  // shards (null or empty, as range_of reads them): DP replicas, counted on dp_rank 0 only.
+  const int dp_rank = dp_shards && !dp_shards->empty() ? 0 : c.dp_rank;
   // One reduction over every counted range: on a GPU one host read per step, not one per
   // parameter (on the CPU the same sums in the same order as one call each).
   std::vector<const Real*> grads;
