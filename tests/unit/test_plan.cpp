@@ -1,8 +1,8 @@
 // The layout plan of `alibi plan` (launch/plan.h): hand-computed counts for a small
 // model, each parameter counted once over a DP replica for many layouts (uneven pipeline
 // splits, V not divisible by tp), and the counts against the tensors real Blocks and
-// Models allocate. The scaling study (--gpus): the parameter counts of GPT-2 small and
-// the 1.3B model, GPU memory and step times computed by hand, recomputation, the bubble.
+// Models allocate, per recompute mode; the auto pipeline split. The scaling study (--gpus)
+// is tests/unit/test_plan_study.cpp.
 #include <gtest/gtest.h>
 
 #include <omp.h>
@@ -15,9 +15,12 @@
 #include "parallel/comm.h"
 #include "runtime/allocator.h"
 #include "runtime/error.h"
+#include "tests/unit/plan_small_model.h"
 
 namespace alibi {
 namespace {
+
+using test::small_config;
 
 // A TP group's rank and size for layer construction only: Blocks read rank() and size()
 // to pick their shard; nothing here communicates (SelfCommunicator's collectives would be
@@ -32,16 +35,6 @@ class ShapeOnlyTp : public SelfCommunicator {
   int rank_, size_;
 };
 
-ModelConfig small_config() {
-  ModelConfig cfg;
-  cfg.layers = 3;
-  cfg.channels = 8;
-  cfg.heads = 4;  // HS = 2
-  cfg.ffn = 0;    // F = 32
-  cfg.vocab = 11;
-  cfg.seq_len = 4;
-  return cfg;
-}
 
 // L=3 C=8 NH=4 F=32 V=11 tied, tp=2 pp=2 dp=1, B=2 T=4 (N=8), grad-accum 3.
 //   Stages: stage_layers(3, 2, .) = [0, 2) and [2, 3). Vocabulary: [0, 6) and [6, 11).
@@ -361,281 +354,6 @@ TEST(Plan, BadLayoutsNameTheEquation) {
   cfg.position = PositionMethod::alibi;
   cfg.ffn = 1001;
   EXPECT_NE(message({2, 1, 1}).find("F % tp"), std::string::npos);
-}
-
-// ---- Scaling study ----------------------------------------------------------------------
-
-// GPT-2 small (Radford et al. 2019) with its 1024 learned positions, tied head:
-//   one block = 12 C^2 + 13 C = 12 * 589,824 + 9,984 = 7,087,872; x 12 = 85,054,464
-//   embedding V C = 50,257 * 768 = 38,597,376; positions 1024 * 768 = 786,432; ln_f 2C = 1,536
-//   total 124,439,808 (the published count).
-// The 1.3B config (launch/configs/alibi_1.3b.ini: L=25 C=2048 NH=16 F=8192 V=50257, tied):
-//   one block = 12 * 4,194,304 + 26,624 = 50,358,272; x 25 = 1,258,956,800
-//   embedding 50,257 * 2048 = 102,926,336; ln_f 4,096 -> 1,361,887,232.
-ModelConfig gpt2_small_learned() {
-  ModelConfig cfg;
-  cfg.layers = 12;
-  cfg.channels = 768;
-  cfg.heads = 12;
-  cfg.ffn = 3072;
-  cfg.vocab = 50257;
-  cfg.seq_len = 1024;
-  cfg.position = PositionMethod::learned;
-  cfg.max_positions = 1024;
-  return cfg;
-}
-
-ModelConfig alibi_1_3b() {
-  ModelConfig cfg;
-  cfg.layers = 25;
-  cfg.channels = 2048;
-  cfg.heads = 16;
-  cfg.ffn = 8192;
-  cfg.vocab = 50257;
-  cfg.seq_len = 512;
-  return cfg;
-}
-
-TEST(Plan, PublishedParameterCounts) {
-  const ModelConfig gpt2 = gpt2_small_learned();
-  EXPECT_EQ(gpt2.parameter_count(), 124439808);
-  for (int tp : {1, 2, 3, 4})
-    for (int pp : {1, 2, 5}) EXPECT_EQ(replica_parameter_count(plan_layout(gpt2, {tp, pp, 1}, 1, 1)), 124439808);
-  const ModelConfig big = alibi_1_3b();
-  EXPECT_EQ(big.parameter_count(), 1361887232);
-  for (int tp : {1, 2, 4, 8})
-    for (int pp : {1, 2, 4, 8}) EXPECT_EQ(replica_parameter_count(plan_layout(big, {tp, pp, 1}, 1, 1)), 1361887232);
-  // A tied ALiBi model multiplies by every parameter: 6 P + 12 L T C FLOPs per token.
-  EXPECT_DOUBLE_EQ(model_flops_per_token(big), 6.0 * 1361887232 + 12.0 * 25 * 512 * 2048);
-}
-
-// The small model of HandComputedSmallModel on the GPU path: tp=2 pp=2 dp=2, B=2 T=4
-// (N = 8), M=3. bf16 = 2 B, fp32 = 4 B.
-//   One block per micro-batch: bf16 ln1_out, residual, ln2_out, branch 4*N*C = 256,
-//     qkv 3*N*4 = 96, att N*4 = 32, fch, fch_gelu 2*N*16 = 256 -> 640 el = 1280 B;
-//     fp32 LN mean/rstd 4N = 32, lse B*NH_local*T = 2*2*4 = 16 -> 48 el = 192 B  -> 1472 B
-//   Residual stream per micro-batch: (L_local + 1) * N*C bf16 + dres N*C bf16:
-//     stage 0: 3*64*2 + 128 = 512 B; stage 1: 2*64*2 + 128 = 384 B.
-//   Head (stage 1): lnf_out N*C bf16 = 128 B; fp32 6N = 48 statistics + logits N*V_local
-//     (tp0: 8*6 = 48, tp1: 8*5 = 40): tp0 128 + 96*4 = 512 B, tp1 128 + 88*4 = 480 B.
-//   Without recomputation, in flight x (blocks + stream + head):
-//     stage 0: 2 * (2*1472 + 512) = 6912;  stage 1 tp0: 1472 + 384 + 512 = 2368; tp1 2336.
-//   With recomputation, in flight x (stream + head) + one block:
-//     stage 0: 2*512 + 1472 = 2496;  stage 1: the same as without (one block, one in flight).
-//   State per local element: weights 6 B, grads 4 + 4 (dp > 1: buckets), AdamW 8 -> 22 B;
-//     rank 0 (968 elements): 5808 + 7744 + 7744 = 21296.
-//   Rank needing the most: rank 0, 21296 + 6912 = 28208 plain, 21296 + 2496 = 23792 with
-//     recomputation.
-TEST(Plan, GpuMemoryHandComputed) {
-  const ModelConfig cfg = small_config();
-  const GridShape shape{2, 2, 2};
-  const std::vector<RankPlan> plan = plan_layout(cfg, shape, 2, 3);
-  // Ranks 0, 1: stage 0, tp 0 and 1; ranks 4, 5: stage 1 (rank = tp + 2 (dp + 2 pp)).
-  const int rank[4] = {0, 1, 4, 5};
-  const int64_t plain[4] = {6912, 6912, 2368, 2336};
-  const int64_t recompute[4] = {2496, 2496, 2368, 2336};
-  for (int i = 0; i < 4; ++i) {
-    SCOPED_TRACE("rank " + std::to_string(rank[i]));
-    EXPECT_EQ(gpu_activation_bytes(cfg, plan[rank[i]], 2, 2, false), plain[i]);
-    EXPECT_EQ(gpu_activation_bytes(cfg, plan[rank[i]], 2, 2, true), recompute[i]);
-  }
-  const GpuMemory m = gpu_rank_memory(cfg, plan[0], shape, 2, false);
-  EXPECT_EQ(m.weights, 5808);
-  EXPECT_EQ(m.grads, 7744);
-  EXPECT_EQ(m.optimizer, 7744);
-  EXPECT_EQ(m.total(), 28208);
-  EXPECT_EQ(gpu_rank_memory(cfg, plan[0], {2, 2, 1}, 2, false).grads, 4 * 968);  // no buckets at dp = 1
-
-  Hardware hw;
-  hw.gpus = 8;
-  const LayoutEstimate e = estimate_layout(cfg, hw, shape, 2, 3);
-  EXPECT_EQ(e.memory[0].total(), 28208);
-  EXPECT_EQ(e.memory[1].total(), 23792);
-  EXPECT_TRUE(e.fits[0] && e.fits[1]);
-  EXPECT_FALSE(e.recompute);
-}
-
-// The 1.3B model at tp=1 pp=1 dp=8, micro-batch 2 (N = 1024), one micro-batch in flight:
-//   state 22 B x 1,361,887,232 = 29,961,519,104 (weights 6 B, grads + buckets 8 B, AdamW 8 B)
-//   one block: bf16 (8 N C + 2 N F) = 33,554,432 el = 67,108,864 B; fp32 4N + B NH T =
-//     4096 + 16384 = 20480 el = 81,920 B -> 67,190,784; x 25 = 1,679,769,600
-//   stream (26 + 1) N C bf16 = 113,246,208; head N C bf16 4,194,304 + fp32 (6N + N V)
-//     = (6144 + 51,463,168) * 4 = 205,877,248 -> 210,071,552
-//   activations 2,003,087,360; total 31,964,606,464 B (32.0 GB, within 72 GB).
-TEST(Plan, GpuMemoryOneBillionModel) {
-  const ModelConfig cfg = alibi_1_3b();
-  Hardware hw;
-  hw.gpus = 8;
-  hw.memory_gb = 80;
-  const LayoutEstimate e = estimate_layout(cfg, hw, {1, 1, 8}, 2, 32);
-  EXPECT_EQ(e.memory[0].weights, 6 * int64_t{1361887232});
-  EXPECT_EQ(e.memory[0].grads + e.memory[0].optimizer, 16 * int64_t{1361887232});
-  EXPECT_EQ(e.memory[0].activations, 2003087360);
-  EXPECT_EQ(e.memory[0].total(), 31964606464);
-  EXPECT_TRUE(e.fits[0]);
-}
-
-// Recomputation keeps less (every 1.3B layout has at least 3 blocks per stage) and costs
-// a forward of the blocks: the same layout is slower when only recomputation fits.
-TEST(Plan, RecomputationTradesMemoryForTime) {
-  const ModelConfig cfg = alibi_1_3b();
-  Hardware hw;
-  hw.gpus = 8;
-  const std::vector<LayoutEstimate> study = scaling_study(cfg, hw, 512);
-  ASSERT_FALSE(study.empty());
-  for (const LayoutEstimate& e : study) {
-    EXPECT_LT(e.memory[1].activations, e.memory[0].activations);
-    EXPECT_LT(e.memory[1].total(), e.memory[0].total());
-    EXPECT_EQ(e.recompute, !e.fits[0]);
-  }
-  const LayoutEstimate roomy = estimate_layout(cfg, hw, {2, 2, 2}, 4, 64);
-  hw.memory_gb = 1;  // fits neither way; estimated with recomputation
-  const LayoutEstimate tight = estimate_layout(cfg, hw, {2, 2, 2}, 4, 64);
-  EXPECT_FALSE(roomy.recompute);
-  EXPECT_TRUE(tight.recompute);
-  EXPECT_GT(tight.step_s, roomy.step_s);
-}
-
-TEST(Plan, PipelineBubble) {
-  EXPECT_DOUBLE_EQ(pipeline_bubble(1, 7), 0.0);
-  EXPECT_DOUBLE_EQ(pipeline_bubble(2, 1), 0.5);        // 1 / 2
-  EXPECT_DOUBLE_EQ(pipeline_bubble(4, 12), 0.2);       // 3 / 15
-  EXPECT_DOUBLE_EQ(pipeline_bubble(8, 64), 7.0 / 71);
-}
-
-// Step times by hand for the small model (17,472 FLOPs per token: 3 blocks of 6*872 +
-// 12*4*8 = 5616, head 6*(88 + 16) = 624), on a toy machine with round numbers: 0.5e6
-// FLOP/s per GPU (1e-6 TFLOP/s at mfu 0.5), 1000 B/s links in a node and 500 B/s between
-// nodes, 1e5 B/s of HBM. B = 2, T = 4 (N = 8), M = 3. The tolerance is a few ulps of the
-// same double arithmetic in another order.
-TEST(Plan, StepTimeHandComputed) {
-  const ModelConfig cfg = small_config();
-  Hardware hw;
-  hw.tflops = 1e-6;
-  hw.mfu = 0.5;
-  hw.intra_node_gbs = 1e-6;
-  hw.inter_node_gbs = 0.5e-6;
-  hw.hbm_gbs = 1e-4;
-  auto near = [](double got, double want) { EXPECT_NEAR(got, want, 1e-12 * want); };
-
-  // One GPU: a micro-batch is 8 * 17472 / 0.5e6 = 0.279552 s; 3 of them 0.838656 s;
-  // AdamW over 2720 parameters * 34 B / 1e5 B/s = 0.9248 s. Step 1.763456 s, 24 tokens.
-  hw.gpus = 1;
-  LayoutEstimate e = estimate_layout(cfg, hw, {1, 1, 1}, 2, 3);
-  near(e.stage_s, 0.279552);
-  near(e.pipeline_s, 0.838656);
-  EXPECT_EQ(e.tp_comm_s, 0.0);
-  EXPECT_EQ(e.dp_exposed_s, 0.0);
-  EXPECT_EQ(e.idle, 0.0);
-  near(e.optimizer_s, 0.9248);
-  near(e.step_s, 1.763456);
-  near(e.tokens_per_s, 24 / 1.763456);
-  near(e.mfu, 17472 * (24 / 1.763456) / 1e6);  // peak 1e6 FLOP/s
-
-  // tp=2 dp=2 (4 GPUs, one node): compute 8 * 17472 / (2 * 0.5e6) = 0.139776 s. TP: an
-  // (N, C) bf16 all-reduce over 2 moves 2 * 1/2 * 128 B = 0.128 s, an (N) fp32 one 0.032 s;
-  // 3 blocks * 4 + embedding + head = 14 of the first, 3 (cross-entropy) of the second:
-  // 1.888 s. Stage 2.027776 s, 3 micro-batches 6.083328 s. DP: rank 0 holds 48 + 3*460 +
-  // 16 = 1444 elements, 2 * 1/2 * 1444 * 4 B / 1000 = 5.776 s, of which the last backward
-  // (2/3 of 0.139776 = 0.093184 s) hides: 5.682816 s. AdamW + buckets 1444 * 50 B / 1e5 =
-  // 0.722 s. Step 12.488144 s.
-  hw.gpus = 4;
-  e = estimate_layout(cfg, hw, {2, 1, 2}, 2, 3);
-  near(e.tp_comm_s, 1.888);
-  near(e.stage_s, 2.027776);
-  near(e.dp_exposed_s, 5.682816);
-  near(e.optimizer_s, 0.722);
-  near(e.step_s, 12.488144);
-  // Two GPUs per node: the DP pair (ranks 0 and 2) crosses nodes at half the bandwidth:
-  // 11.552 - 0.093184 = 11.458816 s exposed; TP stays inside a node.
-  hw.gpus_per_node = 2;
-  e = estimate_layout(cfg, hw, {2, 1, 2}, 2, 3);
-  near(e.tp_comm_s, 1.888);
-  near(e.dp_exposed_s, 11.458816);
-  near(e.step_s, 6.083328 + 11.458816 + 0.722);
-
-  // pp=2 (2 GPUs): stage 0 has blocks 0, 1: 8 * 2 * 5616 / 0.5e6 = 0.179712 s, plus
-  // receiving the gradient (N, C) bf16 = 128 B / 1000 = 0.128 s -> 0.307712 s; stage 1
-  // block 2 and the head: 8 * 6240 / 0.5e6 = 0.09984 + 0.128 = 0.22784 s. Pipeline
-  // (3 + 1) * 0.307712 = 1.230848 s; idle 1 - 3 * (0.307712 + 0.22784) / (2 * 1.230848),
-  // above the bubble 1/4 because the stages are unequal. The tied copy (88 elements)
-  // syncs: 2 * 1/2 * 352 B / 1000 = 0.352 s. AdamW on stage 0's 88 + 2*872 = 1832
-  // elements: 1832 * 34 / 1e5 = 0.62288 s. Step 2.205728 s.
-  hw.gpus = 2;
-  hw.gpus_per_node = 8;
-  e = estimate_layout(cfg, hw, {1, 2, 1}, 2, 3);
-  near(e.stage_s, 0.307712);
-  near(e.pipeline_s, 1.230848);
-  EXPECT_DOUBLE_EQ(e.bubble, 0.25);
-  near(e.idle, 1 - 3 * (0.307712 + 0.22784) / (2 * 1.230848));
-  EXPECT_GT(e.idle, e.bubble);
-  near(e.embedding_sync_s, 0.352);
-  near(e.optimizer_s, 0.62288);
-  near(e.step_s, 2.205728);
-}
-
-// The 1.3B model: on 8 GPUs of 80 GB at least one layout fits, the fastest first, each
-// within 90% of 80 GB. On one 16 GB GPU none can: its weights, grads and AdamW state
-// alone are 18 B x 1.36e9 = 24.5 GB > 14.4 GB, before any activation.
-TEST(Plan, ScalingStudyOneBillionModel) {
-  const ModelConfig cfg = alibi_1_3b();
-  Hardware hw;
-  hw.gpus = 8;
-  hw.memory_gb = 80;
-  const std::vector<LayoutEstimate> study = scaling_study(cfg, hw, 512);
-  ASSERT_FALSE(study.empty());
-  ASSERT_TRUE(study[0].fits_any());
-  int fitting = 0;
-  for (size_t i = 0; i < study.size(); ++i) {
-    const LayoutEstimate& e = study[i];
-    EXPECT_EQ(e.shape.world(), 8);
-    EXPECT_EQ(int64_t{e.micro_batch} * e.grad_accum * e.shape.dp, 512);
-    if (!e.fits_any()) continue;
-    ++fitting;
-    EXPECT_LE(double(e.run_memory().total()), 0.9 * 80e9);
-    if (i > 0) {
-      EXPECT_LE(e.tokens_per_s, study[i - 1].tokens_per_s);
-    }
-    EXPECT_GT(e.tokens_per_s, 0);
-    EXPECT_LE(e.mfu, hw.mfu);  // bubbles and communication only take away
-  }
-  EXPECT_GT(fitting, 0);
-
-  hw.gpus = 1;
-  hw.memory_gb = 16;
-  const std::vector<LayoutEstimate> one = scaling_study(cfg, hw, 512);
-  ASSERT_EQ(one.size(), 10u);  // micro-batch 1, 2, 4, ..., 512
-  for (const LayoutEstimate& e : one) {
-    EXPECT_FALSE(e.fits_any());
-    EXPECT_GE(e.memory[1].total(), 18 * int64_t{1361887232});
-  }
-}
-
-TEST(Plan, ScalingStudyBadInput) {
-  const ModelConfig cfg = alibi_1_3b();
-  auto message = [&](Hardware hw, int64_t global_batch = 512) -> std::string {
-    try {
-      scaling_study(cfg, hw, global_batch);
-    } catch (const ConfigError& e) {
-      return e.what();
-    }
-    return "no error";
-  };
-  Hardware hw;
-  hw.gpus = 0;
-  EXPECT_NE(message(hw).find("--gpus"), std::string::npos);
-  hw.gpus = 8;
-  hw.mfu = 1.5;
-  EXPECT_NE(message(hw).find("--mfu"), std::string::npos);
-  hw.mfu = 0.4;
-  hw.headroom = 1;
-  EXPECT_NE(message(hw).find("--headroom"), std::string::npos);
-  hw.headroom = 0.1;
-  EXPECT_NE(message(hw, 0).find("--global-batch"), std::string::npos);
-  // 3 GPUs and 4 windows per step: tp = 1 (tp divides the GPUs); pp = 1 gives dp = 3,
-  // which divides no multiple of 4 windows; pp = 3 (dp = 1) takes micro-batch 1, 2 and 4.
-  hw.gpus = 3;
-  EXPECT_EQ(scaling_study(cfg, hw, 4).size(), 3u);
 }
 
 }  // namespace
