@@ -28,18 +28,9 @@ namespace {
 
 using test::expect_close_relative_to_max;
 using test::nans;
+using test::download;
 using test::randn;
-
-Tensor host(const std::vector<float>& v) {
-  Tensor t = Tensor::empty({static_cast<int64_t>(v.size())}, DType::f32);
-  std::copy(v.begin(), v.end(), t.data<float>());
-  return t;
-}
-Tensor dev(const std::vector<float>& v) { return host(v).to(Device::cuda); }
-std::vector<float> back(const Tensor& t) {
-  const Tensor h = t.to(Device::cpu);
-  return std::vector<float>(h.data<float>(), h.data<float>() + h.numel());
-}
+using test::upload;
 
 // A model small enough for the CPU reference; 4 heads of 32 (the tensor-core attention path).
 ModelConfig small_model(const std::string& position) {
@@ -63,15 +54,15 @@ void check_linear(MatmulPrecision precision, double rel, double mean_rel) {
   std::vector<float> out(N * OC), dx(N * IC), dw = dw0, db = db0;
   cpu::linear_forward<float>(out.data(), x.data(), w.data(), b.data(), N, IC, OC);
   cpu::linear_backward<float>(dx.data(), dw.data(), db.data(), dy.data(), x.data(), w.data(), N, IC, OC);
-  Tensor gx = dev(x), gw = dev(w), gb = dev(b), gdy = dev(dy), gout = dev(std::vector<float>(N * OC)),
-         gdx = dev(std::vector<float>(N * IC)), gdw = dev(dw0), gdb = dev(db0);
+  Tensor gx = upload(x), gw = upload(w), gb = upload(b), gdy = upload(dy), gout = upload(std::vector<float>(N * OC)),
+         gdx = upload(std::vector<float>(N * IC)), gdw = upload(dw0), gdb = upload(db0);
   ops::linear_forward<float>(Device::cuda, precision, gout.data<float>(), gx.data<float>(), gw.data<float>(), gb.data<float>(), N, IC, OC);
   ops::linear_backward<float>(Device::cuda, precision, gdx.data<float>(), gdw.data<float>(), gdb.data<float>(), gdy.data<float>(),
                               gx.data<float>(), gw.data<float>(), N, IC, OC);
-  expect_close_relative_to_max("linear out", back(gout), out, rel, mean_rel);
-  expect_close_relative_to_max("linear dinp", back(gdx), dx, rel, mean_rel);
-  expect_close_relative_to_max("linear dweight", back(gdw), dw, rel, mean_rel);
-  expect_close_relative_to_max("linear dbias", back(gdb), db, 1e-5);  // a plain fp32 column sum in both modes
+  expect_close_relative_to_max("linear out", download(gout), out, rel, mean_rel);
+  expect_close_relative_to_max("linear dinp", download(gdx), dx, rel, mean_rel);
+  expect_close_relative_to_max("linear dweight", download(gdw), dw, rel, mean_rel);
+  expect_close_relative_to_max("linear dbias", download(gdb), db, 1e-5);  // a plain fp32 column sum in both modes
 }
 
 TEST(CudaKernels, LinearFp32) {
@@ -95,11 +86,11 @@ TEST(CudaKernels, Embedding) {
   std::vector<float> out(N * C), dwte = dwte0;
   cpu::embedding_forward<float>(out.data(), tokens.data(), wte.data(), N, C);
   cpu::embedding_backward<float>(dwte.data(), dy.data(), tokens.data(), N, C);
-  Tensor gw = dev(wte), gout = dev(std::vector<float>(N * C)), gdy = dev(dy), gdw = dev(dwte0);
+  Tensor gw = upload(wte), gout = upload(std::vector<float>(N * C)), gdy = upload(dy), gdw = upload(dwte0);
   ops::embedding_forward<float>(Device::cuda, gout.data<float>(), tokens.data(), gw.data<float>(), N, C);
   ops::embedding_backward<float>(Device::cuda, gdw.data<float>(), gdy.data<float>(), tokens.data(), N, C);
-  expect_close_relative_to_max("embedding out", back(gout), out, 0.0);
-  expect_close_relative_to_max("embedding dwte", back(gdw), dwte, 1e-5);
+  expect_close_relative_to_max("embedding out", download(gout), out, 0.0);
+  expect_close_relative_to_max("embedding dwte", download(gdw), dwte, 1e-5);
 }
 
 // ---- LayerNorm -----------------------------------------------------------------------------------
@@ -115,18 +106,18 @@ TEST(CudaKernels, LayerNorm) {
   cpu::layernorm_backward<float>(dx.data(), dw.data(), db.data(), dy.data(), x.data(), w.data(), mean.data(), rstd.data(), N, C);
   // The forward's outputs start as NaN, not as the CPU's results: an element it never
   // writes fails, and the backward reads the GPU's own mean and rstd.
-  Tensor gx = dev(x), gw = dev(w), gb = dev(b), gdy = dev(dy), gout = dev(nans(N * C)), gmean = dev(nans(N)),
-         grstd = dev(nans(N)), gdx = dev(dx0), gdw = dev(dw0), gdb = dev(db0);
+  Tensor gx = upload(x), gw = upload(w), gb = upload(b), gdy = upload(dy), gout = upload(nans(N * C)), gmean = upload(nans(N)),
+         grstd = upload(nans(N)), gdx = upload(dx0), gdw = upload(dw0), gdb = upload(db0);
   ops::layernorm_forward<float>(Device::cuda, gout.data<float>(), gmean.data<float>(), grstd.data<float>(), gx.data<float>(),
                                 gw.data<float>(), gb.data<float>(), N, C);
   ops::layernorm_backward<float>(Device::cuda, gdx.data<float>(), gdw.data<float>(), gdb.data<float>(), gdy.data<float>(),
                                  gx.data<float>(), gw.data<float>(), gmean.data<float>(), grstd.data<float>(), N, C);
-  expect_close_relative_to_max("layernorm out", back(gout), out, 1e-5);
-  expect_close_relative_to_max("layernorm mean", back(gmean), mean, 1e-5);
-  expect_close_relative_to_max("layernorm rstd", back(grstd), rstd, 1e-5);
-  expect_close_relative_to_max("layernorm dinp", back(gdx), dx, 1e-5);
-  expect_close_relative_to_max("layernorm dweight", back(gdw), dw, 1e-5);
-  expect_close_relative_to_max("layernorm dbias", back(gdb), db, 1e-5);
+  expect_close_relative_to_max("layernorm out", download(gout), out, 1e-5);
+  expect_close_relative_to_max("layernorm mean", download(gmean), mean, 1e-5);
+  expect_close_relative_to_max("layernorm rstd", download(grstd), rstd, 1e-5);
+  expect_close_relative_to_max("layernorm dinp", download(gdx), dx, 1e-5);
+  expect_close_relative_to_max("layernorm dweight", download(gdw), dw, 1e-5);
+  expect_close_relative_to_max("layernorm dbias", download(gdb), db, 1e-5);
 }
 
 // ---- the block's residual add fused with LayerNorm; the gradient norm's one reduction ----------
@@ -139,15 +130,15 @@ TEST(CudaKernels, AddLayerNormAndSumSquaresMany) {
   std::vector<float> residual(N * C), out(N * C), mean(N), rstd(N);
   cpu::add<float>(residual.data(), a.data(), b.data(), N * C);
   cpu::layernorm_forward<float>(out.data(), mean.data(), rstd.data(), residual.data(), w.data(), bias.data(), N, C);
-  Tensor ga = dev(a), gb = dev(b), gw = dev(w), gbias = dev(bias), gres = dev(nans(N * C)), gout = dev(nans(N * C)),
-         gmean = dev(nans(N)), grstd = dev(nans(N));
+  Tensor ga = upload(a), gb = upload(b), gw = upload(w), gbias = upload(bias), gres = upload(nans(N * C)), gout = upload(nans(N * C)),
+         gmean = upload(nans(N)), grstd = upload(nans(N));
   ops::add_layernorm_forward<float>(Device::cuda, gres.data<float>(), gout.data<float>(), gmean.data<float>(),
                                     grstd.data<float>(), ga.data<float>(), gb.data<float>(), gw.data<float>(),
                                     gbias.data<float>(), N, C);
-  expect_close_relative_to_max("residual", back(gres), residual, 0.0);
-  expect_close_relative_to_max("layernorm out", back(gout), out, 1e-5);
-  expect_close_relative_to_max("layernorm mean", back(gmean), mean, 1e-5);
-  expect_close_relative_to_max("layernorm rstd", back(grstd), rstd, 1e-5);
+  expect_close_relative_to_max("residual", download(gres), residual, 0.0);
+  expect_close_relative_to_max("layernorm out", download(gout), out, 1e-5);
+  expect_close_relative_to_max("layernorm mean", download(gmean), mean, 1e-5);
+  expect_close_relative_to_max("layernorm rstd", download(grstd), rstd, 1e-5);
 
   const float* xs[] = {ga.data<float>(), gb.data<float>(), gw.data<float>()};
   const int64_t ns[] = {N * C, 1, C};
@@ -184,28 +175,28 @@ TEST(CudaKernels, Elementwise) {
   cpu::gelu_forward<float>(gelu.data(), x.data(), n);
   cpu::gelu_backward<float>(dgelu.data(), x.data(), y.data(), n);
   cpu::add<float>(sum.data(), x.data(), y.data(), n);
-  Tensor gx = dev(x), gy = dev(y), gout = dev(std::vector<float>(n));
+  Tensor gx = upload(x), gy = upload(y), gout = upload(std::vector<float>(n));
   ops::gelu_forward<float>(Device::cuda, gout.data<float>(), gx.data<float>(), n);
-  expect_close_relative_to_max("gelu", back(gout), gelu, 1e-6);
+  expect_close_relative_to_max("gelu", download(gout), gelu, 1e-6);
   ops::gelu_backward<float>(Device::cuda, gout.data<float>(), gx.data<float>(), gy.data<float>(), n);
-  expect_close_relative_to_max("gelu backward", back(gout), dgelu, 1e-6);
+  expect_close_relative_to_max("gelu backward", download(gout), dgelu, 1e-6);
   ops::add<float>(Device::cuda, gout.data<float>(), gx.data<float>(), gy.data<float>(), n);
-  expect_close_relative_to_max("add", back(gout), sum, 0.0);
+  expect_close_relative_to_max("add", download(gout), sum, 0.0);
 
   EXPECT_NEAR(ops::sum_squares<float>(Device::cuda, gx.data<float>(), n), cpu::sum_squares<float>(x.data(), n),
               1e-9 * cpu::sum_squares<float>(x.data(), n));
   EXPECT_NEAR(ops::sum<float>(Device::cuda, gx.data<float>(), n), cpu::sum<float>(x.data(), n), 1e-6 * n);
 
   std::vector<float> p = x, m(n, 0.0f), v(n, 0.0f);
-  Tensor gp = dev(p), gm = dev(m), gv = dev(v), gg = dev(g);
+  Tensor gp = upload(p), gm = upload(m), gv = upload(v), gg = upload(g);
   for (int step = 1; step <= 3; ++step) {
     cpu::adamw_update<float>(p.data(), g.data(), m.data(), v.data(), n, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, step);
     ops::adamw_update<float>(Device::cuda, gp.data<float>(), gg.data<float>(), gm.data<float>(), gv.data<float>(), n,
                              1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, step);
   }
-  expect_close_relative_to_max("adamw param", back(gp), p, 1e-6);
-  expect_close_relative_to_max("adamw m", back(gm), m, 1e-6);
-  expect_close_relative_to_max("adamw v", back(gv), v, 1e-6);
+  expect_close_relative_to_max("adamw param", download(gp), p, 1e-6);
+  expect_close_relative_to_max("adamw m", download(gm), m, 1e-6);
+  expect_close_relative_to_max("adamw v", download(gv), v, 1e-6);
 }
 
 TEST(CudaKernels, PositionRows) {
@@ -215,11 +206,11 @@ TEST(CudaKernels, PositionRows) {
   std::vector<float> out = x, dtable = dt0;
   cpu::add_position_rows<float>(out.data(), table.data(), B, T, C, 2.5f);
   cpu::position_rows_backward<float>(dtable.data(), x.data(), B, T, C);
-  Tensor gx = dev(x), gt = dev(table), gdt = dev(dt0), gdx = dev(x);
+  Tensor gx = upload(x), gt = upload(table), gdt = upload(dt0), gdx = upload(x);
   ops::add_position_rows<float>(Device::cuda, gx.data<float>(), gt.data<float>(), B, T, C, 2.5f);
   ops::position_rows_backward<float>(Device::cuda, gdt.data<float>(), gdx.data<float>(), B, T, C);
-  expect_close_relative_to_max("position rows", back(gx), out, 1e-6);
-  expect_close_relative_to_max("position rows backward", back(gdt), dtable, 1e-6);
+  expect_close_relative_to_max("position rows", download(gx), out, 1e-6);
+  expect_close_relative_to_max("position rows backward", download(gdt), dtable, 1e-6);
 }
 
 // ---- vocabulary-parallel cross-entropy: a shard [v0, v0 + V) with targets in and out ------------
@@ -237,8 +228,8 @@ TEST(CudaKernels, VocabCrossEntropy) {
   cpu::vocab_ce_losses<float>(losses.data(), sum_exp.data(), target_logit.data(), row_max.data(), targets.data(), N);
   cpu::vocab_ce_backward<float>(dlogits.data(), logits.data(), row_max.data(), sum_exp.data(), targets.data(), v0, N, V, 0.25f);
 
-  Tensor gl = dev(logits), gmax = dev(std::vector<float>(N)), glosses = dev(std::vector<float>(N)),
-         gd = dev(std::vector<float>(N * V));
+  Tensor gl = upload(logits), gmax = upload(std::vector<float>(N)), glosses = upload(std::vector<float>(N)),
+         gd = upload(std::vector<float>(N * V));
   Tensor gsum = Tensor::zeros({N}, DType::f64, Device::cuda), gtl = Tensor::zeros({N}, DType::f64, Device::cuda);
   ops::vocab_ce_row_max<float>(Device::cuda, gmax.data<float>(), gl.data<float>(), N, V);
   ops::vocab_ce_partials<float>(Device::cuda, gsum.data<double>(), gtl.data<double>(), gl.data<float>(), gmax.data<float>(),
@@ -247,9 +238,9 @@ TEST(CudaKernels, VocabCrossEntropy) {
                               targets.data(), N);
   ops::vocab_ce_backward<float>(Device::cuda, gd.data<float>(), gl.data<float>(), gmax.data<float>(), gsum.data<double>(),
                                 targets.data(), v0, N, V, 0.25f);
-  expect_close_relative_to_max("row max", back(gmax), row_max, 0.0);
-  expect_close_relative_to_max("losses", back(glosses), losses, 1e-5);
-  expect_close_relative_to_max("dlogits", back(gd), dlogits, 1e-5);
+  expect_close_relative_to_max("row max", download(gmax), row_max, 0.0);
+  expect_close_relative_to_max("losses", download(glosses), losses, 1e-5);
+  expect_close_relative_to_max("dlogits", download(gd), dlogits, 1e-5);
   const Tensor hsum = gsum.to(Device::cpu);
   for (int64_t i = 0; i < N; ++i) EXPECT_NEAR(hsum.data<double>()[i], sum_exp[i], 1e-5 * sum_exp[i]) << "row " << i;
 }
@@ -280,7 +271,7 @@ void check_model_step(const std::string& position, MatmulPrecision precision, do
   for (size_t i = 0; i < cp.size(); ++i) {
     ASSERT_EQ(gp[i].grad->device(), Device::cuda) << gp[i].name;
     const Tensor& g = *cp[i].grad;
-    expect_close_relative_to_max(position + " grad " + cp[i].name, back(*gp[i].grad),
+    expect_close_relative_to_max(position + " grad " + cp[i].name, download(*gp[i].grad),
                                  std::vector<float>(g.data<float>(), g.data<float>() + g.numel()), grad_rel);
   }
 }
@@ -336,7 +327,7 @@ TEST(CudaModel, ParametersRoundTripExactly) {
   b.to_device(Device::cuda);
   for (size_t i = 0; i < a.parameters().size(); ++i) {
     const Tensor& t = *a.parameters()[i].value;
-    expect_close_relative_to_max(a.parameters()[i].name, back(*b.parameters()[i].value),
+    expect_close_relative_to_max(a.parameters()[i].name, download(*b.parameters()[i].value),
                                  std::vector<float>(t.data<float>(), t.data<float>() + t.numel()), 0.0);
   }
 }
