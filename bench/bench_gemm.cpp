@@ -1,16 +1,18 @@
-// sgemm throughput of the BLAS we link (OpenBLAS) on our transformer's GEMM shapes, at 1
-// and 2 threads (openblas_set_num_threads). Row-major C(M,N) = A(M,K) * B(K,N), with the
-// three layouts a Linear layer uses:
-//   fwd   y  = x  W^T   : A = x (M,K),  B = W^T (W stored (N,K), CblasTrans)
+// GEMM throughput of the CPU path's products (kernels/blas.h: the library ALIBI_GEMM chose,
+// and bf16 operands through oneDNN where the build has it) on our transformer's shapes, at
+// the thread count of OMP_NUM_THREADS. Row-major C(M,N) = A(M,K) * B(K,N), with the three
+// layouts a Linear layer uses:
+//   fwd   y  = x  W^T   : A = x (M,K),  B = W^T (W stored (N,K), transposed)
 //   dX    dx = dy W     : A = dy (M,K), B = W (K,N) as stored
-//   dW    dW = dy^T x   : A = dy^T (dy stored (K,M), CblasTrans), B = x (K,N)  [M,N = out,in]
+//   dW    dW = dy^T x   : A = dy^T (dy stored (K,M), transposed), B = x (K,N)  [M,N = out,in]
 // M = B*T = 4096 tokens by default. Shapes are reported as (M, N, K) with FLOPs 2*M*N*K.
+// The bf16 column includes rounding both operands to bf16 on every call, as training does.
 //
-//   ./bench_gemm [M] [min_seconds_per_case]
+//   OMP_NUM_THREADS=2 ./bench_gemm [M] [min_seconds_per_case]
 //
-// Prints one table; with PEAK=<1-core fp32 peak in GFLOP/s> in the environment it adds each
-// rate's share of the peak (threads x PEAK).
-#include <cblas.h>
+// Prints one table; with PEAK=<fp32 peak of all threads in GFLOP/s> in the environment it
+// adds each rate's share of it.
+#include <omp.h>
 
 #include <algorithm>
 #include <chrono>
@@ -20,10 +22,7 @@
 #include <string>
 #include <vector>
 
-extern "C" void openblas_set_num_threads(int);
-extern "C" int openblas_get_num_threads(void);
-extern "C" char* openblas_get_config(void);
-extern "C" char* openblas_get_corename(void);
+#include "kernels/blas.h"
 
 namespace {
 
@@ -32,7 +31,7 @@ using Clock = std::chrono::steady_clock;
 struct Case {
   const char* what;
   int M, N, K;
-  CBLAS_TRANSPOSE ta, tb;
+  bool ta, tb;
 };
 
 float* alloc(size_t n) {
@@ -42,11 +41,12 @@ float* alloc(size_t n) {
 }
 
 // Median of several timed repetitions, each at least `min_s` / 5 seconds long.
-double gflops(const Case& c, float* A, float* B, float* C, double min_s) {
-  const int lda = c.ta == CblasNoTrans ? c.K : c.M;
-  const int ldb = c.tb == CblasNoTrans ? c.N : c.K;
+double gflops(const Case& c, bool bf16, float* A, float* B, float* C, double min_s) {
+  const int lda = c.ta ? c.M : c.K;
+  const int ldb = c.tb ? c.K : c.N;
   auto run = [&] {
-    cblas_sgemm(CblasRowMajor, c.ta, c.tb, c.M, c.N, c.K, 1.0f, A, lda, B, ldb, 0.0f, C, c.N);
+    if (bf16) alibi::cpu::gemm_bf16(c.ta, c.tb, c.M, c.N, c.K, 1.0f, A, lda, B, ldb, 0.0f, C, c.N);
+    else alibi::cpu::gemm(c.ta, c.tb, c.M, c.N, c.K, 1.0f, A, lda, B, ldb, 0.0f, C, c.N);
   };
   run();  // warm-up (thread pool, page faults)
   std::vector<double> rates;
@@ -75,21 +75,21 @@ int main(int argc, char** argv) {
 
   std::vector<Case> cases = {
       // C = 512 ("bench" model): QKV, attention out, MLP up, MLP down, LM head (V = 8192)
-      {"qkv fwd  C=512", M, 1536, 512, CblasNoTrans, CblasTrans},
-      {"proj fwd C=512", M, 512, 512, CblasNoTrans, CblasTrans},
-      {"fc fwd   C=512", M, 2048, 512, CblasNoTrans, CblasTrans},
-      {"fc2 fwd  C=512", M, 512, 2048, CblasNoTrans, CblasTrans},
-      {"head fwd C=512", M, 8192, 512, CblasNoTrans, CblasTrans},
-      {"qkv dX   C=512", M, 512, 1536, CblasNoTrans, CblasNoTrans},
-      {"fc dW    C=512", 2048, 512, M, CblasTrans, CblasNoTrans},
-      {"head dW  C=512", 8192, 512, M, CblasTrans, CblasNoTrans},
+      {"qkv fwd  C=512", M, 1536, 512, false, true},
+      {"proj fwd C=512", M, 512, 512, false, true},
+      {"fc fwd   C=512", M, 2048, 512, false, true},
+      {"fc2 fwd  C=512", M, 512, 2048, false, true},
+      {"head fwd C=512", M, 8192, 512, false, true},
+      {"qkv dX   C=512", M, 512, 1536, false, false},
+      {"fc dW    C=512", 2048, 512, M, true, false},
+      {"head dW  C=512", 8192, 512, M, true, false},
       // C = 128 ("tiny" model, V = 256)
-      {"qkv fwd  C=128", M, 384, 128, CblasNoTrans, CblasTrans},
-      {"proj fwd C=128", M, 128, 128, CblasNoTrans, CblasTrans},
-      {"fc fwd   C=128", M, 512, 128, CblasNoTrans, CblasTrans},
-      {"fc2 fwd  C=128", M, 128, 512, CblasNoTrans, CblasTrans},
-      {"head fwd C=128", M, 256, 128, CblasNoTrans, CblasTrans},
-      {"fc dW    C=128", 512, 128, M, CblasTrans, CblasNoTrans},
+      {"qkv fwd  C=128", M, 384, 128, false, true},
+      {"proj fwd C=128", M, 128, 128, false, true},
+      {"fc fwd   C=128", M, 512, 128, false, true},
+      {"fc2 fwd  C=128", M, 128, 512, false, true},
+      {"head fwd C=128", M, 256, 128, false, true},
+      {"fc dW    C=128", 512, 128, M, true, false},
   };
 
   size_t max_a = 0, max_b = 0, max_c = 0;
@@ -105,24 +105,23 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < max_b; ++i) B[i] = uni(rng);
   std::fill(C, C + max_c, 0.0f);
 
-  std::printf("OpenBLAS: %s (core %s); %.1f s per case\n", openblas_get_config(), openblas_get_corename(),
-              min_s);
-  if (peak > 0) std::printf("peak %%: share of %.1f GFLOP/s per thread\n", peak);
-  std::printf("%-16s %6s %6s %6s  %12s %6s  %12s %6s  %7s\n", "case", "M", "N", "K", "1 thr GF/s", "peak",
-              "2 thr GF/s", "peak", "speedup");
+  const bool bf16 = alibi::cpu::gemm_bf16_available();
+  std::printf("GEMM: %s, %d threads%s; %.1f s per case\n", alibi::cpu::gemm_library(), omp_get_max_threads(),
+              alibi::cpu::bf16_native() ? ", bf16 in hardware" : "", min_s);
+  std::printf("%-16s %6s %6s %6s  %11s %6s  %11s %6s\n", "case", "M", "N", "K", "fp32 GF/s", "peak", "bf16 GF/s",
+              "peak");
+  auto share = [&](double r) {
+    char p[16] = "     -";
+    if (peak > 0) std::snprintf(p, sizeof p, "%5.0f%%", 100 * r / peak);
+    return std::string(p);
+  };
   for (const Case& c : cases) {
-    double r[2];
-    for (int t = 1; t <= 2; ++t) {
-      openblas_set_num_threads(t);
-      r[t - 1] = gflops(c, A, B, C, min_s);
-    }
-    char p1[16] = "     -", p2[16] = "     -";
-    if (peak > 0) {
-      std::snprintf(p1, sizeof p1, "%5.0f%%", 100 * r[0] / peak);
-      std::snprintf(p2, sizeof p2, "%5.0f%%", 100 * r[1] / (2 * peak));
-    }
-    std::printf("%-16s %6d %6d %6d  %12.1f %6s  %12.1f %6s  %6.2fx\n", c.what, c.M, c.N, c.K, r[0], p1, r[1], p2,
-                r[1] / r[0]);
+    const double r32 = gflops(c, false, A, B, C, min_s);
+    const double r16 = bf16 ? gflops(c, true, A, B, C, min_s) : 0.0;
+    char r16_text[16] = "-";
+    if (bf16) std::snprintf(r16_text, sizeof r16_text, "%.1f", r16);
+    std::printf("%-16s %6d %6d %6d  %11.1f %6s  %11s %6s\n", c.what, c.M, c.N, c.K, r32, share(r32).c_str(), r16_text,
+                bf16 ? share(r16).c_str() : "     -");
     std::fflush(stdout);
   }
   std::free(A);

@@ -2,7 +2,9 @@
 // of one full step (forward, backward, clip, AdamW) on random tokens, for the shapes in
 // bench/RESULTS.md. Compare with bench/pytorch_reference.py on the same machine.
 //
-//   bench_train --model bench|tiny [--steps N] [--batch B] [--peak-gflops 234.8]
+//   bench_train --model bench|tiny [--steps N] [--batch B] [--precision fp32|bf16]
+//               [--peak-gflops 234.8]
+// MFU is against the fp32 peak in either precision (so bf16 can pass 1.0 in principle).
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -13,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "kernels/blas.h"
+#include "kernels/dispatch.h"
 #include "layers/model.h"
 #include "layers/optimizer.h"
 #include "runtime/allocator.h"
@@ -20,7 +24,7 @@
 using namespace alibi;
 
 int main(int argc, char** argv) {
-  std::string which = "tiny";
+  std::string which = "tiny", precision = "fp32";
   int steps = 10, batch = 0;
   double peak_gflops = 234.8;  // 2 Zen 4 cores x 32 FLOP/cycle x 3.67 GHz (ENVIRONMENT.md)
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -28,6 +32,7 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--steps")) steps = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--batch")) batch = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--peak-gflops")) peak_gflops = std::atof(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--precision")) precision = argv[i + 1];
   }
   ModelConfig cfg;
   if (which == "bench") {
@@ -39,6 +44,7 @@ int main(int argc, char** argv) {
   }
   const int B = batch, T = cfg.seq_len;
   Model<float> model(cfg, 1);
+  model.to_device(Device::cpu, parse_enum<MatmulPrecision>(precision));
   AdamW<float> adam(model.parameters(), {});
   std::mt19937 gen(1);
   std::vector<int32_t> tokens(size_t(B) * T), targets(size_t(B) * T);
@@ -68,10 +74,10 @@ int main(int argc, char** argv) {
   const double gflops = flops_per_token * tokens_per_s / 1e9;
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
-  std::printf("{\"model\": \"%s\", \"B\": %d, \"T\": %d, \"params\": %.0f, \"median_step_s\": %.4f, "
+  std::printf("{\"model\": \"%s\", \"gemm\": \"%s\", \"precision\": \"%s\", \"B\": %d, \"T\": %d, \"params\": %.0f, \"median_step_s\": %.4f, "
               "\"tokens_per_s\": %.1f, \"model_gflops\": %.1f, \"mfu\": %.3f, \"peak_rss_mb\": %.1f, "
               "\"allocator_peak_mb\": %.1f}\n",
-              which.c_str(), B, T, n_params, median, tokens_per_s, gflops, gflops / peak_gflops,
+              which.c_str(), cpu::gemm_library(), precision.c_str(), B, T, n_params, median, tokens_per_s, gflops, gflops / peak_gflops,
               ru.ru_maxrss / 1024.0, CpuAllocator::instance().stats().peak_bytes / 1048576.0);
   return 0;
 }

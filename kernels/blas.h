@@ -1,6 +1,7 @@
-// Row-major GEMM (and GEMV) over CBLAS for float and double: C = alpha * op(A) op(B) + beta * C.
-// Every matmul in the CPU path goes through here. Called inside an OpenMP parallel
-// region, the OpenMP build of OpenBLAS runs single-threaded (no oversubscription).
+// Row-major GEMM (and GEMV) for float and double: C = alpha * op(A) op(B) + beta * C.
+// Every matmul in the CPU path goes through here. Double products and GEMVs are OpenBLAS's
+// (CBLAS) in every build; called inside an OpenMP parallel region, the OpenMP build of
+// OpenBLAS runs single-threaded (no oversubscription).
 #pragma once
 
 #include <cblas.h>
@@ -9,13 +10,21 @@
 
 namespace alibi::cpu {
 
-inline void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
-                 const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
-                 int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
-              static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), alpha, a,
-              static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
-}
+// fp32: the library chosen at configure time (ALIBI_GEMM: onednn, openblas or blis;
+// kernels/cpu/gemm.cpp), fp32 accumulation. Inside an OpenMP parallel region it runs on
+// the calling thread.
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+          const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
+
+// The same product on bf16-rounded operands (round to nearest even), fp32 accumulation and
+// fp32 C: --matmul-precision bf16 on the CPU. oneDNN's matmul, on AVX512-BF16 instructions
+// where the CPU has them (bf16_native()); builds without oneDNN throw. Not for use inside
+// an OpenMP parallel region.
+void gemm_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+               int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
+bool gemm_bf16_available();  // this build has oneDNN
+bool bf16_native();          // ... and the CPU multiplies bf16 in hardware (AVX512-BF16 or AMX)
+const char* gemm_library();  // "onednn 2.6.3", "openblas 0.3.21", "blis 0.9.0": for logs and benchmarks
 
 inline void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
                  const double* a, int64_t lda, const double* b, int64_t ldb, double beta, double* c,

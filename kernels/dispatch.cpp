@@ -3,6 +3,7 @@
 
 #include <type_traits>
 
+#include "kernels/blas.h"
 #include "kernels/ops.h"
 #include "runtime/error.h"
 #ifdef ALIBI_WITH_CUDA
@@ -10,6 +11,19 @@
 #endif
 
 namespace alibi::ops {
+
+MatmulPrecision resolve_precision(Device device, MatmulPrecision precision) {
+  if (precision == MatmulPrecision::automatic)
+    return device == Device::cuda ? MatmulPrecision::bf16 : MatmulPrecision::fp32;
+  if (device == Device::cpu) {
+    ALIBI_CHECK_AS(ConfigError, precision != MatmulPrecision::tf32,
+                   "--matmul-precision tf32 is a CUDA tensor-core mode; on the CPU use fp32 or bf16");
+    ALIBI_CHECK_AS(ConfigError, precision != MatmulPrecision::bf16 || cpu::gemm_bf16_available(),
+                   "--matmul-precision bf16 on the CPU needs a oneDNN build (cmake -DALIBI_GEMM=onednn, "
+                   "apt-get install libdnnl-dev); this one uses " << cpu::gemm_library() << ": use fp32");
+  }
+  return precision;
+}
 
 namespace {
 // The CUDA backend computes in float (bf16 tensor cores inside); double is CPU-only.
@@ -40,13 +54,13 @@ void check_cuda(const char* op) {
 
 template <class Real>
 void linear_forward(Device device, MatmulPrecision precision, Real* out, const Real* inp, const Real* weight, const Real* bias, int64_t N, int64_t IC, int64_t OC) {
-  if (device == Device::cpu) return cpu::linear_forward<Real>(out, inp, weight, bias, N, IC, OC);
+  if (device == Device::cpu) return cpu::linear_forward<Real>(out, inp, weight, bias, N, IC, OC, precision);
   ALIBI_ON_CUDA("linear_forward", cuda::linear_forward(out, inp, weight, bias, N, IC, OC, precision))
 }
 
 template <class Real>
 void linear_backward(Device device, MatmulPrecision precision, Real* dinp, Real* dweight, Real* dbias, const Real* dout, const Real* inp, const Real* weight, int64_t N, int64_t IC, int64_t OC) {
-  if (device == Device::cpu) return cpu::linear_backward<Real>(dinp, dweight, dbias, dout, inp, weight, N, IC, OC);
+  if (device == Device::cpu) return cpu::linear_backward<Real>(dinp, dweight, dbias, dout, inp, weight, N, IC, OC, precision);
   ALIBI_ON_CUDA("linear_backward", cuda::linear_backward(dinp, dweight, dbias, dout, inp, weight, N, IC, OC, precision))
 }
 

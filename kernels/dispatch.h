@@ -22,13 +22,20 @@ namespace alibi {
 template <>
 struct EnumNames<MatmulPrecision> {
   static constexpr const char* option = "--matmul-precision";
-  static constexpr std::array<std::pair<MatmulPrecision, const char*>, 3> values{
-      {{MatmulPrecision::bf16, "bf16"}, {MatmulPrecision::tf32, "tf32"}, {MatmulPrecision::fp32, "fp32"}}};
+  static constexpr std::array<std::pair<MatmulPrecision, const char*>, 4> values{
+      {{MatmulPrecision::automatic, "auto"},
+       {MatmulPrecision::bf16, "bf16"},
+       {MatmulPrecision::tf32, "tf32"},
+       {MatmulPrecision::fp32, "fp32"}}};
 };
 
 }  // namespace alibi
 
 namespace alibi::ops {
+
+// --matmul-precision for a device: auto is bf16 on CUDA and fp32 on the CPU; tf32 exists
+// only on CUDA and CPU bf16 only in a oneDNN build (ConfigError naming the option and fix).
+MatmulPrecision resolve_precision(Device device, MatmulPrecision precision);
 
 template <class Real>
 void linear_forward(Device device, MatmulPrecision precision, Real* out, const Real* inp, const Real* weight, const Real* bias, int64_t N, int64_t IC, int64_t OC);

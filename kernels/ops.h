@@ -13,17 +13,21 @@
 
 #include <cstdint>
 
+#include "kernels/precision.h"
+
 namespace alibi::cpu {
 
 // ---- linear: out (N, OC) = inp (N, IC) W^T + b, W stored (OC, IC) -----------------------
+// precision bf16 (float only): the three products on bf16-rounded operands, fp32
+// accumulation (kernels/blas.h gemm_bf16); fp32 otherwise. Double is always double.
 template <class T>
 void linear_forward(T* out, const T* inp, const T* weight, const T* bias, int64_t N, int64_t IC,
-                    int64_t OC);
+                    int64_t OC, MatmulPrecision precision = MatmulPrecision::fp32);
 // dinp (N, IC) `=` dout W (skipped when dinp is null); dweight (OC, IC) `+=` dout^T inp;
 // dbias (OC) `+=` column sums of dout (skipped when null).
 template <class T>
 void linear_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp, const T* weight,
-                     int64_t N, int64_t IC, int64_t OC);
+                     int64_t N, int64_t IC, int64_t OC, MatmulPrecision precision = MatmulPrecision::fp32);
 
 // ---- embedding: out (N, C) = wte[tokens] -------------------------------------------------
 // A negative token selects no row: its output row is zero and it adds no gradient (a

@@ -154,7 +154,7 @@ int cmd_eval(int argc, char** argv) {
   std::vector<std::string> checkpoints;
   std::string data, text_path, dump_path, lengths_text, split_name = "valid", mode = "nonoverlapping", out = "eval";
   Device device = Device::cpu;
-  MatmulPrecision matmul_precision = MatmulPrecision::bf16;
+  MatmulPrecision matmul_precision = MatmulPrecision::automatic;
   int stride = 0, batch_tokens = 8192, tp = 1, pp = 1;
   po::options_description desc("evaluation");
   desc.add_options()
@@ -172,7 +172,7 @@ int cmd_eval(int argc, char** argv) {
       ("pp", po::value<int>(&pp)->default_value(pp), "pipeline stages; dp = ranks / (tp*pp) splits the windows")
       ("device", po::value<Device>(&device)->default_value(device), "cpu | cuda (one GPU per rank)")
       ("matmul-precision", po::value<MatmulPrecision>(&matmul_precision)->default_value(matmul_precision),
-       "--device cuda: bf16 | tf32 tensor cores or exact fp32 products")
+       "auto (bf16 on cuda, fp32 on cpu) | bf16 (bf16 operands, fp32 accumulation; cpu: oneDNN, AVX512-BF16) | tf32 (cuda) | fp32")
       ("out", po::value<std::string>(&out)->default_value(out), "prefix of the CSV, JSON and PNG outputs");
   po::variables_map vm;
   if (!parse_command_line("eval", argc, argv, desc, vm)) return 0;

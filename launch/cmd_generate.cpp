@@ -72,7 +72,7 @@ int cmd_generate(int argc, char** argv) {
   bool print_ids = false;
   GenerateOptions gen;
   Device device = Device::cpu;
-  MatmulPrecision matmul_precision = MatmulPrecision::bf16;
+  MatmulPrecision matmul_precision = MatmulPrecision::automatic;
   int tp = 1;
   po::options_description desc("generation");
   desc.add_options()
@@ -93,7 +93,7 @@ int cmd_generate(int argc, char** argv) {
        "attend to at most this many positions (a sliding window; the prompt keeps its last ones); 0: all")
       ("device", po::value<Device>(&device)->default_value(device), "cpu | cuda (one GPU per rank)")
       ("matmul-precision", po::value<MatmulPrecision>(&matmul_precision)->default_value(matmul_precision),
-       "--device cuda: bf16 | tf32 tensor cores or exact fp32 products")
+       "auto (bf16 on cuda, fp32 on cpu) | bf16 (bf16 operands, fp32 accumulation; cpu: oneDNN, AVX512-BF16) | tf32 (cuda) | fp32")
       ("tp", po::value<int>(&tp)->default_value(tp), "tensor-parallel ranks (start as many with mpirun)");
   po::variables_map vm;
   if (!parse_command_line("generate", argc, argv, desc, vm)) return 0;

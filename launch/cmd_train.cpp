@@ -61,7 +61,7 @@ int cmd_train(int argc, char** argv) {
   if (!parse_command_line("train", argc, argv, desc, vm)) return 0;
   const std::string resume_path = resolve_resume(opt);
   if (!resume_path.empty()) {
-    const OptionMap saved = read_checkpoint_options(resume_path);
+    const OptionMap saved = upgrade_saved_options(read_checkpoint_options(resume_path));
     vm.clear();
     parse_command_line("train", argc, argv, desc, vm, nullptr, to_ini(saved));
   }

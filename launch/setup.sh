@@ -10,6 +10,7 @@ PACKAGES=(
   libhdf5-openmpi-dev hdf5-tools zlib1g-dev
   libboost-program-options-dev libboost-dev nlohmann-json3-dev
   libopenblas-openmp-dev
+  libdnnl-dev          # oneDNN: the CPU's fp32 GEMM (ALIBI_GEMM=onednn, the default) and its bf16 products
   libgtest-dev googletest
   linux-doc-6.1
   gnuplot-nox
@@ -17,6 +18,7 @@ PACKAGES=(
 )
 # Optional extras used by benchmarks / interop checks; installed with ALIBI_SETUP_EXTRAS=1.
 EXTRAS=(python3-h5py python3-torch libopenblas0-openmp libtcmalloc-minimal4
+        libblis-openmp-dev   # -DALIBI_GEMM=blis
         slurm-wlm munge)  # tests/e2e/slurm.sh (it installs these two itself when missing)
 if [[ "${ALIBI_SETUP_EXTRAS:-0}" == 1 ]]; then PACKAGES+=("${EXTRAS[@]}"); fi
 

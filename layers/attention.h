@@ -70,7 +70,7 @@ class Attention {
   void ensure_activations(int B, int T, Device device);
   void attend(int B, int T);  // att and lse `=` from qkv: the attention core
   AttentionShape shape_;
-  MatmulPrecision precision_ = MatmulPrecision::bf16;
+  MatmulPrecision precision_ = MatmulPrecision::fp32;
   const Communicator* tp_ = nullptr;
   int HS_ = 0;
   int B_ = 0, T_ = 0;

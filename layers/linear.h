@@ -32,7 +32,7 @@ class Linear {
 
   Tensor weight, dweight;  // (out, in)
   Tensor bias, dbias;      // (out), undefined without bias
-  MatmulPrecision precision = MatmulPrecision::bf16;  // CUDA products (Model::to_device sets it)
+  MatmulPrecision precision = MatmulPrecision::fp32;  // resolved by Model::to_device (never automatic here)
 
  private:
   std::string name_;

@@ -95,6 +95,7 @@ template <class Real>
 void Model<Real>::to_device(Device device, MatmulPrecision precision) {
   ALIBI_CHECK(slots_.empty(), "Model::to_device must come before the first forward");
   // The slots copy the template blocks on first use, precision included.
+  precision = ops::resolve_precision(device, precision);
   precision_ = precision;
   for (Block<Real>& b : blocks) b.set_precision(precision);
   if (device == device_) return;

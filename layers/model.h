@@ -83,7 +83,7 @@ class Model {
   // Moves parameters and gradients to `device`, before the first forward; activations are
   // then allocated there too. Device::cuda needs float and a CUDA device (DeviceError).
   // `precision`: the matrix products on CUDA (kernels/precision.h); the CPU ignores it.
-  void to_device(Device device, MatmulPrecision precision = MatmulPrecision::bf16);
+  void to_device(Device device, MatmulPrecision precision = MatmulPrecision::automatic);
   Device device() const { return device_; }
   // What each block keeps for backward (layers/recompute.h); before the first forward, as
   // the slots copy the template blocks. The gradients are the same bits in every mode.
@@ -137,7 +137,7 @@ class Model {
   ModelConfig config_;
   ProcessGrid grid_;
   Device device_ = Device::cpu;
-  MatmulPrecision precision_ = MatmulPrecision::bf16;
+  MatmulPrecision precision_ = MatmulPrecision::fp32;
   Recompute recompute_ = Recompute::none;
   int first_layer_ = 0;
   int64_t v0_ = 0, v1_ = 0;

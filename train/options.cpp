@@ -33,7 +33,7 @@ void add_train_options(po::options_description& desc, TrainOptions& t) {
        "activations recomputed in backward: none | selective (the attention kernel) | full (each block from its input)")
       ("device", po::value<Device>(&t.device)->default_value(t.device), "cpu | cuda")
       ("matmul-precision", po::value<MatmulPrecision>(&t.matmul_precision)->default_value(t.matmul_precision),
-       "--device cuda: bf16 | tf32 tensor cores (fp32 accumulation) or exact fp32 products")
+       "auto (bf16 on cuda, fp32 on cpu) | bf16 (bf16 operands, fp32 accumulation; cpu: oneDNN, AVX512-BF16) | tf32 (cuda) | fp32")
       ("resume", po::value<std::string>(&t.resume), "checkpoint PATH, or auto: the newest in --out-dir (fresh start if none)")
       ("save-every", po::value<int64_t>(&t.save_every)->default_value(t.save_every), "steps between checkpoints (0: only at the end)")
       ("keep", po::value<int>(&t.keep)->default_value(t.keep), "checkpoints to keep (0: all)")
@@ -111,8 +111,13 @@ OptionMap to_option_map(const ModelConfig& m, const TrainOptions& t) {
       {"device", enum_name(t.device)}, {"matmul-precision", enum_name(t.matmul_precision)}, {"tp", str(t.tp)}, {"pp", str(t.pp)},
       {"zero", str(t.zero)}, {"pp-split", t.pp_split}, {"recompute", enum_name(t.recompute)}, {"save-every", str(t.save_every)}, {"keep", str(t.keep)},
       {"log-every", str(t.log_every)}, {"eval-every", str(t.eval_every)},
-      {"eval-batches", str(t.eval_batches)},
+      {"eval-batches", str(t.eval_batches)}, {"options-version", "2"},
   };
+}
+
+OptionMap upgrade_saved_options(OptionMap options) {
+  if (!options.count("options-version") && options["device"] != "cuda") options["matmul-precision"] = "auto";
+  return options;
 }
 
 std::string to_ini(const OptionMap& options) {

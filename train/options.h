@@ -31,7 +31,7 @@ struct TrainOptions {
   std::string pp_split = "auto";      // blocks per stage, "3,3,2", or auto: balanced by the FLOP model
   Recompute recompute = Recompute::none;  // what blocks keep for backward: none | selective | full
   Device device = Device::cpu;        // cpu | cuda
-  MatmulPrecision matmul_precision = MatmulPrecision::bf16;  // cuda products: bf16 | tf32 | fp32 (the CPU is fp32)
+  MatmulPrecision matmul_precision = MatmulPrecision::automatic;  // auto | bf16 | tf32 | fp32 (kernels/precision.h)
   std::string resume;                 // PATH | auto | "" (fresh)
   int64_t save_every = 500;           // steps between checkpoints (0: only at the end)
   int keep = 3;                       // checkpoints kept (0: all)
@@ -50,6 +50,10 @@ std::vector<int> parse_pp_split(const std::string& text);
 
 // Every option of a run as strings, for the checkpoint's /config.
 OptionMap to_option_map(const ModelConfig& model, const TrainOptions& train);
+// A checkpoint's options as this build reads them. Before options-version 2 the CPU ignored
+// --matmul-precision, and CPU runs recorded CUDA's default (bf16) while computing in fp32:
+// they resume as auto (fp32 on the CPU), computing as they did.
+OptionMap upgrade_saved_options(OptionMap options);
 // INI text ("name=value" lines) of a checkpoint's options, fed to the parser below the
 // command line so that anything given explicitly wins.
 std::string to_ini(const OptionMap& options);

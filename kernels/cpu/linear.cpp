@@ -1,15 +1,31 @@
-// Linear layer math on the CPU: every product through BLAS (OpenMP-threaded OpenBLAS).
+// Linear layer math on the CPU: every product through kernels/blas.h (fp32, or bf16
+// operands with fp32 accumulation under --matmul-precision bf16).
 #include <algorithm>
+#include <type_traits>
 
 #include "kernels/blas.h"
 #include "kernels/ops.h"
 
 namespace alibi::cpu {
 
+namespace {
+
+template <class T>
+void product(MatmulPrecision precision, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const T* a,
+             int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (precision == MatmulPrecision::bf16)
+      return gemm_bf16(trans_a, trans_b, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+  }
+  gemm(trans_a, trans_b, m, n, k, T(1), a, lda, b, ldb, beta, c, ldc);
+}
+
+}  // namespace
+
 // out (N, OC) = inp (N, IC) W^T + b
 template <class T>
 void linear_forward(T* out, const T* inp, const T* weight, const T* bias, int64_t N, int64_t IC,
-                    int64_t OC) {
+                    int64_t OC, MatmulPrecision precision) {
   if (bias != nullptr) {
 #pragma omp parallel for schedule(static) if (N > 1)
     for (int64_t n = 0; n < N; ++n)
@@ -19,15 +35,15 @@ void linear_forward(T* out, const T* inp, const T* weight, const T* bias, int64_
     gemv(false, OC, IC, T(1), weight, IC, inp, bias != nullptr ? T(1) : T(0), out);
     return;
   }
-  gemm(false, true, N, OC, IC, T(1), inp, IC, weight, IC, bias != nullptr ? T(1) : T(0), out, OC);
+  product(precision, false, true, N, OC, IC, inp, IC, weight, IC, bias != nullptr ? T(1) : T(0), out, OC);
 }
 
 // dinp = dout W; dW += dout^T inp; db += sum_n dout
 template <class T>
 void linear_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp, const T* weight,
-                     int64_t N, int64_t IC, int64_t OC) {
-  if (dinp != nullptr) gemm(false, false, N, IC, OC, T(1), dout, OC, weight, IC, T(0), dinp, IC);
-  gemm(true, false, OC, IC, N, T(1), dout, OC, inp, IC, T(1), dweight, IC);
+                     int64_t N, int64_t IC, int64_t OC, MatmulPrecision precision) {
+  if (dinp != nullptr) product(precision, false, false, N, IC, OC, dout, OC, weight, IC, T(0), dinp, IC);
+  product(precision, true, false, OC, IC, N, dout, OC, inp, IC, T(1), dweight, IC);
   if (dbias != nullptr) {
     // Column sums, walked row by row over blocks of columns: contiguous loads, and each
     // column summed in the same order whatever the thread count (deterministic).
@@ -47,9 +63,9 @@ void linear_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp,
   }
 }
 
-template void linear_forward<float>(float*, const float*, const float*, const float*, int64_t, int64_t, int64_t);
-template void linear_forward<double>(double*, const double*, const double*, const double*, int64_t, int64_t, int64_t);
-template void linear_backward<float>(float*, float*, float*, const float*, const float*, const float*, int64_t, int64_t, int64_t);
-template void linear_backward<double>(double*, double*, double*, const double*, const double*, const double*, int64_t, int64_t, int64_t);
+template void linear_forward<float>(float*, const float*, const float*, const float*, int64_t, int64_t, int64_t, MatmulPrecision);
+template void linear_forward<double>(double*, const double*, const double*, const double*, int64_t, int64_t, int64_t, MatmulPrecision);
+template void linear_backward<float>(float*, float*, float*, const float*, const float*, const float*, int64_t, int64_t, int64_t, MatmulPrecision);
+template void linear_backward<double>(double*, double*, double*, const double*, const double*, const double*, int64_t, int64_t, int64_t, MatmulPrecision);
 
 }  // namespace alibi::cpu

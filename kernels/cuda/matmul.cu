@@ -51,6 +51,7 @@ cublasHandle_t handle() {
 
 cublasComputeType_t compute_type(MatmulPrecision precision) {
   switch (precision) {
+    case MatmulPrecision::automatic:  // resolved by Model::to_device; bf16 is CUDA's auto
     case MatmulPrecision::bf16: return CUBLAS_COMPUTE_32F_FAST_16BF;
     case MatmulPrecision::tf32: return CUBLAS_COMPUTE_32F_FAST_TF32;
     case MatmulPrecision::fp32: return CUBLAS_COMPUTE_32F;

@@ -12,7 +12,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 steps=${SOAK_STEPS:-60} terms=${SOAK_TERMS:-3} kills=${SOAK_KILLS:-1} save_every=${SOAK_SAVE_EVERY:-10}
 np=${SOAK_NP:-1}
 RANDOM=${SOAK_SEED:-1}
-read -r -a model <<<"${SOAK_MODEL:---layers 2 --channels 32 --heads 4 --seq-len 32 --micro-batch 2}"
+read -r -a model <<<"${SOAK_MODEL:---layers 2 --channels 64 --heads 4 --seq-len 64 --micro-batch 4}"
 make_text_corpus "$WORK/text" 8
 "$ALIBI" preprocess --input "$WORK/text" --output "$WORK/c.h5" >/dev/null
 args=(--data "$WORK/c.h5" "${model[@]}" --steps "$steps" --warmup 5 --save-every "$save_every" --keep 2

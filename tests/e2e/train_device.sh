@@ -7,7 +7,7 @@ small=(--layers 2 --channels 64 --heads 2 --seq-len 64 --micro-batch 4 --warmup 
        --log-every 1 --seed 5)
 
 expect_error bad-device "--device must be cpu or cuda" "$ALIBI" train --data "$WORK/c.h5" --device tpu "${small[@]}"
-expect_error bad-precision "--matmul-precision must be bf16, tf32 or fp32" \
+expect_error bad-precision "--matmul-precision must be auto, bf16, tf32 or fp32" \
   "$ALIBI" train --data "$WORK/c.h5" --matmul-precision fp16 "${small[@]}"
 if nvidia-smi -L >/dev/null 2>&1; then
   # As tests/gpu's CudaAbsent: with a device present the error path cannot be reached.

@@ -9,6 +9,7 @@
 
 #include "runtime/config.h"
 #include "runtime/error.h"
+#include "train/options.h"
 
 namespace alibi {
 namespace {
@@ -192,6 +193,25 @@ TEST(Config, ParameterCountOfASmallModel) {
   m.vocab = 10, m.layers = 1, m.channels = 4, m.heads = 2, m.ffn = 8;
   // wte 40; block: ln 8 + qkv 48+12 + proj 16+4 + ln 8 + fc 32+8 + proj 32+4 = 172; final ln 8
   EXPECT_EQ(m.parameter_count(), 40 + 172 + 8);
+}
+
+// --matmul-precision in checkpoints: new ones carry options-version 2 and their choice; an
+// older CPU checkpoint said bf16 (CUDA's default then) while its run computed in fp32, so it
+// resumes as auto; an older CUDA checkpoint keeps what it said.
+TEST(SavedOptions, OldCpuCheckpointsResumeInFp32) {
+  OptionMap now = to_option_map(ModelConfig{}, TrainOptions{});
+  EXPECT_EQ(now.at("options-version"), "2");
+  EXPECT_EQ(now.at("matmul-precision"), "auto");
+  now["matmul-precision"] = "bf16";
+  EXPECT_EQ(upgrade_saved_options(now).at("matmul-precision"), "bf16");  // a choice made now stays
+
+  OptionMap old = now;
+  old.erase("options-version");
+  old["device"] = "cpu";
+  EXPECT_EQ(upgrade_saved_options(old).at("matmul-precision"), "auto");
+  old["device"] = "cuda";
+  old["matmul-precision"] = "tf32";
+  EXPECT_EQ(upgrade_saved_options(old).at("matmul-precision"), "tf32");
 }
 
 }  // namespace
