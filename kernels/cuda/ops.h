@@ -58,13 +58,13 @@ void gelu_forward(float* out, const float* inp, int64_t n);
 void gelu_backward(float* dinp, const float* inp, const float* dout, int64_t n);
 
 // ---- vocabulary-parallel cross-entropy (see kernels/ops.h); targets on the host -------------
-void vocab_ce_row_max(float* row_max, const float* logits, int64_t N, int64_t V);
+void vocab_ce_row_max(float* row_max, const float* logits, int64_t N, int64_t V, int64_t ld);
 void vocab_ce_partials(double* sum_exp, double* target_logit, const float* logits, const float* row_max,
-                       const int32_t* host_targets, int64_t v0, int64_t N, int64_t V);
+                       const int32_t* host_targets, int64_t v0, int64_t N, int64_t V, int64_t ld);
 void vocab_ce_losses(float* losses, const double* sum_exp, const double* target_logit, const float* row_max,
                      const int32_t* host_targets, int64_t N);
 void vocab_ce_backward(float* dlogits, const float* logits, const float* row_max, const double* sum_exp,
-                       const int32_t* host_targets, int64_t v0, int64_t N, int64_t V, float scale);
+                       const int32_t* host_targets, int64_t v0, int64_t N, int64_t V, int64_t ld, float scale);
 
 // ---- elementwise and optimizer --------------------------------------------------------------
 void add(float* out, const float* a, const float* b, int64_t n);
