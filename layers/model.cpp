@@ -21,8 +21,7 @@ static PositionBias attention_bias(PositionMethod method) {
   }
 }
 
-constexpr int64_t kT5Buckets = 32;
-constexpr int kGpuVocabMultiple = 64;  // the LM head's rows on CUDA: whole tensor-core tiles  // T5's num_buckets (max_distance 128 in the kernel)
+constexpr int64_t kT5Buckets = 32;  // T5's num_buckets (max_distance 128 in the kernel)
 
 // Sinusoidal positions (Vaswani et al.; fairseq's layout: sines in the first C/2
 // channels, cosines in the rest), added to token embeddings scaled by sqrt(C) as fairseq
@@ -121,7 +120,7 @@ void Model<Real>::set_vocab_multiple(int multiple) {
   ALIBI_CHECK(multiple >= 1, "the vocabulary multiple must be at least 1 (got " << multiple << ")");
   vocab_multiple_ = multiple;
   const int64_t V_local = v1_ - v0_;
-  head_rows_ = (V_local + multiple - 1) / multiple * multiple;
+  head_rows_ = padded_rows(V_local, multiple);
   pad_head();
 }
 

@@ -30,6 +30,11 @@
 
 namespace alibi {
 
+// The LM head's vocabulary rows on CUDA are a multiple of this: whole tensor-core tiles
+// (Model::set_vocab_multiple; alibi plan's GPU memory model counts them).
+constexpr int kGpuVocabMultiple = 64;
+inline int64_t padded_rows(int64_t rows, int multiple) { return (rows + multiple - 1) / multiple * multiple; }
+
 template <class Real>
 class Model {
  public:
