@@ -51,6 +51,18 @@ void linear_backward(Device device, MatmulPrecision precision, Real* dinp, Real*
 }
 
 template <class Real>
+void linear_gelu_forward(Device device, MatmulPrecision precision, Real* pre, Real* out, const Real* inp, const Real* weight, const Real* bias, int64_t N, int64_t IC, int64_t OC) {
+  if (device == Device::cpu) return cpu::linear_gelu_forward<Real>(pre, out, inp, weight, bias, N, IC, OC);
+  ALIBI_ON_CUDA("linear_gelu_forward", cuda::linear_gelu_forward(pre, out, inp, weight, bias, N, IC, OC, precision))
+}
+
+template <class Real>
+void gelu_bias_backward(Device device, Real* dpre, Real* dbias, const Real* pre, const Real* dout, int64_t N, int64_t OC) {
+  if (device == Device::cpu) return cpu::gelu_bias_backward<Real>(dpre, dbias, pre, dout, N, OC);
+  ALIBI_ON_CUDA("gelu_bias_backward", cuda::gelu_bias_backward(dpre, dbias, pre, dout, N, OC))
+}
+
+template <class Real>
 void add_bias(Device device, Real* out, const Real* bias, int64_t N, int64_t OC) {
   if (device == Device::cpu) return cpu::add_bias<Real>(out, bias, N, OC);
   ALIBI_ON_CUDA("add_bias", cuda::add_bias(out, bias, N, OC))
@@ -205,6 +217,10 @@ template void linear_forward<float>(Device, MatmulPrecision, float* out, const f
 template void linear_forward<double>(Device, MatmulPrecision, double* out, const double* inp, const double* weight, const double* bias, int64_t N, int64_t IC, int64_t OC);
 template void linear_backward<float>(Device, MatmulPrecision, float* dinp, float* dweight, float* dbias, const float* dout, const float* inp, const float* weight, int64_t N, int64_t IC, int64_t OC);
 template void linear_backward<double>(Device, MatmulPrecision, double* dinp, double* dweight, double* dbias, const double* dout, const double* inp, const double* weight, int64_t N, int64_t IC, int64_t OC);
+template void linear_gelu_forward<float>(Device, MatmulPrecision, float* pre, float* out, const float* inp, const float* weight, const float* bias, int64_t N, int64_t IC, int64_t OC);
+template void linear_gelu_forward<double>(Device, MatmulPrecision, double* pre, double* out, const double* inp, const double* weight, const double* bias, int64_t N, int64_t IC, int64_t OC);
+template void gelu_bias_backward<float>(Device, float* dpre, float* dbias, const float* pre, const float* dout, int64_t N, int64_t OC);
+template void gelu_bias_backward<double>(Device, double* dpre, double* dbias, const double* pre, const double* dout, int64_t N, int64_t OC);
 template void add_bias<float>(Device, float* out, const float* bias, int64_t N, int64_t OC);
 template void add_bias<double>(Device, double* out, const double* bias, int64_t N, int64_t OC);
 template void embedding_forward<float>(Device, float* out, const int32_t* tokens, const float* wte, int64_t N, int64_t C);

@@ -37,6 +37,10 @@ void linear_backward(Device device, MatmulPrecision precision, Real* dinp, Real*
 template <class Real>
 void add_bias(Device device, Real* out, const Real* bias, int64_t N, int64_t OC);
 template <class Real>
+void linear_gelu_forward(Device device, MatmulPrecision precision, Real* pre, Real* out, const Real* inp, const Real* weight, const Real* bias, int64_t N, int64_t IC, int64_t OC);
+template <class Real>
+void gelu_bias_backward(Device device, Real* dpre, Real* dbias, const Real* pre, const Real* dout, int64_t N, int64_t OC);
+template <class Real>
 void embedding_forward(Device device, Real* out, const int32_t* tokens, const Real* wte, int64_t N, int64_t C);
 template <class Real>
 void embedding_backward(Device device, Real* dwte, const Real* dout, const int32_t* tokens, int64_t N, int64_t C);

@@ -24,6 +24,18 @@ void linear_forward(T* out, const T* inp, const T* weight, const T* bias, int64_
 template <class T>
 void linear_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp, const T* weight,
                      int64_t N, int64_t IC, int64_t OC);
+// dbias (OC) `+=` column sums of dout (N, OC): linear_backward's dbias on its own.
+template <class T>
+void bias_grad(T* dbias, const T* dout, int64_t N, int64_t OC);
+
+// ---- the MLP's fc with its GELU (the CUDA backend fuses bias and GELU; kernels/cuda/bias_gelu.cu)
+// pre (N, OC) = inp W^T + bias; out = gelu(pre).
+template <class T>
+void linear_gelu_forward(T* pre, T* out, const T* inp, const T* weight, const T* bias, int64_t N, int64_t IC,
+                         int64_t OC);
+// dpre `=` dout * gelu'(pre) (dpre may alias dout); dbias `+=` the column sums of dpre.
+template <class T>
+void gelu_bias_backward(T* dpre, T* dbias, const T* pre, const T* dout, int64_t N, int64_t OC);
 
 // ---- embedding: out (N, C) = wte[tokens] -------------------------------------------------
 // A negative token selects no row: its output row is zero and it adds no gradient (a

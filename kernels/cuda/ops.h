@@ -31,6 +31,13 @@ void linear_backward(float* dinp, float* dweight, float* dbias, const float* dou
                      const float* weight, int64_t N, int64_t IC, int64_t OC, MatmulPrecision precision);
 // out (N, OC) += bias (OC), each row.
 void add_bias(float* out, const float* bias, int64_t N, int64_t OC);
+// The MLP's fc and GELU (kernels/cuda/bias_gelu.cu): pre = inp W^T + bias, out = gelu(pre),
+// the bias and the GELU in one pass after the GEMM; backward dpre `=` dout * gelu'(pre) (may
+// alias dout) and dbias `+=` its column sums, in one pass.
+void linear_gelu_forward(float* pre, float* out, const float* inp, const float* weight, const float* bias, int64_t N,
+                         int64_t IC, int64_t OC, MatmulPrecision precision);
+void bias_gelu_forward(float* pre, float* out, const float* bias, int64_t N, int64_t OC);  // pre += bias; out = gelu(pre)
+void gelu_bias_backward(float* dpre, float* dbias, const float* pre, const float* dout, int64_t N, int64_t OC);
 
 // ---- embedding; tokens on the host, negative = no row --------------------------------------
 void embedding_forward(float* out, const int32_t* host_tokens, const float* wte, int64_t N, int64_t C);

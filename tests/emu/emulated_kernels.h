@@ -19,6 +19,10 @@ namespace alibi::cuda_emu {
 void add_bias(float* out, const float* bias, int64_t N, int64_t OC);
 void bias_grad(float* dbias, const float* dout, int64_t N, int64_t OC);  // dbias `+=`
 
+// ---- kernels/cuda/bias_gelu.cu: the MLP's bias and GELU, fused (not the GEMM before them) ---
+void bias_gelu_forward(float* pre, float* out, const float* bias, int64_t N, int64_t OC);
+void gelu_bias_backward(float* dpre, float* dbias, const float* pre, const float* dout, int64_t N, int64_t OC);
+
 // ---- kernels/cuda/rows.cu --------------------------------------------------------------------
 void embedding_forward(float* out, const int32_t* host_tokens, const float* wte, int64_t N, int64_t C);
 void embedding_backward(float* dwte, const float* dout, const int32_t* host_tokens, int64_t N, int64_t C);

@@ -231,5 +231,26 @@ TEST(EmulatedKernels, LinearBias) {
   }
 }
 
+// ---- the MLP's bias + GELU and GELU derivative + bias gradient, fused (kernels/cuda/bias_gelu.cu),
+// against the CPU's separate steps: add_bias, gelu_forward; gelu_backward, linear_backward's dbias.
+// dpre aliases dout, as the MLP calls it. N = 301 is five chunks of the two-stage column sums.
+TEST(EmulatedKernels, BiasGelu) {
+  const int64_t N = 301, F = 130;  // F not a multiple of 32 columns, N of 8 row lanes
+  const auto pre0 = randn(N * F, 41, 2.0f), b = randn(F, 42), dy = randn(N * F, 43), db0 = randn(F, 44);
+  std::vector<float> pre = pre0, gelu(N * F), dpre(N * F), db = db0, dw(F, 0.0f), x(N, 0.0f), w(F, 0.0f);
+  cpu::add_bias<float>(pre.data(), b.data(), N, F);
+  cpu::gelu_forward<float>(gelu.data(), pre.data(), N * F);
+  cpu::gelu_backward<float>(dpre.data(), pre.data(), dy.data(), N * F);
+  cpu::linear_backward<float>(nullptr, dw.data(), db.data(), dpre.data(), x.data(), w.data(), N, 1, F);
+
+  std::vector<float> epre = pre0, egelu = nans(N * F), ed = dy, edb = db0;
+  cuda_emu::bias_gelu_forward(epre.data(), egelu.data(), b.data(), N, F);
+  cuda_emu::gelu_bias_backward(ed.data(), edb.data(), epre.data(), ed.data(), N, F);
+  expect_close_relative_to_max("pre + bias", epre, pre, 0.0);  // one float addition, as the CPU's
+  expect_close_relative_to_max("gelu", egelu, gelu, 1e-6);
+  expect_close_relative_to_max("dpre", ed, dpre, 1e-6);
+  expect_close_relative_to_max("dbias", edb, db, 1e-5);
+}
+
 }  // namespace
 }  // namespace alibi

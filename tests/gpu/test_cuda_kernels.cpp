@@ -63,6 +63,20 @@ void check_linear(MatmulPrecision precision, double rel, double mean_rel) {
   expect_close_relative_to_max("linear dinp", download(gdx), dx, rel, mean_rel);
   expect_close_relative_to_max("linear dweight", download(gdw), dw, rel, mean_rel);
   expect_close_relative_to_max("linear dbias", download(gdb), db, 1e-5);  // a plain fp32 column sum in both modes
+
+  // The MLP's fc: the same GEMM, then the bias and GELU in one kernel; backward, GELU's
+  // derivative and the bias gradient in one (from the CPU's pre-activation, in place on dy).
+  std::vector<float> pre(N * OC), act(N * OC), dpre(N * OC), dbg = db0;
+  cpu::linear_gelu_forward<float>(pre.data(), act.data(), x.data(), w.data(), b.data(), N, IC, OC);
+  cpu::gelu_bias_backward<float>(dpre.data(), dbg.data(), pre.data(), dy.data(), N, OC);
+  Tensor gpre = upload(nans(N * OC)), gact = upload(nans(N * OC)), gcpu_pre = upload(pre), gdbg = upload(db0);
+  ops::linear_gelu_forward<float>(Device::cuda, precision, gpre.data<float>(), gact.data<float>(), gx.data<float>(),
+                                  gw.data<float>(), gb.data<float>(), N, IC, OC);
+  ops::gelu_bias_backward<float>(Device::cuda, gdy.data<float>(), gdbg.data<float>(), gcpu_pre.data<float>(), gdy.data<float>(), N, OC);
+  expect_close_relative_to_max("fc pre-activation", download(gpre), pre, rel, mean_rel);
+  expect_close_relative_to_max("fc gelu", download(gact), act, rel, mean_rel);
+  expect_close_relative_to_max("gelu dpre", download(gdy), dpre, 1e-6);  // per-element formula
+  expect_close_relative_to_max("fc dbias", download(gdbg), dbg, 1e-5);
 }
 
 TEST(CudaKernels, LinearFp32) {
