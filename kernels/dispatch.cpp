@@ -65,6 +65,18 @@ void linear_backward(Device device, MatmulPrecision precision, Real* dinp, Real*
 }
 
 template <class Real>
+void linear_gelu_forward(Device device, MatmulPrecision precision, Real* pre, Real* out, const Real* inp, const Real* weight, const Real* bias, int64_t N, int64_t IC, int64_t OC) {
+  if (device == Device::cpu) return cpu::linear_gelu_forward<Real>(pre, out, inp, weight, bias, N, IC, OC, precision);
+  ALIBI_ON_CUDA("linear_gelu_forward", cuda::linear_gelu_forward(pre, out, inp, weight, bias, N, IC, OC, precision))
+}
+
+template <class Real>
+void gelu_bias_backward(Device device, Real* dpre, Real* dbias, const Real* pre, const Real* dout, int64_t N, int64_t OC) {
+  if (device == Device::cpu) return cpu::gelu_bias_backward<Real>(dpre, dbias, pre, dout, N, OC);
+  ALIBI_ON_CUDA("gelu_bias_backward", cuda::gelu_bias_backward(dpre, dbias, pre, dout, N, OC))
+}
+
+template <class Real>
 void add_bias(Device device, Real* out, const Real* bias, int64_t N, int64_t OC) {
   if (device == Device::cpu) return cpu::add_bias<Real>(out, bias, N, OC);
   ALIBI_ON_CUDA("add_bias", cuda::add_bias(out, bias, N, OC))
@@ -119,15 +131,15 @@ void gelu_backward(Device device, Real* dinp, const Real* inp, const Real* dout,
 }
 
 template <class Real>
-void vocab_ce_row_max(Device device, Real* row_max, const Real* logits, int64_t N, int64_t V) {
-  if (device == Device::cpu) return cpu::vocab_ce_row_max<Real>(row_max, logits, N, V);
-  ALIBI_ON_CUDA("vocab_ce_row_max", cuda::vocab_ce_row_max(row_max, logits, N, V))
+void vocab_ce_row_max(Device device, Real* row_max, const Real* logits, int64_t N, int64_t V, int64_t ld) {
+  if (device == Device::cpu) return cpu::vocab_ce_row_max<Real>(row_max, logits, N, V, ld);
+  ALIBI_ON_CUDA("vocab_ce_row_max", cuda::vocab_ce_row_max(row_max, logits, N, V, ld))
 }
 
 template <class Real>
-void vocab_ce_partials(Device device, double* sum_exp, double* target_logit, const Real* logits, const Real* row_max, const int32_t* targets, int64_t v0, int64_t N, int64_t V) {
-  if (device == Device::cpu) return cpu::vocab_ce_partials<Real>(sum_exp, target_logit, logits, row_max, targets, v0, N, V);
-  ALIBI_ON_CUDA("vocab_ce_partials", cuda::vocab_ce_partials(sum_exp, target_logit, logits, row_max, targets, v0, N, V))
+void vocab_ce_partials(Device device, double* sum_exp, double* target_logit, const Real* logits, const Real* row_max, const int32_t* targets, int64_t v0, int64_t N, int64_t V, int64_t ld) {
+  if (device == Device::cpu) return cpu::vocab_ce_partials<Real>(sum_exp, target_logit, logits, row_max, targets, v0, N, V, ld);
+  ALIBI_ON_CUDA("vocab_ce_partials", cuda::vocab_ce_partials(sum_exp, target_logit, logits, row_max, targets, v0, N, V, ld))
 }
 
 template <class Real>
@@ -137,9 +149,9 @@ void vocab_ce_losses(Device device, Real* losses, const double* sum_exp, const d
 }
 
 template <class Real>
-void vocab_ce_backward(Device device, Real* dlogits, const Real* logits, const Real* row_max, const double* sum_exp, const int32_t* targets, int64_t v0, int64_t N, int64_t V, Real scale) {
-  if (device == Device::cpu) return cpu::vocab_ce_backward<Real>(dlogits, logits, row_max, sum_exp, targets, v0, N, V, scale);
-  ALIBI_ON_CUDA("vocab_ce_backward", cuda::vocab_ce_backward(dlogits, logits, row_max, sum_exp, targets, v0, N, V, scale))
+void vocab_ce_backward(Device device, Real* dlogits, const Real* logits, const Real* row_max, const double* sum_exp, const int32_t* targets, int64_t v0, int64_t N, int64_t V, int64_t ld, Real scale) {
+  if (device == Device::cpu) return cpu::vocab_ce_backward<Real>(dlogits, logits, row_max, sum_exp, targets, v0, N, V, ld, scale);
+  ALIBI_ON_CUDA("vocab_ce_backward", cuda::vocab_ce_backward(dlogits, logits, row_max, sum_exp, targets, v0, N, V, ld, scale))
 }
 
 template <class Real>
@@ -219,6 +231,10 @@ template void linear_forward<float>(Device, MatmulPrecision, float* out, const f
 template void linear_forward<double>(Device, MatmulPrecision, double* out, const double* inp, const double* weight, const double* bias, int64_t N, int64_t IC, int64_t OC);
 template void linear_backward<float>(Device, MatmulPrecision, float* dinp, float* dweight, float* dbias, const float* dout, const float* inp, const float* weight, int64_t N, int64_t IC, int64_t OC);
 template void linear_backward<double>(Device, MatmulPrecision, double* dinp, double* dweight, double* dbias, const double* dout, const double* inp, const double* weight, int64_t N, int64_t IC, int64_t OC);
+template void linear_gelu_forward<float>(Device, MatmulPrecision, float* pre, float* out, const float* inp, const float* weight, const float* bias, int64_t N, int64_t IC, int64_t OC);
+template void linear_gelu_forward<double>(Device, MatmulPrecision, double* pre, double* out, const double* inp, const double* weight, const double* bias, int64_t N, int64_t IC, int64_t OC);
+template void gelu_bias_backward<float>(Device, float* dpre, float* dbias, const float* pre, const float* dout, int64_t N, int64_t OC);
+template void gelu_bias_backward<double>(Device, double* dpre, double* dbias, const double* pre, const double* dout, int64_t N, int64_t OC);
 template void add_bias<float>(Device, float* out, const float* bias, int64_t N, int64_t OC);
 template void add_bias<double>(Device, double* out, const double* bias, int64_t N, int64_t OC);
 template void embedding_forward<float>(Device, float* out, const int32_t* tokens, const float* wte, int64_t N, int64_t C);
@@ -237,14 +253,14 @@ template void gelu_forward<float>(Device, float* out, const float* inp, int64_t 
 template void gelu_forward<double>(Device, double* out, const double* inp, int64_t n);
 template void gelu_backward<float>(Device, float* dinp, const float* inp, const float* dout, int64_t n);
 template void gelu_backward<double>(Device, double* dinp, const double* inp, const double* dout, int64_t n);
-template void vocab_ce_row_max<float>(Device, float* row_max, const float* logits, int64_t N, int64_t V);
-template void vocab_ce_row_max<double>(Device, double* row_max, const double* logits, int64_t N, int64_t V);
-template void vocab_ce_partials<float>(Device, double* sum_exp, double* target_logit, const float* logits, const float* row_max, const int32_t* targets, int64_t v0, int64_t N, int64_t V);
-template void vocab_ce_partials<double>(Device, double* sum_exp, double* target_logit, const double* logits, const double* row_max, const int32_t* targets, int64_t v0, int64_t N, int64_t V);
+template void vocab_ce_row_max<float>(Device, float* row_max, const float* logits, int64_t N, int64_t V, int64_t ld);
+template void vocab_ce_row_max<double>(Device, double* row_max, const double* logits, int64_t N, int64_t V, int64_t ld);
+template void vocab_ce_partials<float>(Device, double* sum_exp, double* target_logit, const float* logits, const float* row_max, const int32_t* targets, int64_t v0, int64_t N, int64_t V, int64_t ld);
+template void vocab_ce_partials<double>(Device, double* sum_exp, double* target_logit, const double* logits, const double* row_max, const int32_t* targets, int64_t v0, int64_t N, int64_t V, int64_t ld);
 template void vocab_ce_losses<float>(Device, float* losses, const double* sum_exp, const double* target_logit, const float* row_max, const int32_t* targets, int64_t N);
 template void vocab_ce_losses<double>(Device, double* losses, const double* sum_exp, const double* target_logit, const double* row_max, const int32_t* targets, int64_t N);
-template void vocab_ce_backward<float>(Device, float* dlogits, const float* logits, const float* row_max, const double* sum_exp, const int32_t* targets, int64_t v0, int64_t N, int64_t V, float scale);
-template void vocab_ce_backward<double>(Device, double* dlogits, const double* logits, const double* row_max, const double* sum_exp, const int32_t* targets, int64_t v0, int64_t N, int64_t V, double scale);
+template void vocab_ce_backward<float>(Device, float* dlogits, const float* logits, const float* row_max, const double* sum_exp, const int32_t* targets, int64_t v0, int64_t N, int64_t V, int64_t ld, float scale);
+template void vocab_ce_backward<double>(Device, double* dlogits, const double* logits, const double* row_max, const double* sum_exp, const int32_t* targets, int64_t v0, int64_t N, int64_t V, int64_t ld, double scale);
 template void add<float>(Device, float* out, const float* a, const float* b, int64_t n);
 template void add<double>(Device, double* out, const double* a, const double* b, int64_t n);
 template void scale_inplace<float>(Device, float* x, int64_t n, float s);

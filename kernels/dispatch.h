@@ -44,6 +44,10 @@ void linear_backward(Device device, MatmulPrecision precision, Real* dinp, Real*
 template <class Real>
 void add_bias(Device device, Real* out, const Real* bias, int64_t N, int64_t OC);
 template <class Real>
+void linear_gelu_forward(Device device, MatmulPrecision precision, Real* pre, Real* out, const Real* inp, const Real* weight, const Real* bias, int64_t N, int64_t IC, int64_t OC);
+template <class Real>
+void gelu_bias_backward(Device device, Real* dpre, Real* dbias, const Real* pre, const Real* dout, int64_t N, int64_t OC);
+template <class Real>
 void embedding_forward(Device device, Real* out, const int32_t* tokens, const Real* wte, int64_t N, int64_t C);
 template <class Real>
 void embedding_backward(Device device, Real* dwte, const Real* dout, const int32_t* tokens, int64_t N, int64_t C);
@@ -64,13 +68,13 @@ void gelu_forward(Device device, Real* out, const Real* inp, int64_t n);
 template <class Real>
 void gelu_backward(Device device, Real* dinp, const Real* inp, const Real* dout, int64_t n);
 template <class Real>
-void vocab_ce_row_max(Device device, Real* row_max, const Real* logits, int64_t N, int64_t V);
+void vocab_ce_row_max(Device device, Real* row_max, const Real* logits, int64_t N, int64_t V, int64_t ld);
 template <class Real>
-void vocab_ce_partials(Device device, double* sum_exp, double* target_logit, const Real* logits, const Real* row_max, const int32_t* targets, int64_t v0, int64_t N, int64_t V);
+void vocab_ce_partials(Device device, double* sum_exp, double* target_logit, const Real* logits, const Real* row_max, const int32_t* targets, int64_t v0, int64_t N, int64_t V, int64_t ld);
 template <class Real>
 void vocab_ce_losses(Device device, Real* losses, const double* sum_exp, const double* target_logit, const Real* row_max, const int32_t* targets, int64_t N);
 template <class Real>
-void vocab_ce_backward(Device device, Real* dlogits, const Real* logits, const Real* row_max, const double* sum_exp, const int32_t* targets, int64_t v0, int64_t N, int64_t V, Real scale);
+void vocab_ce_backward(Device device, Real* dlogits, const Real* logits, const Real* row_max, const double* sum_exp, const int32_t* targets, int64_t v0, int64_t N, int64_t V, int64_t ld, Real scale);
 template <class Real>
 void add(Device device, Real* out, const Real* a, const Real* b, int64_t n);
 template <class Real>

@@ -28,6 +28,18 @@ void linear_forward(T* out, const T* inp, const T* weight, const T* bias, int64_
 template <class T>
 void linear_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp, const T* weight,
                      int64_t N, int64_t IC, int64_t OC, MatmulPrecision precision = MatmulPrecision::fp32);
+// dbias (OC) `+=` column sums of dout (N, OC): linear_backward's dbias on its own.
+template <class T>
+void bias_grad(T* dbias, const T* dout, int64_t N, int64_t OC);
+
+// ---- the MLP's fc with its GELU (the CUDA backend fuses bias and GELU; kernels/cuda/bias_gelu.cu)
+// pre (N, OC) = inp W^T + bias; out = gelu(pre).
+template <class T>
+void linear_gelu_forward(T* pre, T* out, const T* inp, const T* weight, const T* bias, int64_t N, int64_t IC,
+                         int64_t OC, MatmulPrecision precision = MatmulPrecision::fp32);
+// dpre `=` dout * gelu'(pre) (dpre may alias dout); dbias `+=` the column sums of dpre.
+template <class T>
+void gelu_bias_backward(T* dpre, T* dbias, const T* pre, const T* dout, int64_t N, int64_t OC);
 
 // ---- embedding: out (N, C) = wte[tokens] -------------------------------------------------
 // A negative token selects no row: its output row is zero and it adds no gradient (a
@@ -70,23 +82,26 @@ void cross_entropy_backward(T* dlogits, const T* logits, const int32_t* targets,
 // n's loss, log sum_v exp(x_v - m) + m - x_target with m the max over the *whole*
 // vocabulary, is assembled from local pieces with TP all-reduces (max, then sums) in
 // between; with one rank those reductions are the identity. Negative targets: not scored.
+// Rows are `ld` >= V apart: columns [V, ld) are the LM head's padding (the GPU rounds the
+// shard's rows up to a multiple of 64 for its GEMMs). They are never read, so never scored.
 // row_max `=` the local maximum of each row.
 template <class T>
-void vocab_ce_row_max(T* row_max, const T* logits, int64_t N, int64_t V);
+void vocab_ce_row_max(T* row_max, const T* logits, int64_t N, int64_t V, int64_t ld);
 // sum_exp `=` sum_v exp(x_v - row_max) over the local rows; target_logit `=` x[target - v0]
 // when the target lies in this shard, else 0 (so a sum over ranks gives the target's logit).
 template <class T>
 void vocab_ce_partials(double* sum_exp, double* target_logit, const T* logits, const T* row_max,
-                       const int32_t* targets, int64_t v0, int64_t N, int64_t V);
+                       const int32_t* targets, int64_t v0, int64_t N, int64_t V, int64_t ld);
 // losses `=` log(sum_exp) + row_max - target_logit, 0 for unscored rows.
 template <class T>
 void vocab_ce_losses(T* losses, const double* sum_exp, const double* target_logit, const T* row_max,
                      const int32_t* targets, int64_t N);
-// dlogits `=` scale * (exp(x - row_max) / sum_exp - [v0 + v == target]), 0 for unscored rows;
-// may alias logits.
+// dlogits `=` scale * (exp(x - row_max) / sum_exp - [v0 + v == target]), 0 for unscored rows
+// and for the padding columns [V, ld) (so the padded head rows' gradient stays zero); may
+// alias logits.
 template <class T>
 void vocab_ce_backward(T* dlogits, const T* logits, const T* row_max, const double* sum_exp,
-                       const int32_t* targets, int64_t v0, int64_t N, int64_t V, T scale);
+                       const int32_t* targets, int64_t v0, int64_t N, int64_t V, int64_t ld, T scale);
 
 // ---- residual add: out = a + b (out may alias a or b) -------------------------------------
 template <class T>

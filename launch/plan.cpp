@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "layers/model.h"
 #include "runtime/error.h"
 #include "train/options.h"
 
@@ -206,8 +207,9 @@ int64_t gpu_activation_bytes(const ModelConfig& cfg, const RankPlan& r, int tp, 
   // (N, C)), and the residual-stream gradient dres (N, C).
   const int64_t stream = (local_layers + 1) * N * C * kBf16 + N * C * kBf16;
   // Head: lnf_out (N, C) bf16; lnf mean, rstd, losses, row_max, sum_exp, target_logit (N)
-  // and the logits (N, V_local) in fp32.
-  const int64_t head = r.head_stage ? N * C * kBf16 + (6 * N + N * V_local) * kFp32 : 0;
+  // and the logits (N, V_local padded to kGpuVocabMultiple) in fp32.
+  const int64_t head_rows = padded_rows(V_local, kGpuVocabMultiple);
+  const int64_t head = r.head_stage ? N * C * kBf16 + (6 * N + N * head_rows) * kFp32 : 0;
   int64_t bytes = recompute ? r.in_flight * (stream + head) + (local_layers > 0 ? block : 0)
                             : r.in_flight * (local_layers * block + stream + head);
   // Sinusoidal positions: one (T, C) fp32 table on the first stage, shared by the slots.
@@ -223,6 +225,12 @@ GpuMemory gpu_rank_memory(const ModelConfig& cfg, const RankPlan& r, const GridS
   m.grads = n * (kGradBytes + (shape.dp > 1 ? kFp32 : 0));
   m.optimizer = n * kAdamBytes;
   m.activations = gpu_activation_bytes(cfg, r, shape.tp, micro_batch, recompute);
+  if (r.head_stage) {  // the head's padding rows: fp32 weight and gradient, no AdamW state
+    const int64_t V_local = r.vocab.second - r.vocab.first;
+    const int64_t padding = (padded_rows(V_local, kGpuVocabMultiple) - V_local) * cfg.channels;
+    m.weights += padding * kFp32;
+    m.grads += padding * kFp32;
+  }
   return m;
 }
 

@@ -36,10 +36,10 @@ void Linear<Real>::add_bias(Tensor& out) const {
 }
 
 template <class Real>
-void Linear<Real>::backward(Tensor* dinp, const Tensor& dout, const Tensor& inp) {
+void Linear<Real>::backward(Tensor* dinp, const Tensor& dout, const Tensor& inp, bool bias_grad) {
   const int64_t N = inp.numel() / in_;
   ops::linear_backward<Real>(weight.device(), precision, dinp ? dinp->data<Real>() : nullptr, dweight.data<Real>(),
-                             bias.defined() ? dbias.data<Real>() : nullptr, dout.data<Real>(),
+                             bias_grad && bias.defined() ? dbias.data<Real>() : nullptr, dout.data<Real>(),
                              inp.data<Real>(), weight.data<Real>(), N, in_, out_);
 }
 

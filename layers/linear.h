@@ -23,8 +23,9 @@ class Linear {
   // out (N, out) = inp (N, in) W^T (+ b when add_bias)
   void forward(Tensor& out, const Tensor& inp, bool add_bias = true) const;
   void add_bias(Tensor& out) const;
-  // dinp `=` (skipped when null); dweight, dbias `+=`.
-  void backward(Tensor* dinp, const Tensor& dout, const Tensor& inp);
+  // dinp `=` (skipped when null); dweight `+=`; dbias `+=` unless bias_grad is false (the
+  // caller computed it, as the MLP does with its GELU's derivative).
+  void backward(Tensor* dinp, const Tensor& dout, const Tensor& inp, bool bias_grad = true);
 
   void collect(ParameterList& params);
   int64_t in_features() const { return in_; }

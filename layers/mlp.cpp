@@ -32,16 +32,19 @@ void Mlp<Real>::forward_hidden(const Tensor& inp) {
     fch_ = Tensor::empty({N, F}, dtype_of<Real>(), inp.device());
     fch_gelu_ = Tensor::empty({N, F}, dtype_of<Real>(), inp.device());
   }
-  fc.forward(fch_, inp);  // copy_to_tp: identity forward
-  ops::gelu_forward<Real>(inp.device(), fch_gelu_.data<Real>(), fch_.data<Real>(), N * F);
+  // copy_to_tp: identity forward. fch_ = inp W^T + b, fch_gelu_ = gelu(fch_) (fused on CUDA).
+  ops::linear_gelu_forward<Real>(inp.device(), fc.precision, fch_.data<Real>(), fch_gelu_.data<Real>(), inp.data<Real>(),
+                                 fc.weight.template data<Real>(), fc.bias.template data<Real>(), N, fc.in_features(), F);
 }
 
 template <class Real>
 void Mlp<Real>::backward(Tensor& dinp, const Tensor& dout, const Tensor& inp) {
   Tensor dgelu = Tensor::empty(fch_.shape(), dtype_of<Real>(), fch_.device());
   proj.backward(&dgelu, dout, fch_gelu_);
-  ops::gelu_backward<Real>(fch_.device(), dgelu.data<Real>(), fch_.data<Real>(), dgelu.data<Real>(), dgelu.numel());  // in place
-  fc.backward(&dinp, dgelu, inp);
+  // In place: dgelu becomes d(fch_), and fc's bias gradient its column sums (one pass on CUDA).
+  ops::gelu_bias_backward<Real>(fch_.device(), dgelu.data<Real>(), fc.dbias.template data<Real>(), fch_.data<Real>(),
+                                dgelu.data<Real>(), fch_.dim(0), fch_.dim(1));
+  fc.backward(&dinp, dgelu, inp, /*bias_grad=*/false);
   copy_to_tp_backward(*tp_, dinp);
 }
 

@@ -89,6 +89,39 @@ Model<Real>::Model(const ModelConfig& config, uint64_t seed, const ProcessGrid& 
       lm_head.collect(params_);
     }
   }
+  head_rows_ = v1_ - v0_;
+  pad_head();
+}
+
+// The head weight and its gradient become the first V_local rows of zero-padded
+// (head_rows_, C) tensors. Rebinding is safe here: the slots (which copy Tensors) do not
+// exist yet, and params_ points at these Tensor objects, not at their storage.
+template <class Real>
+void Model<Real>::pad_head() {
+  if (!has_head()) return;
+  Tensor& w = config_.tie_embeddings ? wte : lm_head.weight;
+  Tensor& dw = config_.tie_embeddings ? dwte : lm_head.dweight;
+  const int64_t rows = w.dim(0), C = w.dim(1);
+  if (head_rows_ == rows) {  // no padding: the GEMMs take the parameters themselves
+    head_w_ = w;
+    head_dw_ = dw;
+    return;
+  }
+  for (auto [param, padded] : {std::pair<Tensor*, Tensor*>{&w, &head_w_}, {&dw, &head_dw_}}) {
+    *padded = Tensor::zeros({head_rows_, C}, param->dtype(), param->device());
+    padded->slice(0, rows).copy_from(*param);
+    *param = padded->slice(0, rows);
+  }
+}
+
+template <class Real>
+void Model<Real>::set_vocab_multiple(int multiple) {
+  ALIBI_CHECK(slots_.empty(), "Model::set_vocab_multiple must come before the first forward");
+  ALIBI_CHECK(multiple >= 1, "the vocabulary multiple must be at least 1 (got " << multiple << ")");
+  vocab_multiple_ = multiple;
+  const int64_t V_local = v1_ - v0_;
+  head_rows_ = padded_rows(V_local, multiple);
+  pad_head();
 }
 
 template <class Real>
@@ -110,6 +143,7 @@ void Model<Real>::to_device(Device device, MatmulPrecision precision) {
     *p.grad = p.grad->to(device);
   }
   device_ = device;
+  set_vocab_multiple(device == Device::cuda ? kGpuVocabMultiple : vocab_multiple_);  // re-pads on the device
 }
 
 template <class Real>
@@ -131,7 +165,7 @@ typename Model<Real>::Slot& Model<Real>::slot(int index) {
 template <class Real>
 void Model<Real>::ensure_buffers(Slot& s, int B, int T) {
   if (s.B == B && s.T == T) return;
-  const int64_t N = int64_t{B} * T, C = config_.channels, V_local = v1_ - v0_;
+  const int64_t N = int64_t{B} * T, C = config_.channels;
   const DType dt = dtype_of<Real>();
   const Device dev = device_;
   s.residuals.assign(blocks.size() + 1, Tensor());
@@ -141,7 +175,7 @@ void Model<Real>::ensure_buffers(Slot& s, int B, int T) {
     s.lnf_out = Tensor::empty({N, C}, dt, dev);
     s.lnf_mean = Tensor::empty({N}, dt, dev);
     s.lnf_rstd = Tensor::empty({N}, dt, dev);
-    s.logits = Tensor::empty({N, V_local}, dt, dev);
+    s.logits = Tensor::empty({N, head_rows_}, dt, dev);  // the padding columns: zero from the GEMM
     s.losses = Tensor::empty({N}, dt, dev);
     s.row_max = Tensor::empty({N}, dt, dev);
     s.sum_exp = Tensor::empty({N}, DType::f64, dev);
@@ -209,8 +243,8 @@ double Model<Real>::forward_stage(int index, const int32_t* tokens, const int32_
 
   // ---- final LayerNorm, LM head (copy_to_tp: identity forward), vocab-parallel CE
   ln_f.forward(s.lnf_out, s.lnf_mean, s.lnf_rstd, s.residuals.back());
-  ops::linear_forward<Real>(device_, precision_, s.logits.template data<Real>(), s.lnf_out.template data<Real>(), head_weight().template data<Real>(), nullptr,
-                            N, C, V_local);
+  ops::linear_forward<Real>(device_, precision_, s.logits.template data<Real>(), s.lnf_out.template data<Real>(), head_w_.template data<Real>(), nullptr,
+                            N, C, head_rows_);
   if (targets == nullptr) return 0.0;
   s.targets.assign(targets, targets + N);
   for (int64_t i = 0; i < N; ++i) {
@@ -220,9 +254,9 @@ double Model<Real>::forward_stage(int index, const int32_t* tokens, const int32_
   Real* row_max = s.row_max.template data<Real>();
   double* sum_exp = s.sum_exp.template data<double>();
   double* target_logit = s.target_logit.template data<double>();
-  ops::vocab_ce_row_max<Real>(device_, row_max, s.logits.template data<Real>(), N, V_local);
+  ops::vocab_ce_row_max<Real>(device_, row_max, s.logits.template data<Real>(), N, V_local, head_rows_);
   tp.all_reduce_max(row_max, N);
-  ops::vocab_ce_partials<Real>(device_, sum_exp, target_logit, s.logits.template data<Real>(), row_max, targets, v0_, N, V_local);
+  ops::vocab_ce_partials<Real>(device_, sum_exp, target_logit, s.logits.template data<Real>(), row_max, targets, v0_, N, V_local, head_rows_);
   tp.all_reduce_sum(sum_exp, N);
   tp.all_reduce_sum(target_logit, N);
   ops::vocab_ce_losses<Real>(device_, s.losses.template data<Real>(), sum_exp, target_logit, row_max, targets, N);
@@ -239,13 +273,13 @@ void Model<Real>::backward_stage(int index, Real scale, const std::function<void
 
   // ---- head: vocab-parallel CE, LM head (copy_to_tp backward: all-reduce), final LN
   if (has_head()) {
-    Real* dlogits = s.logits.template data<Real>();  // in place: (N, V_local) is the largest activation
+    Real* dlogits = s.logits.template data<Real>();  // in place: (N, head_rows_) is the largest activation
     ops::vocab_ce_backward<Real>(device_, dlogits, dlogits, s.row_max.template data<Real>(), s.sum_exp.template data<double>(),
-                                 s.targets.data(), v0_, N, V_local, scale);
+                                 s.targets.data(), v0_, N, V_local, head_rows_, scale);
     Tensor dlnf = Tensor::empty({N, C}, dtype_of<Real>(), device_);
-    Tensor& dhead = config_.tie_embeddings ? dwte : lm_head.dweight;
-    ops::linear_backward<Real>(device_, precision_, dlnf.data<Real>(), dhead.data<Real>(), nullptr, dlogits, s.lnf_out.template data<Real>(),
-                               head_weight().template data<Real>(), N, C, V_local);
+    // The padding columns of dlogits are zero, so the padding rows of head_dw_ gain nothing.
+    ops::linear_backward<Real>(device_, precision_, dlnf.data<Real>(), head_dw_.data<Real>(), nullptr, dlogits, s.lnf_out.template data<Real>(),
+                               head_w_.template data<Real>(), N, C, head_rows_);
     copy_to_tp_backward(tp, dlnf);
     s.dres.zero_();
     ln_f.backward(s.dres, dlnf, s.residuals.back(), s.lnf_mean, s.lnf_rstd);

@@ -30,6 +30,11 @@
 
 namespace alibi {
 
+// The LM head's vocabulary rows on CUDA are a multiple of this: whole tensor-core tiles
+// (Model::set_vocab_multiple; alibi plan's GPU memory model counts them).
+constexpr int kGpuVocabMultiple = 64;
+inline int64_t padded_rows(int64_t rows, int multiple) { return (rows + multiple - 1) / multiple * multiple; }
+
 template <class Real>
 class Model {
  public:
@@ -76,8 +81,9 @@ class Model {
 
   int64_t scored_targets(int slot = 0) const { return slots_.at(slot).scored; }
   const Tensor& losses(int slot = 0) const { return slots_.at(slot).losses; }  // (B*T), last stage
-  // (B*T, V_local) after a forward, last stage (the logits of the whole window; until a
-  // backward turns them into their gradient).
+  // (B*T, head_rows()) after a forward, last stage (the logits of the whole window; until a
+  // backward turns them into their gradient): the first V_local columns are the shard's
+  // vocabulary, the rest the head's padding (zero, never scored).
   const Tensor& logits(int slot = 0) const { return slots_.at(slot).logits; }
 
   // Moves parameters and gradients to `device`, before the first forward; activations are
@@ -88,6 +94,16 @@ class Model {
   // What each block keeps for backward (layers/recompute.h); before the first forward, as
   // the slots copy the template blocks. The gradients are the same bits in every mode.
   void set_recompute(Recompute mode);
+  // The LM head's GEMMs run on the shard's V_local vocabulary rows rounded up to a multiple
+  // of `multiple` (tensor-core tiles want 64: to_device(cuda) sets it). The padding rows of
+  // the head weight and of its gradient are zero and stay zero, the padding logits are never
+  // scored; parameters(), checkpoints and the optimizer see the V_local rows only. Before
+  // the first forward. Generation's few-row head products are not padded.
+  void set_vocab_multiple(int multiple);
+  int64_t head_rows() const { return head_rows_; }
+  // The padded head (head_rows(), C) and its gradient: parameter rows, then the padding.
+  const Tensor& padded_head() const { return head_w_; }
+  const Tensor& padded_head_grad() const { return head_dw_; }
   Recompute recompute() const { return recompute_; }
   MatmulPrecision precision() const { return precision_; }
 
@@ -131,6 +147,7 @@ class Model {
   Slot& slot(int index);
   void ensure_buffers(Slot& s, int B, int T);
   const Tensor& head_weight() const { return config_.tie_embeddings ? wte : lm_head.weight; }
+  void pad_head();  // head_w_/head_dw_ at head_rows_, the parameters rebound as their first rows
   void add_positions(Tensor& x, int B, int T, int64_t pos0 = 0);  // after the token lookup; positions pos0..
   void positions_backward(Slot& s, Tensor& dx_tokens);            // dx_tokens: grad of the lookup
 
@@ -141,6 +158,9 @@ class Model {
   Recompute recompute_ = Recompute::none;
   int first_layer_ = 0;
   int64_t v0_ = 0, v1_ = 0;
+  int vocab_multiple_ = 1;
+  int64_t head_rows_ = 0;  // V_local rounded up to vocab_multiple_
+  Tensor head_w_, head_dw_;  // (head_rows_, C): the head's GEMM operands (last stage)
   ParameterList params_;
   std::vector<Slot> slots_;
   Decoder decoder_;

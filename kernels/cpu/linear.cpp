@@ -44,22 +44,25 @@ void linear_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp,
                      int64_t N, int64_t IC, int64_t OC, MatmulPrecision precision) {
   if (dinp != nullptr) product(precision, false, false, N, IC, OC, dout, OC, weight, IC, T(0), dinp, IC);
   product(precision, true, false, OC, IC, N, dout, OC, inp, IC, T(1), dweight, IC);
-  if (dbias != nullptr) {
-    // Column sums, walked row by row over blocks of columns: contiguous loads, and each
-    // column summed in the same order whatever the thread count (deterministic).
-    constexpr int64_t kCols = 64;
-    const int64_t blocks = (OC + kCols - 1) / kCols;
+  if (dbias != nullptr) bias_grad(dbias, dout, N, OC);
+}
+
+// Column sums, walked row by row over blocks of columns: contiguous loads, and each column
+// summed in the same order whatever the thread count (deterministic).
+template <class T>
+void bias_grad(T* dbias, const T* dout, int64_t N, int64_t OC) {
+  constexpr int64_t kCols = 64;
+  const int64_t blocks = (OC + kCols - 1) / kCols;
 #pragma omp parallel for schedule(static)
-    for (int64_t blk = 0; blk < blocks; ++blk) {
-      const int64_t o0 = blk * kCols, width = std::min(kCols, OC - o0);
-      T acc[kCols] = {};
-      for (int64_t n = 0; n < N; ++n) {
-        const T* row = dout + n * OC + o0;
+  for (int64_t blk = 0; blk < blocks; ++blk) {
+    const int64_t o0 = blk * kCols, width = std::min(kCols, OC - o0);
+    T acc[kCols] = {};
+    for (int64_t n = 0; n < N; ++n) {
+      const T* row = dout + n * OC + o0;
 #pragma omp simd
-        for (int64_t o = 0; o < width; ++o) acc[o] += row[o];
-      }
-      for (int64_t o = 0; o < width; ++o) dbias[o0 + o] += acc[o];
+      for (int64_t o = 0; o < width; ++o) acc[o] += row[o];
     }
+    for (int64_t o = 0; o < width; ++o) dbias[o0 + o] += acc[o];
   }
 }
 
@@ -67,5 +70,7 @@ template void linear_forward<float>(float*, const float*, const float*, const fl
 template void linear_forward<double>(double*, const double*, const double*, const double*, int64_t, int64_t, int64_t, MatmulPrecision);
 template void linear_backward<float>(float*, float*, float*, const float*, const float*, const float*, int64_t, int64_t, int64_t, MatmulPrecision);
 template void linear_backward<double>(double*, double*, double*, const double*, const double*, const double*, int64_t, int64_t, int64_t, MatmulPrecision);
+template void bias_grad<float>(float*, const float*, int64_t, int64_t);
+template void bias_grad<double>(double*, const double*, int64_t, int64_t);
 
 }  // namespace alibi::cpu

@@ -9,10 +9,10 @@
 namespace alibi::cpu {
 
 template <class T>
-void vocab_ce_row_max(T* row_max, const T* logits, int64_t N, int64_t V) {
+void vocab_ce_row_max(T* row_max, const T* logits, int64_t N, int64_t V, int64_t ld) {
 #pragma omp parallel for schedule(static)
   for (int64_t n = 0; n < N; ++n) {
-    const T* x = logits + n * V;
+    const T* x = logits + n * ld;
     T m = -INFINITY;
     for (int64_t v = 0; v < V; ++v) m = x[v] > m ? x[v] : m;
     row_max[n] = m;
@@ -21,10 +21,10 @@ void vocab_ce_row_max(T* row_max, const T* logits, int64_t N, int64_t V) {
 
 template <class T>
 void vocab_ce_partials(double* sum_exp, double* target_logit, const T* logits, const T* row_max,
-                       const int32_t* targets, int64_t v0, int64_t N, int64_t V) {
+                       const int32_t* targets, int64_t v0, int64_t N, int64_t V, int64_t ld) {
 #pragma omp parallel for schedule(static)
   for (int64_t n = 0; n < N; ++n) {
-    const T* x = logits + n * V;
+    const T* x = logits + n * ld;
     const T m = row_max[n];
     double s = 0;
     for (int64_t v = 0; v < V; ++v) s += std::exp(x[v] - m);
@@ -46,11 +46,12 @@ void vocab_ce_losses(T* losses, const double* sum_exp, const double* target_logi
 
 template <class T>
 void vocab_ce_backward(T* dlogits, const T* logits, const T* row_max, const double* sum_exp,
-                       const int32_t* targets, int64_t v0, int64_t N, int64_t V, T scale) {
+                       const int32_t* targets, int64_t v0, int64_t N, int64_t V, int64_t ld, T scale) {
 #pragma omp parallel for schedule(static)
   for (int64_t n = 0; n < N; ++n) {
-    const T* x = logits + n * V;
-    T* dx = dlogits + n * V;
+    const T* x = logits + n * ld;
+    T* dx = dlogits + n * ld;
+    for (int64_t v = V; v < ld; ++v) dx[v] = T(0);  // the padding's gradient: none
     if (targets[n] < 0) {
       for (int64_t v = 0; v < V; ++v) dx[v] = T(0);
       continue;
@@ -63,12 +64,12 @@ void vocab_ce_backward(T* dlogits, const T* logits, const T* row_max, const doub
 }
 
 #define ALIBI_INSTANTIATE(T)                                                                           \
-  template void vocab_ce_row_max<T>(T*, const T*, int64_t, int64_t);                                  \
+  template void vocab_ce_row_max<T>(T*, const T*, int64_t, int64_t, int64_t);                         \
   template void vocab_ce_partials<T>(double*, double*, const T*, const T*, const int32_t*, int64_t,   \
-                                     int64_t, int64_t);                                               \
+                                     int64_t, int64_t, int64_t);                                      \
   template void vocab_ce_losses<T>(T*, const double*, const double*, const T*, const int32_t*, int64_t); \
   template void vocab_ce_backward<T>(T*, const T*, const T*, const double*, const int32_t*, int64_t,   \
-                                     int64_t, int64_t, T);
+                                     int64_t, int64_t, int64_t, T);
 ALIBI_INSTANTIATE(float)
 ALIBI_INSTANTIATE(double)
 #undef ALIBI_INSTANTIATE

@@ -95,6 +95,13 @@ void linear_forward(float* out, const float* inp, const float* weight, const flo
   if (bias != nullptr) add_bias(out, bias, N, OC);
 }
 
+void linear_gelu_forward(float* pre, float* out, const float* inp, const float* weight, const float* bias, int64_t N,
+                         int64_t IC, int64_t OC, MatmulPrecision precision) {
+  if (N == 0) return;
+  gemm(CUBLAS_OP_T, CUBLAS_OP_N, OC, N, IC, weight, IC, inp, IC, 0.0f, pre, OC, precision);
+  bias_gelu_forward(pre, out, bias, N, OC);
+}
+
 void linear_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                      const float* weight, int64_t N, int64_t IC, int64_t OC, MatmulPrecision precision) {
   if (N == 0) return;

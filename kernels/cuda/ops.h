@@ -31,6 +31,13 @@ void linear_backward(float* dinp, float* dweight, float* dbias, const float* dou
                      const float* weight, int64_t N, int64_t IC, int64_t OC, MatmulPrecision precision);
 // out (N, OC) += bias (OC), each row.
 void add_bias(float* out, const float* bias, int64_t N, int64_t OC);
+// The MLP's fc and GELU (kernels/cuda/bias_gelu.cu): pre = inp W^T + bias, out = gelu(pre),
+// the bias and the GELU in one pass after the GEMM; backward dpre `=` dout * gelu'(pre) (may
+// alias dout) and dbias `+=` its column sums, in one pass.
+void linear_gelu_forward(float* pre, float* out, const float* inp, const float* weight, const float* bias, int64_t N,
+                         int64_t IC, int64_t OC, MatmulPrecision precision);
+void bias_gelu_forward(float* pre, float* out, const float* bias, int64_t N, int64_t OC);  // pre += bias; out = gelu(pre)
+void gelu_bias_backward(float* dpre, float* dbias, const float* pre, const float* dout, int64_t N, int64_t OC);
 
 // ---- embedding; tokens on the host, negative = no row --------------------------------------
 void embedding_forward(float* out, const int32_t* host_tokens, const float* wte, int64_t N, int64_t C);
@@ -58,13 +65,13 @@ void gelu_forward(float* out, const float* inp, int64_t n);
 void gelu_backward(float* dinp, const float* inp, const float* dout, int64_t n);
 
 // ---- vocabulary-parallel cross-entropy (see kernels/ops.h); targets on the host -------------
-void vocab_ce_row_max(float* row_max, const float* logits, int64_t N, int64_t V);
+void vocab_ce_row_max(float* row_max, const float* logits, int64_t N, int64_t V, int64_t ld);
 void vocab_ce_partials(double* sum_exp, double* target_logit, const float* logits, const float* row_max,
-                       const int32_t* host_targets, int64_t v0, int64_t N, int64_t V);
+                       const int32_t* host_targets, int64_t v0, int64_t N, int64_t V, int64_t ld);
 void vocab_ce_losses(float* losses, const double* sum_exp, const double* target_logit, const float* row_max,
                      const int32_t* host_targets, int64_t N);
 void vocab_ce_backward(float* dlogits, const float* logits, const float* row_max, const double* sum_exp,
-                       const int32_t* host_targets, int64_t v0, int64_t N, int64_t V, float scale);
+                       const int32_t* host_targets, int64_t v0, int64_t N, int64_t V, int64_t ld, float scale);
 
 // ---- elementwise and optimizer --------------------------------------------------------------
 void add(float* out, const float* a, const float* b, int64_t n);

@@ -116,8 +116,8 @@ struct LayerNormColumns {
 // ---- vocabulary-parallel cross-entropy: one block per row --------------------------------------
 constexpr int kRowThreads = 256;
 
-__global__ void row_max_kernel(float* row_max, const float* logits, int64_t V) {
-  const float* x = logits + blockIdx.x * V;
+__global__ void row_max_kernel(float* row_max, const float* logits, int64_t V, int64_t ld) {
+  const float* x = logits + blockIdx.x * ld;
   float m = -INFINITY;
   for (int64_t v = threadIdx.x; v < V; v += blockDim.x) m = fmaxf(m, x[v]);
   m = block_max(m);
@@ -125,9 +125,9 @@ __global__ void row_max_kernel(float* row_max, const float* logits, int64_t V) {
 }
 
 __global__ void partials_kernel(double* sum_exp, double* target_logit, const float* logits, const float* row_max,
-                                const int32_t* targets, int64_t v0, int64_t V) {
+                                const int32_t* targets, int64_t v0, int64_t V, int64_t ld) {
   const int64_t n = blockIdx.x;
-  const float* x = logits + n * V;
+  const float* x = logits + n * ld;
   const float m = row_max[n];
   double s = 0.0;
   for (int64_t v = threadIdx.x; v < V; v += blockDim.x) s += static_cast<double>(expf(x[v] - m));
@@ -148,10 +148,11 @@ __global__ void losses_kernel(float* losses, const double* sum_exp, const double
 }
 
 __global__ void ce_backward_kernel(float* dlogits, const float* logits, const float* row_max, const double* sum_exp,
-                                   const int32_t* targets, int64_t v0, int64_t V, float scale) {
+                                   const int32_t* targets, int64_t v0, int64_t V, int64_t ld, float scale) {
   const int64_t n = blockIdx.x;
-  const float* x = logits + n * V;
-  float* dx = dlogits + n * V;
+  const float* x = logits + n * ld;
+  float* dx = dlogits + n * ld;
+  for (int64_t v = V + threadIdx.x; v < ld; v += blockDim.x) dx[v] = 0.0f;  // the padding's gradient: none
   if (targets[n] < 0) {
     for (int64_t v = threadIdx.x; v < V; v += blockDim.x) dx[v] = 0.0f;
     return;
@@ -220,18 +221,18 @@ void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* 
   column_sums<2>(dweight, dbias, N, C, LayerNormColumns{dout, inp, mean, rstd, C});  // two stages, over rows
 }
 
-void vocab_ce_row_max(float* row_max, const float* logits, int64_t N, int64_t V) {
+void vocab_ce_row_max(float* row_max, const float* logits, int64_t N, int64_t V, int64_t ld) {
   if (N == 0) return;
-  row_max_kernel<<<static_cast<unsigned>(N), kRowThreads, 0, stream()>>>(row_max, logits, V);
+  row_max_kernel<<<static_cast<unsigned>(N), kRowThreads, 0, stream()>>>(row_max, logits, V, ld);
   ALIBI_CUDA_LAUNCHED();
 }
 
 void vocab_ce_partials(double* sum_exp, double* target_logit, const float* logits, const float* row_max,
-                       const int32_t* host_targets, int64_t v0, int64_t N, int64_t V) {
+                       const int32_t* host_targets, int64_t v0, int64_t N, int64_t V, int64_t ld) {
   if (N == 0) return;
   Tensor targets = upload(host_targets, N);
   partials_kernel<<<static_cast<unsigned>(N), kRowThreads, 0, stream()>>>(sum_exp, target_logit, logits, row_max,
-                                                                           targets.data<int32_t>(), v0, V);
+                                                                           targets.data<int32_t>(), v0, V, ld);
   ALIBI_CUDA_LAUNCHED();
 }
 
@@ -244,11 +245,11 @@ void vocab_ce_losses(float* losses, const double* sum_exp, const double* target_
 }
 
 void vocab_ce_backward(float* dlogits, const float* logits, const float* row_max, const double* sum_exp,
-                       const int32_t* host_targets, int64_t v0, int64_t N, int64_t V, float scale) {
+                       const int32_t* host_targets, int64_t v0, int64_t N, int64_t V, int64_t ld, float scale) {
   if (N == 0) return;
   Tensor targets = upload(host_targets, N);
   ce_backward_kernel<<<static_cast<unsigned>(N), kRowThreads, 0, stream()>>>(dlogits, logits, row_max, sum_exp,
-                                                                             targets.data<int32_t>(), v0, V, scale);
+                                                                             targets.data<int32_t>(), v0, V, ld, scale);
   ALIBI_CUDA_LAUNCHED();
 }
 

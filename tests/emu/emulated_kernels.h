@@ -19,6 +19,10 @@ namespace alibi::cuda_emu {
 void add_bias(float* out, const float* bias, int64_t N, int64_t OC);
 void bias_grad(float* dbias, const float* dout, int64_t N, int64_t OC);  // dbias `+=`
 
+// ---- kernels/cuda/bias_gelu.cu: the MLP's bias and GELU, fused (not the GEMM before them) ---
+void bias_gelu_forward(float* pre, float* out, const float* bias, int64_t N, int64_t OC);
+void gelu_bias_backward(float* dpre, float* dbias, const float* pre, const float* dout, int64_t N, int64_t OC);
+
 // ---- kernels/cuda/rows.cu --------------------------------------------------------------------
 void embedding_forward(float* out, const int32_t* host_tokens, const float* wte, int64_t N, int64_t C);
 void embedding_backward(float* dwte, const float* dout, const int32_t* host_tokens, int64_t N, int64_t C);
@@ -28,13 +32,13 @@ void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* 
                         const float* weight, const float* mean, const float* rstd, int64_t N, int64_t C);
 void add_layernorm_forward(float* residual, float* out, float* mean, float* rstd, const float* a, const float* b,
                            const float* weight, const float* bias, int64_t N, int64_t C);
-void vocab_ce_row_max(float* row_max, const float* logits, int64_t N, int64_t V);
+void vocab_ce_row_max(float* row_max, const float* logits, int64_t N, int64_t V, int64_t ld);
 void vocab_ce_partials(double* sum_exp, double* target_logit, const float* logits, const float* row_max,
-                       const int32_t* host_targets, int64_t v0, int64_t N, int64_t V);
+                       const int32_t* host_targets, int64_t v0, int64_t N, int64_t V, int64_t ld);
 void vocab_ce_losses(float* losses, const double* sum_exp, const double* target_logit, const float* row_max,
                      const int32_t* host_targets, int64_t N);
 void vocab_ce_backward(float* dlogits, const float* logits, const float* row_max, const double* sum_exp,
-                       const int32_t* host_targets, int64_t v0, int64_t N, int64_t V, float scale);
+                       const int32_t* host_targets, int64_t v0, int64_t N, int64_t V, int64_t ld, float scale);
 
 // ---- kernels/cuda/elementwise.cu -------------------------------------------------------------
 void gelu_forward(float* out, const float* inp, int64_t n);

@@ -15,6 +15,7 @@
 // copies and the max).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -81,9 +82,14 @@ TEST(EmulatedKernels, LayerNorm) {
 }
 
 // ---- vocabulary-parallel cross-entropy: the shard [v0, v0 + V) of a 2000-row vocabulary ------
-TEST(EmulatedKernels, VocabCrossEntropy) {
+// The emulated kernels read rows `ld` apart (ld > V: the GPU's LM-head padding, columns
+// [V, ld) filled with logits far above the real ones, so a kernel that read them would move
+// the max, the sums and the losses); the CPU reference has no padding at all.
+void check_vocab_cross_entropy(int64_t ld) {
   const int64_t N = 45, V = 1000, v0 = 500;
   const auto logits = randn(N * V, 24, 4.0f);
+  std::vector<float> padded(N * ld, 1.0e4f);
+  for (int64_t n = 0; n < N; ++n) std::copy(&logits[n * V], &logits[n * V] + V, &padded[n * ld]);
   std::mt19937 gen(25);
   std::vector<int32_t> targets(N);
   for (int32_t& t : targets) t = static_cast<int32_t>(gen() % 2100) - 100;  // some unscored, some elsewhere
@@ -91,28 +97,37 @@ TEST(EmulatedKernels, VocabCrossEntropy) {
   targets[1] = static_cast<int32_t>(v0);                                     // the shard's first row
   targets[2] = static_cast<int32_t>(v0 + V - 1);                             // ... and its last
   targets[3] = static_cast<int32_t>(v0 - 1);                                 // just outside it
-  targets[4] = static_cast<int32_t>(v0 + V);
+  targets[4] = static_cast<int32_t>(v0 + V);                                 // (a padding column when ld > V)
   std::vector<float> row_max(N), losses(N), dlogits(N * V);
   std::vector<double> sum_exp(N), target_logit(N);
-  cpu::vocab_ce_row_max<float>(row_max.data(), logits.data(), N, V);
+  cpu::vocab_ce_row_max<float>(row_max.data(), logits.data(), N, V, V);
   cpu::vocab_ce_partials<float>(sum_exp.data(), target_logit.data(), logits.data(), row_max.data(), targets.data(), v0,
-                                N, V);
+                                N, V, V);
   cpu::vocab_ce_losses<float>(losses.data(), sum_exp.data(), target_logit.data(), row_max.data(), targets.data(), N);
   cpu::vocab_ce_backward<float>(dlogits.data(), logits.data(), row_max.data(), sum_exp.data(), targets.data(), v0, N,
-                                V, 0.25f);
+                                V, V, 0.25f);
 
-  std::vector<float> emax = nans(N), elosses = nans(N), ed = nans(N * V);
+  std::vector<float> emax = nans(N), elosses = nans(N), ed = nans(N * ld);
   std::vector<double> esum(N, std::nan("")), etl(N, std::nan(""));
-  cuda_emu::vocab_ce_row_max(emax.data(), logits.data(), N, V);
-  cuda_emu::vocab_ce_partials(esum.data(), etl.data(), logits.data(), emax.data(), targets.data(), v0, N, V);
+  cuda_emu::vocab_ce_row_max(emax.data(), padded.data(), N, V, ld);
+  cuda_emu::vocab_ce_partials(esum.data(), etl.data(), padded.data(), emax.data(), targets.data(), v0, N, V, ld);
   cuda_emu::vocab_ce_losses(elosses.data(), esum.data(), etl.data(), emax.data(), targets.data(), N);
-  cuda_emu::vocab_ce_backward(ed.data(), logits.data(), emax.data(), esum.data(), targets.data(), v0, N, V, 0.25f);
+  cuda_emu::vocab_ce_backward(ed.data(), padded.data(), emax.data(), esum.data(), targets.data(), v0, N, V, ld, 0.25f);
+  std::vector<float> ed_real(N * V);
+  for (int64_t n = 0; n < N; ++n) {
+    std::copy(&ed[n * ld], &ed[n * ld] + V, &ed_real[n * V]);
+    for (int64_t v = V; v < ld; ++v) ASSERT_EQ(ed[n * ld + v], 0.0f) << "padding gradient at row " << n << " column " << v;
+  }
   expect_close_relative_to_max("row max", emax, row_max, 0.0);
   expect_close_relative_to_max("target logit", etl, target_logit, 0.0);
   expect_close_relative_to_max("losses", elosses, losses, 1e-5);
-  expect_close_relative_to_max("dlogits", ed, dlogits, 1e-5);
+  expect_close_relative_to_max("dlogits", ed_real, dlogits, 1e-5);
   for (int64_t i = 0; i < N; ++i) EXPECT_NEAR(esum[i], sum_exp[i], 1e-5 * sum_exp[i]) << "row " << i;
 }
+
+TEST(EmulatedKernels, VocabCrossEntropy) { check_vocab_cross_entropy(1000); }
+// The shard's 1000 rows rounded up to a multiple of 64, as the GPU's LM head pads them.
+TEST(EmulatedKernels, VocabCrossEntropyPadded) { check_vocab_cross_entropy(1024); }
 
 // ---- GELU, add, scale, AdamW, reductions ---------------------------------------------------------
 TEST(EmulatedKernels, Elementwise) {
@@ -214,6 +229,27 @@ TEST(EmulatedKernels, LinearBias) {
     expect_close_relative_to_max("add_bias", eout, out, 0.0);
     expect_close_relative_to_max("linear dbias", edb, db, 1e-5);
   }
+}
+
+// ---- the MLP's bias + GELU and GELU derivative + bias gradient, fused (kernels/cuda/bias_gelu.cu),
+// against the CPU's separate steps: add_bias, gelu_forward; gelu_backward, linear_backward's dbias.
+// dpre aliases dout, as the MLP calls it. N = 301 is five chunks of the two-stage column sums.
+TEST(EmulatedKernels, BiasGelu) {
+  const int64_t N = 301, F = 130;  // F not a multiple of 32 columns, N of 8 row lanes
+  const auto pre0 = randn(N * F, 41, 2.0f), b = randn(F, 42), dy = randn(N * F, 43), db0 = randn(F, 44);
+  std::vector<float> pre = pre0, gelu(N * F), dpre(N * F), db = db0, dw(F, 0.0f), x(N, 0.0f), w(F, 0.0f);
+  cpu::add_bias<float>(pre.data(), b.data(), N, F);
+  cpu::gelu_forward<float>(gelu.data(), pre.data(), N * F);
+  cpu::gelu_backward<float>(dpre.data(), pre.data(), dy.data(), N * F);
+  cpu::linear_backward<float>(nullptr, dw.data(), db.data(), dpre.data(), x.data(), w.data(), N, 1, F);
+
+  std::vector<float> epre = pre0, egelu = nans(N * F), ed = dy, edb = db0;
+  cuda_emu::bias_gelu_forward(epre.data(), egelu.data(), b.data(), N, F);
+  cuda_emu::gelu_bias_backward(ed.data(), edb.data(), epre.data(), ed.data(), N, F);
+  expect_close_relative_to_max("pre + bias", epre, pre, 0.0);  // one float addition, as the CPU's
+  expect_close_relative_to_max("gelu", egelu, gelu, 1e-6);
+  expect_close_relative_to_max("dpre", ed, dpre, 1e-6);
+  expect_close_relative_to_max("dbias", edb, db, 1e-5);
 }
 
 }  // namespace

@@ -63,6 +63,20 @@ void check_linear(MatmulPrecision precision, double rel, double mean_rel) {
   expect_close_relative_to_max("linear dinp", download(gdx), dx, rel, mean_rel);
   expect_close_relative_to_max("linear dweight", download(gdw), dw, rel, mean_rel);
   expect_close_relative_to_max("linear dbias", download(gdb), db, 1e-5);  // a plain fp32 column sum in both modes
+
+  // The MLP's fc: the same GEMM, then the bias and GELU in one kernel; backward, GELU's
+  // derivative and the bias gradient in one (from the CPU's pre-activation, in place on dy).
+  std::vector<float> pre(N * OC), act(N * OC), dpre(N * OC), dbg = db0;
+  cpu::linear_gelu_forward<float>(pre.data(), act.data(), x.data(), w.data(), b.data(), N, IC, OC);
+  cpu::gelu_bias_backward<float>(dpre.data(), dbg.data(), pre.data(), dy.data(), N, OC);
+  Tensor gpre = upload(nans(N * OC)), gact = upload(nans(N * OC)), gcpu_pre = upload(pre), gdbg = upload(db0);
+  ops::linear_gelu_forward<float>(Device::cuda, precision, gpre.data<float>(), gact.data<float>(), gx.data<float>(),
+                                  gw.data<float>(), gb.data<float>(), N, IC, OC);
+  ops::gelu_bias_backward<float>(Device::cuda, gdy.data<float>(), gdbg.data<float>(), gcpu_pre.data<float>(), gdy.data<float>(), N, OC);
+  expect_close_relative_to_max("fc pre-activation", download(gpre), pre, rel, mean_rel);
+  expect_close_relative_to_max("fc gelu", download(gact), act, rel, mean_rel);
+  expect_close_relative_to_max("gelu dpre", download(gdy), dpre, 1e-6);  // per-element formula
+  expect_close_relative_to_max("fc dbias", download(gdbg), dbg, 1e-5);
 }
 
 TEST(CudaKernels, LinearFp32) {
@@ -223,21 +237,21 @@ TEST(CudaKernels, VocabCrossEntropy) {
   for (int32_t& t : targets) t = static_cast<int32_t>(gen() % 2000) - 100;  // some unscored, some elsewhere
   std::vector<float> row_max(N), losses(N), dlogits(N * V);
   std::vector<double> sum_exp(N), target_logit(N);
-  cpu::vocab_ce_row_max<float>(row_max.data(), logits.data(), N, V);
-  cpu::vocab_ce_partials<float>(sum_exp.data(), target_logit.data(), logits.data(), row_max.data(), targets.data(), v0, N, V);
+  cpu::vocab_ce_row_max<float>(row_max.data(), logits.data(), N, V, V);
+  cpu::vocab_ce_partials<float>(sum_exp.data(), target_logit.data(), logits.data(), row_max.data(), targets.data(), v0, N, V, V);
   cpu::vocab_ce_losses<float>(losses.data(), sum_exp.data(), target_logit.data(), row_max.data(), targets.data(), N);
-  cpu::vocab_ce_backward<float>(dlogits.data(), logits.data(), row_max.data(), sum_exp.data(), targets.data(), v0, N, V, 0.25f);
+  cpu::vocab_ce_backward<float>(dlogits.data(), logits.data(), row_max.data(), sum_exp.data(), targets.data(), v0, N, V, V, 0.25f);
 
   Tensor gl = upload(logits), gmax = upload(std::vector<float>(N)), glosses = upload(std::vector<float>(N)),
          gd = upload(std::vector<float>(N * V));
   Tensor gsum = Tensor::zeros({N}, DType::f64, Device::cuda), gtl = Tensor::zeros({N}, DType::f64, Device::cuda);
-  ops::vocab_ce_row_max<float>(Device::cuda, gmax.data<float>(), gl.data<float>(), N, V);
+  ops::vocab_ce_row_max<float>(Device::cuda, gmax.data<float>(), gl.data<float>(), N, V, V);
   ops::vocab_ce_partials<float>(Device::cuda, gsum.data<double>(), gtl.data<double>(), gl.data<float>(), gmax.data<float>(),
-                                targets.data(), v0, N, V);
+                                targets.data(), v0, N, V, V);
   ops::vocab_ce_losses<float>(Device::cuda, glosses.data<float>(), gsum.data<double>(), gtl.data<double>(), gmax.data<float>(),
                               targets.data(), N);
   ops::vocab_ce_backward<float>(Device::cuda, gd.data<float>(), gl.data<float>(), gmax.data<float>(), gsum.data<double>(),
-                                targets.data(), v0, N, V, 0.25f);
+                                targets.data(), v0, N, V, V, 0.25f);
   expect_close_relative_to_max("row max", download(gmax), row_max, 0.0);
   expect_close_relative_to_max("losses", download(glosses), losses, 1e-5);
   expect_close_relative_to_max("dlogits", download(gd), dlogits, 1e-5);

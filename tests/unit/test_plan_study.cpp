@@ -67,10 +67,10 @@ TEST(Plan, PublishedParameterCounts) {
 //     fp32 LN mean/rstd 4N = 32, lse B*NH_local*T = 2*2*4 = 16 -> 48 el = 192 B  -> 1472 B
 //   Residual stream per micro-batch: (L_local + 1) * N*C bf16 + dres N*C bf16:
 //     stage 0: 3*64*2 + 128 = 512 B; stage 1: 2*64*2 + 128 = 384 B.
-//   Head (stage 1): lnf_out N*C bf16 = 128 B; fp32 6N = 48 statistics + logits N*V_local
-//     (tp0: 8*6 = 48, tp1: 8*5 = 40): tp0 128 + 96*4 = 512 B, tp1 128 + 88*4 = 480 B.
+//   Head (stage 1): lnf_out N*C bf16 = 128 B; fp32 6N = 48 statistics + logits N*64 (the
+//     shards' 6 and 5 vocabulary rows padded to 64): 128 + 560*4 = 2368 B on both tp ranks.
 //   Without recomputation, in flight x (blocks + stream + head):
-//     stage 0: 2 * (2*1472 + 512) = 6912;  stage 1 tp0: 1472 + 384 + 512 = 2368; tp1 2336.
+//     stage 0: 2 * (2*1472 + 512) = 6912;  stage 1: 1472 + 384 + 2368 = 4224.
 //   With recomputation, in flight x (stream + head) + one block:
 //     stage 0: 2*512 + 1472 = 2496;  stage 1: the same as without (one block, one in flight).
 //   State per local element: weights 6 B, grads 4 + 4 (dp > 1: buckets), AdamW 8 -> 22 B;
@@ -83,8 +83,8 @@ TEST(Plan, GpuMemoryHandComputed) {
   const std::vector<RankPlan> plan = plan_layout(cfg, shape, 2, 3);
   // Ranks 0, 1: stage 0, tp 0 and 1; ranks 4, 5: stage 1 (rank = tp + 2 (dp + 2 pp)).
   const int rank[4] = {0, 1, 4, 5};
-  const int64_t plain[4] = {6912, 6912, 2368, 2336};
-  const int64_t recompute[4] = {2496, 2496, 2368, 2336};
+  const int64_t plain[4] = {6912, 6912, 4224, 4224};
+  const int64_t recompute[4] = {2496, 2496, 4224, 4224};
   for (int i = 0; i < 4; ++i) {
     SCOPED_TRACE("rank " + std::to_string(rank[i]));
     EXPECT_EQ(gpu_activation_bytes(cfg, plan[rank[i]], 2, 2, false), plain[i]);
@@ -110,19 +110,20 @@ TEST(Plan, GpuMemoryHandComputed) {
 //   state 22 B x 1,361,887,232 = 29,961,519,104 (weights 6 B, grads + buckets 8 B, AdamW 8 B)
 //   one block: bf16 (8 N C + 2 N F) = 33,554,432 el = 67,108,864 B; fp32 4N + B NH T =
 //     4096 + 16384 = 20480 el = 81,920 B -> 67,190,784; x 25 = 1,679,769,600
-//   stream (26 + 1) N C bf16 = 113,246,208; head N C bf16 4,194,304 + fp32 (6N + N V)
-//     = (6144 + 51,463,168) * 4 = 205,877,248 -> 210,071,552
-//   activations 2,003,087,360; total 31,964,606,464 B (32.0 GB, within 72 GB).
+//   stream (26 + 1) N C bf16 = 113,246,208; head N C bf16 4,194,304 + fp32 (6N + N V_pad),
+//     V = 50257 padded to 50304: (6144 + 51,511,296) * 4 = 206,069,760 -> 210,264,064
+//   activations 2,003,279,872; the head's 47 padding rows x C = 96,256 elements of fp32
+//   weight and gradient: + 385,024 B each; total 31,965,569,024 B (32.0 GB, within 72 GB).
 TEST(Plan, GpuMemoryOneBillionModel) {
   const ModelConfig cfg = alibi_1_3b();
   Hardware hw;
   hw.gpus = 8;
   hw.memory_gb = 80;
   const LayoutEstimate e = estimate_layout(cfg, hw, {1, 1, 8}, 2, 32);
-  EXPECT_EQ(e.memory[0].weights, 6 * int64_t{1361887232});
-  EXPECT_EQ(e.memory[0].grads + e.memory[0].optimizer, 16 * int64_t{1361887232});
-  EXPECT_EQ(e.memory[0].activations, 2003087360);
-  EXPECT_EQ(e.memory[0].total(), 31964606464);
+  EXPECT_EQ(e.memory[0].weights, 6 * int64_t{1361887232} + 385024);
+  EXPECT_EQ(e.memory[0].grads + e.memory[0].optimizer, 16 * int64_t{1361887232} + 385024);
+  EXPECT_EQ(e.memory[0].activations, 2003279872);
+  EXPECT_EQ(e.memory[0].total(), 31965569024);
   EXPECT_TRUE(e.fits[0]);
 }
 
