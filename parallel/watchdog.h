@@ -1,11 +1,12 @@
-// The collective watchdog (`alibi train --timeout-minutes M`): a rank that waits on the
-// others longer than M ends the job with one line naming the operation, the step and the
+// The collective watchdog (`alibi train|eval|generate --timeout-minutes M`): a rank that
+// waits on the others longer than M ends the job with one line naming the operation, how
+// far the job had come (the step; the window of eval, the token of generate) and the
 // ranks that never arrived, and exit status kExitRequeue, instead of waiting forever for
 // a stopped or lost rank.
 //
-//   auto dog = std::make_shared<Watchdog>(MPI_COMM_WORLD, 60 * opt.timeout_minutes);  // collective
+//   auto dog = std::make_shared<Watchdog>(MPI_COMM_WORLD, 60 * opt.timeout_minutes, kTrainJob);  // collective
 //   ProcessGrid grid = ProcessGrid::create(MPI_COMM_WORLD, shape, cfg, backend, dog);
-//   dog->set_step(step + 1);                     // the step the line names
+//   dog->set_progress(step + 1);                 // the line says "at step 12"
 //   { Watchdog::Deadline d(*dog, "checkpoint write"); write_checkpoint(...); }
 //
 // How it learns who never arrived: every MPI call of the grid's communicators is made in
@@ -45,18 +46,27 @@ struct WaitSite {
   MPI_Comm mpi = MPI_COMM_NULL;
 };
 
+// How the line speaks of the job it ends.
+struct WatchdogJob {
+  const char* unit;   // what Watchdog::set_progress counts: "step", "length", "token"
+  const char* retry;  // what to do once the node is fixed
+};
+inline constexpr WatchdogJob kTrainJob{"step", "requeue once fixed; --resume auto continues from the last complete checkpoint"};
+inline constexpr WatchdogJob kEvalJob{"length", "run it again once fixed"};
+inline constexpr WatchdogJob kGenerateJob{"token", "run it again once fixed"};
+
 class Watchdog {
  public:
   // Collective over `world` (duplicates it). timeout_s <= 0: off (waits block as before).
-  Watchdog(MPI_Comm world, double timeout_s);
+  Watchdog(MPI_Comm world, double timeout_s, WatchdogJob job);
   ~Watchdog();
   Watchdog(const Watchdog&) = delete;
   Watchdog& operator=(const Watchdog&) = delete;
 
   bool enabled() const { return timeout_s_ > 0; }
   double timeout_s() const { return timeout_s_; }
-  // The step the line names (the one running: steps done + 1).
-  void set_step(int64_t step) { step_.store(step); }
+  // How far the job has come, as the line names it ("at step 12": the one running).
+  void set_progress(int64_t n) { progress_.store(n); }
 
   // Completes `request`; past the timeout ends the job (never returns). Throws alibi::Error
   // when MPI reports an error.
@@ -87,7 +97,8 @@ class Watchdog {
   MPI_Comm side_ = MPI_COMM_NULL;  // the side channel
   int rank_ = 0, size_ = 1;
   double timeout_s_ = 0;
-  std::atomic<int64_t> step_{0};
+  WatchdogJob job_;
+  std::atomic<int64_t> progress_{0};
   std::atomic<const char*> scope_{nullptr};  // the Deadline's scope, named by a wait inside it
 };
 
