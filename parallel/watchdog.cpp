@@ -204,18 +204,26 @@ void Watchdog::time_out(MPI_Request* request, const WaitSite& site, double waite
       usleep(1000);
     }
   }
+  print_line(describe(site.comm, site.op, site.peer) + " (operation " + std::to_string(site.seq) + ")", waited_s,
+             n_missing ? missing.str() + " never arrived" : std::string("every rank arrived"));
+  abort_job(side_);
+}
+
+void Watchdog::print_line(const std::string& operation, double waited_s, const std::string& who) const {
   std::ostringstream line;
-  line << "alibi: watchdog: " << describe(site.comm, site.op, site.peer) << " (operation " << site.seq << ")";
+  line << "alibi: watchdog: " << operation;
   if (const char* scope = scope_.load()) line << " in " << scope;
-  line << " at " << job_.unit << " " << progress_.load() << " waited " << static_cast<int>(waited_s + 0.5) << " s, past --timeout-minutes "
-       << minutes_text(timeout_s_) << ": " << (n_missing ? missing.str() : std::string("every rank arrived"))
-       << (n_missing ? " never arrived" : "") << "; ending the job with status "
-       << kExitRequeue << " (" << job_.retry << ") (rank " << rank_ << " on "
-       << host_name() << ")\n";
+  line << " at " << job_.unit << " " << progress_.load() << " waited " << static_cast<int>(waited_s + 0.5)
+       << " s, past --timeout-minutes " << minutes_text(timeout_s_) << ": " << who << "; ending the job with status "
+       << kExitRequeue << " (" << job_.retry << ") (rank " << rank_ << " on " << host_name() << ")\n";
   std::fputs(line.str().c_str(), stderr);
   std::fflush(stderr);
   std::fflush(stdout);
-  abort_job(side_);
+}
+
+void Watchdog::end_process(const std::string& operation, double waited_s, const std::string& who) const {
+  print_line(operation, waited_s, who);
+  std::_Exit(kExitRequeue);  // no MPI from this thread; the launcher ends the other ranks
 }
 
 // ---- Deadline -------------------------------------------------------------------------------

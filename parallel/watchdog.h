@@ -22,8 +22,9 @@
 // Deadline guards it with a timer thread that ends the process when it runs past M; the
 // barrier before the write names the ranks that never came to it.
 //
-// Not polled: the NCCL path's device operations (they are enqueued, not waited on; a hang
-// shows at the next host wait, which is an MPI call of the same grid, or cuda_synchronize).
+// The NCCL path's device operations are enqueued, not waited on, so no MPI wait sees them:
+// NcclCommunicator watches them from a thread of its own (events polled, then
+// ncclCommAbort and end_process; parallel/nccl_comm.h).
 #pragma once
 
 #include <mpi.h>
@@ -72,6 +73,11 @@ class Watchdog {
   // when MPI reports an error.
   void wait(MPI_Request* request, const WaitSite& site);
 
+  // Ends this process from any thread, without MPI (the launcher ends the other ranks):
+  // the line for `operation` ("dp all-reduce (NCCL, operation 7)"), saying `who` never
+  // arrived, then status kExitRequeue. For waits the side channel cannot see.
+  [[noreturn]] void end_process(const std::string& operation, double waited_s, const std::string& who) const;
+
   // A scope that must end within the timeout (a checkpoint write): past it, a timer thread
   // prints the line and ends this process with kExitRequeue (the launcher ends the rest).
   class Deadline {
@@ -93,6 +99,7 @@ class Watchdog {
   struct Answer;
   void answer_questions(const WaitSite* site, bool timed_out);
   [[noreturn]] void time_out(MPI_Request* request, const WaitSite& site, double waited_s);
+  void print_line(const std::string& operation, double waited_s, const std::string& who) const;
 
   MPI_Comm side_ = MPI_COMM_NULL;  // the side channel
   int rank_ = 0, size_ = 1;

@@ -12,24 +12,7 @@ args=(--data "$WORK/c.h5" --layers 2 --channels 32 --heads 4 --seq-len 32 --micr
       --steps 100000 --warmup 10 --save-every 0 --eval-every 0 --eval-batches 2 --log-every 1000
       --timeout-minutes $timeout_minutes)
 
-# stop_rank_1 NAME PATTERN TRAIN_OPTIONS...: runs the job, stops rank 1 once 20 steps are
-# logged, checks how the job ends (lib/watchdog.bash). PATTERN: what the line must say
-# about the operation.
-stop_rank_1() {
-  local name=$1 pattern=$2
-  shift 2
-  local run=$WORK/$name
-  mpirun -np 2 --oversubscribe "$ALIBI" train "${args[@]}" "$@" --out-dir "$run" >"$WORK/$name.out" 2>"$WORK/$name.err" &
-  local mpirun_pid=$!
-  for _ in $(seq 1200); do
-    [[ $({ wc -l <"$run/metrics.jsonl"; } 2>/dev/null || echo 0) -ge 20 ]] && break
-    kill -0 $mpirun_pid 2>/dev/null || break
-    sleep 0.05
-  done
-  stop_rank_1_and_expect_watchdog "$name" "$pattern" step $mpirun_pid "--out-dir $run"
-}
-
-stop_rank_1 dp2 "(dp|world) all-reduce"
+train_and_stop_rank_1 dp2 "(dp|world) all-reduce"
 # Stage 0 most often waits for stage 1's gradients; it may also be in the step's loss sum.
-stop_rank_1 pp2 "(pp (recv from|send to) pp rank 1|world all-reduce|embedding all-reduce)" --pp 2
+train_and_stop_rank_1 pp2 "(pp (recv from|send to) pp rank 1|world all-reduce|embedding all-reduce)" --pp 2
 echo "ok: watchdog"

@@ -39,8 +39,27 @@ stop_rank_1_and_expect_watchdog() {
   python3 -c "import sys; sys.exit(0 if $seconds < 15 else 1)" || fail "$name: the job took $seconds s to end, expected < 15 s"
   local lines; lines=$(grep -c "alibi: watchdog:" "$WORK/$name.err" || true)
   [[ $lines -eq 1 ]] || { cat "$WORK/$name.err" >&2; fail "$name: $lines watchdog lines, expected exactly 1"; }
-  grep "alibi: watchdog:" "$WORK/$name.err" | grep -qE -e "$pattern.* at $unit [0-9]+ .*: rank 1 \(no answer.*\) never arrived" ||
+  # (An NCCL operation's line says "never joined" instead: parallel/nccl_comm.cpp, NcclWatch.)
+  grep "alibi: watchdog:" "$WORK/$name.err" |
+    grep -qE -e "$pattern.* at $unit [0-9]+ .*: rank 1 \((no answer|never joined).*\) never arrived" ||
     { cat "$WORK/$name.err" >&2; fail "$name: the watchdog line does not name /$pattern/, the $unit and rank 1"; }
   [[ -z $(pgrep -f -- "$job" || true) ]] || fail "$name: processes left after the job ended"
   echo "ok: $name: SIGSTOP of rank 1 ended the job in $seconds s with status $code: $(grep "alibi: watchdog:" "$WORK/$name.err")"
+}
+
+# train_and_stop_rank_1 NAME PATTERN TRAIN_OPTIONS...: runs `mpirun -np 2 alibi train
+# "${args[@]}" TRAIN_OPTIONS...`, stops rank 1 once 20 steps are logged and checks how the
+# job ends (above).
+train_and_stop_rank_1() {
+  local name=$1 pattern=$2
+  shift 2
+  local run=$WORK/$name
+  mpirun -np 2 --oversubscribe "$ALIBI" train "${args[@]}" "$@" --out-dir "$run" >"$WORK/$name.out" 2>"$WORK/$name.err" &
+  local mpirun_pid=$!
+  for _ in $(seq 1200); do
+    [[ $({ wc -l <"$run/metrics.jsonl"; } 2>/dev/null || echo 0) -ge 20 ]] && break
+    kill -0 $mpirun_pid 2>/dev/null || break
+    sleep 0.05
+  done
+  stop_rank_1_and_expect_watchdog "$name" "$pattern" step $mpirun_pid "--out-dir $run"
 }
