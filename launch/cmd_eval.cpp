@@ -28,6 +28,7 @@
 #include "launch/report.h"
 #include "layers/model.h"
 #include "parallel/nccl_comm.h"
+#include "parallel/watchdog.h"
 #include "runtime/device.h"
 #include "runtime/h5.h"
 #include "train/evaluate.h"
@@ -156,6 +157,7 @@ int cmd_eval(int argc, char** argv) {
   Device device = Device::cpu;
   MatmulPrecision matmul_precision = MatmulPrecision::automatic;
   int stride = 0, batch_tokens = 8192, tp = 1, pp = 1;
+  double timeout_minutes = 10;
   po::options_description desc("evaluation");
   desc.add_options()
       ("checkpoint", po::value<std::vector<std::string>>(&checkpoints)->multitoken()->required(), "checkpoint(s) to evaluate")
@@ -174,8 +176,10 @@ int cmd_eval(int argc, char** argv) {
       ("matmul-precision", po::value<MatmulPrecision>(&matmul_precision)->default_value(matmul_precision),
        "auto (bf16 on cuda, fp32 on cpu) | bf16 (bf16 operands, fp32 accumulation; cpu: oneDNN, AVX512-BF16) | tf32 (cuda) | fp32")
       ("out", po::value<std::string>(&out)->default_value(out), "prefix of the CSV, JSON and PNG outputs");
+  add_timeout_option(desc, timeout_minutes, "a collective, a pipeline message, a checkpoint read");
   po::variables_map vm;
   if (!parse_command_line("eval", argc, argv, desc, vm)) return 0;
+  check_timeout_minutes(timeout_minutes);
   ALIBI_CHECK_AS(ConfigError, mode == "nonoverlapping" || mode == "sliding",
                  "--mode " << mode << " is not an evaluation mode; use nonoverlapping or sliding");
   for (const std::string& c : checkpoints) {
@@ -202,6 +206,8 @@ int cmd_eval(int argc, char** argv) {
   }
   const std::string text = text_path.empty() ? "" : read_text(text_path);
   const bool tty = root && stdout_is_interactive();
+  // Under mpirun the ranks meet in collectives: a stopped one must not hang the rest.
+  const auto watchdog = std::make_shared<Watchdog>(MPI_COMM_WORLD, 60 * timeout_minutes, kEvalJob);
 
   std::vector<EvalRow> rows;
   for (const std::string& checkpoint : checkpoints) {
@@ -220,17 +226,21 @@ int cmd_eval(int argc, char** argv) {
     }
     const std::string source = text_path.empty() ? corpus_path : text_path;
     const ProcessGrid grid =
-        ProcessGrid::create(MPI_COMM_WORLD, shape, cfg, on_gpu ? CommBackend::nccl : CommBackend::mpi);
+        ProcessGrid::create(MPI_COMM_WORLD, shape, cfg, on_gpu ? CommBackend::nccl : CommBackend::mpi, watchdog);
     Model<float> model(cfg, 0, grid);
     model.to_device(device, matmul_precision);  // checkpoints are fp32 host data: any device
-    if (corpus) {
-      load_model(checkpoint, model, *corpus);
-    } else {
-      load_model(checkpoint, model);
+    {
+      Watchdog::Deadline deadline(*watchdog, "checkpoint read");  // parallel HDF5 cannot be polled
+      if (corpus) {
+        load_model(checkpoint, model, *corpus);
+      } else {
+        load_model(checkpoint, model);
+      }
     }
     const std::vector<int> lengths = vm.count("lengths") ? parse_lengths(lengths_text) : std::vector<int>{cfg.seq_len};
 
     for (const int T : lengths) {
+      watchdog->set_progress(T);
       // ---- windows of this length ---------------------------------------------------
       ALIBI_CHECK_AS(ConfigError, cfg.position != PositionMethod::learned || T <= cfg.position_rows(),
                      "length " << T << " is past " << checkpoint << "'s learned position table ("

@@ -23,6 +23,7 @@
 #include "parallel/checkpoint.h"
 #include "parallel/grid.h"
 #include "parallel/nccl_comm.h"
+#include "parallel/watchdog.h"
 #include "runtime/device.h"
 #include "runtime/config.h"
 #include "train/generate.h"
@@ -74,6 +75,7 @@ int cmd_generate(int argc, char** argv) {
   Device device = Device::cpu;
   MatmulPrecision matmul_precision = MatmulPrecision::automatic;
   int tp = 1;
+  double timeout_minutes = 10;
   po::options_description desc("generation");
   desc.add_options()
       ("checkpoint", po::value<std::string>(&checkpoint)->required(), "checkpoint to generate from (its model and tokenizer)")
@@ -95,8 +97,10 @@ int cmd_generate(int argc, char** argv) {
       ("matmul-precision", po::value<MatmulPrecision>(&matmul_precision)->default_value(matmul_precision),
        "auto (bf16 on cuda, fp32 on cpu) | bf16 (bf16 operands, fp32 accumulation; cpu: oneDNN, AVX512-BF16) | tf32 (cuda) | fp32")
       ("tp", po::value<int>(&tp)->default_value(tp), "tensor-parallel ranks (start as many with mpirun)");
+  add_timeout_option(desc, timeout_minutes, "a collective, a checkpoint read");
   po::variables_map vm;
   if (!parse_command_line("generate", argc, argv, desc, vm)) return 0;
+  check_timeout_minutes(timeout_minutes);
   const int n_prompts = static_cast<int>(vm.count("prompt") + vm.count("prompt-file") + vm.count("prompt-ids"));
   ALIBI_CHECK_AS(ConfigError, n_prompts == 1,
                  (n_prompts == 0 ? "no prompt" : "more than one prompt")
@@ -125,16 +129,25 @@ int cmd_generate(int argc, char** argv) {
   const std::vector<int32_t> prompt = vm.count("prompt-ids") ? parse_ids(prompt_ids)
                                       : vm.count("prompt-file") ? tokenizer.encode(read_file(prompt_file))
                                                                 : tokenizer.encode(prompt_text);
+  // Under mpirun the TP ranks meet in every layer: a stopped one must not hang the rest.
+  // The line names the new token being made ("at token 1": the prompt's forward).
+  const auto watchdog = std::make_shared<Watchdog>(MPI_COMM_WORLD, 60 * timeout_minutes, kGenerateJob);
+  watchdog->set_progress(1);
   const ProcessGrid grid =
-      ProcessGrid::create(MPI_COMM_WORLD, {tp, 1, 1}, cfg, on_gpu ? CommBackend::nccl : CommBackend::mpi);
+      ProcessGrid::create(MPI_COMM_WORLD, {tp, 1, 1}, cfg, on_gpu ? CommBackend::nccl : CommBackend::mpi, watchdog);
   Model<float> model(cfg, 0, grid);
   model.to_device(device, matmul_precision);  // checkpoints are fp32 host data: any device
-  load_model(checkpoint, model);
+  {
+    Watchdog::Deadline deadline(*watchdog, "checkpoint read");  // parallel HDF5 cannot be polled
+    load_model(checkpoint, model);
+  }
 
   // ---- generate, streaming the text -------------------------------------------------------
   const bool root = rank == 0;
   bool first = true;
+  int64_t made = 0;
   const GenerateResult r = generate(model, prompt, gen, tokenizer.eos_id, [&](int32_t id) {
+    watchdog->set_progress(++made + 1);
     if (!root) return;
     const std::string text = print_ids ? (first ? "" : " ") + std::to_string(id) : tokenizer.decode(&id, 1);
     first = false;

@@ -91,7 +91,7 @@ int cmd_train(int argc, char** argv) {
   // NCCL for the grid's tensors.
   const bool on_gpu = opt.device == Device::cuda;
   if (on_gpu) select_cuda_device(local_rank(MPI_COMM_WORLD));
-  const auto watchdog = std::make_shared<Watchdog>(MPI_COMM_WORLD, 60 * opt.timeout_minutes);
+  const auto watchdog = std::make_shared<Watchdog>(MPI_COMM_WORLD, 60 * opt.timeout_minutes, kTrainJob);
   const ProcessGrid grid =
       ProcessGrid::create(MPI_COMM_WORLD, shape, cfg, on_gpu ? CommBackend::nccl : CommBackend::mpi, watchdog);
   const bool root = grid.rank() == 0;
@@ -106,6 +106,7 @@ int cmd_train(int argc, char** argv) {
   // ---- model and optimizer ------------------------------------------------------------
   Trainer trainer(cfg, opt, grid, corpus);
   if (!resume_path.empty()) {
+    Watchdog::Deadline deadline(*watchdog, "checkpoint read");  // parallel HDF5 cannot be polled
     const int64_t step = trainer.resume(resume_path);
     if (root) std::printf("resumed from %s at step %lld\n", resume_path.c_str(), static_cast<long long>(step));
   }
@@ -159,7 +160,7 @@ int cmd_train(int argc, char** argv) {
   const Clock::time_point start = Clock::now();
   for (int64_t step = trainer.steps_done(); step < opt.steps; ++step) {
     const Clock::time_point t0 = Clock::now();
-    watchdog->set_step(step + 1);
+    watchdog->set_progress(step + 1);
     const double lr = lr_at(step, schedule);
     const StepResult r = trainer.step(lr);
     StepMetrics m;

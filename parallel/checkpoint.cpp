@@ -18,6 +18,11 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr int64_t kFormatVersion = 1;
+
+// How every reader below opens a checkpoint: the fixes its errors end with.
+h5::FileOptions checkpoint_read_options() {
+  return {.missing_hint = "check --resume", .damaged_hint = "the checkpoint is damaged; use an earlier one"};
+}
 const std::regex kCheckpointName(R"(step_(\d{8,})\.h5)");
 
 // (step, path) of every complete checkpoint in out_dir, ascending by step.
@@ -226,7 +231,7 @@ void write_checkpoint(const std::string& path, const Communicator& comm, const O
 }
 
 OptionMap read_checkpoint_options(const std::string& path) {
-  h5::File f(path, h5::Access::read_only, {.missing_hint = "check --resume"});
+  h5::File f(path, h5::Access::read_only, checkpoint_read_options());
   const h5::Group config = f.group("config");
   OptionMap options;
   for (const std::string& name : config.attr_names()) options[name] = config.string_attr(name);
@@ -234,7 +239,7 @@ OptionMap read_checkpoint_options(const std::string& path) {
 }
 
 CheckpointState read_checkpoint_state(const std::string& path) {
-  h5::File f(path, h5::Access::read_only, {.missing_hint = "check --resume"});
+  h5::File f(path, h5::Access::read_only, checkpoint_read_options());
   const int64_t version = f.int_attr("format_version");
   ALIBI_CHECK_AS(DataError, version == kFormatVersion,
                  path << ": checkpoint format_version " << version << ", this build reads " << kFormatVersion);
@@ -248,7 +253,7 @@ CheckpointState read_checkpoint_state(const std::string& path) {
 void read_checkpoint_tensors(const std::string& path, const std::vector<CheckpointTensor>& model,
                              const std::vector<CheckpointTensor>& adam_m,
                              const std::vector<CheckpointTensor>& adam_v) {
-  h5::File f(path, h5::Access::read_only, {.missing_hint = "check --resume"});
+  h5::File f(path, h5::Access::read_only, checkpoint_read_options());
   bool checksummed = read_blocks(f, path, "/model/", "", model);
   checksummed = read_blocks(f, path, "/optimizer/", "/m", adam_m) && checksummed;
   checksummed = read_blocks(f, path, "/optimizer/", "/v", adam_v) && checksummed;

@@ -3,6 +3,14 @@
 // with CUDA but without ALIBI_WITH_NCCL, communicators of one rank work (one GPU).
 #include "parallel/nccl_comm.h"
 
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
 #include "runtime/device.h"
 #include "runtime/error.h"
 
@@ -114,6 +122,130 @@ class SideStreamDone final : public Request::Pending {
   cudaStream_t waiter_;
 };
 
+// ---- the watchdog over NCCL's device operations ---------------------------------------------
+//
+// An NCCL operation is enqueued, not waited on: when a peer never joins it, this rank waits
+// inside the GPU, and its host blocks at the next synchronisation, where the MPI watchdog
+// cannot see. So (as PyTorch's ProcessGroupNCCL does) a thread per communicator records an
+// event after each operation and polls the oldest unfinished one with cudaEventQuery, and
+// the NCCL communicators with ncclCommGetAsyncError. Past the timeout, or on an NCCL error,
+// it aborts them (ncclCommAbort: their kernels return) and ends the process with the
+// watchdog's line and kExitRequeue (Watchdog::end_process; MPI is not called from this
+// thread, and the launcher ends the other ranks). The waited time counts from the enqueue,
+// which leads the GPU by milliseconds to seconds: nothing beside a timeout of minutes.
+class NcclWatch {
+ public:
+  // `comm`: the MPI twin of the NCCL communicators (to name their ranks in the world).
+  NcclWatch(std::shared_ptr<Watchdog> dog, const char* name, MPI_Comm comm, std::vector<ncclComm_t> nccl)
+      : dog_(std::move(dog)), name_(name), nccl_(std::move(nccl)) {
+    check_cuda(cudaGetDevice(&device_), "cudaGetDevice");
+    MPI_Group group, world_group;  // the line names ranks of the world, as the watchdog's do
+    check_mpi(MPI_Comm_group(comm, &group), "MPI_Comm_group");
+    check_mpi(MPI_Comm_group(MPI_COMM_WORLD, &world_group), "MPI_Comm_group");
+    int n = 0, me = 0;
+    check_mpi(MPI_Group_size(group, &n), "MPI_Group_size");
+    check_mpi(MPI_Comm_rank(comm, &me), "MPI_Comm_rank");
+    std::vector<int> local(n);
+    for (int i = 0; i < n; ++i) local[i] = i;
+    world_ranks_.resize(n);
+    check_mpi(MPI_Group_translate_ranks(group, n, local.data(), world_group, world_ranks_.data()),
+              "MPI_Group_translate_ranks");
+    MPI_Group_free(&group);
+    MPI_Group_free(&world_group);
+    my_local_ = me;
+    thread_ = std::thread([this] { run(); });
+  }
+
+  ~NcclWatch() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_one();
+    thread_.join();
+    for (const Pending& p : pending_) cudaEventDestroy(p.event);
+  }
+
+  // After enqueueing `op` on `stream` (main thread): watch it. `peer`: the other end of a
+  // message (a rank of this communicator), -1 for a collective.
+  void track(const char* op, int peer, cudaStream_t stream) {
+    cudaEvent_t event = nullptr;
+    check_cuda(cudaEventCreateWithFlags(&event, cudaEventDisableTiming), "cudaEventCreateWithFlags");
+    const cudaError_t code = cudaEventRecord(event, stream);
+    if (code != cudaSuccess) cudaEventDestroy(event);
+    check_cuda(code, "cudaEventRecord");
+    std::lock_guard<std::mutex> lock(mutex_);
+    pending_.push_back({event, Clock::now(), op, peer, ++seq_});
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  struct Pending {
+    cudaEvent_t event;
+    Clock::time_point enqueued;
+    const char* op;
+    int peer;
+    uint64_t seq;
+  };
+
+  void run() {
+    cudaSetDevice(device_);  // the current device is per thread
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!stop_) {
+      while (!pending_.empty() && cudaEventQuery(pending_.front().event) == cudaSuccess) {
+        cudaEventDestroy(pending_.front().event);
+        pending_.pop_front();
+      }
+      for (ncclComm_t c : nccl_) {
+        ncclResult_t state = ncclSuccess;
+        if (ncclCommGetAsyncError(c, &state) == ncclSuccess && state != ncclSuccess && state != ncclInProgress)
+          fail(pending_.empty() ? nullptr : &pending_.front(), std::string("NCCL reported: ") + ncclGetErrorString(state));
+      }
+      if (!pending_.empty()) {
+        const double waited = std::chrono::duration<double>(Clock::now() - pending_.front().enqueued).count();
+        if (waited > dog_->timeout_s()) fail(&pending_.front(), "");
+      }
+      wake_.wait_for(lock, std::chrono::milliseconds(2));
+    }
+  }
+
+  // The line, ncclCommAbort, the end of this process.
+  [[noreturn]] void fail(const Pending* p, const std::string& nccl_error) {
+    std::string op = std::string(name_) + " " + (p ? p->op : "operation");
+    if (p && p->peer >= 0) op += std::string(" ") + name_ + " rank " + std::to_string(p->peer);
+    op += " (NCCL" + (p ? ", operation " + std::to_string(p->seq) : std::string()) + ")";
+    // Without a side channel (no MPI here) this rank knows who it waits with, not who is
+    // late: in a pair (every message, and any group of two) that is the other one.
+    std::vector<int> others;
+    if (p && p->peer >= 0) {
+      others.push_back(world_ranks_[p->peer]);
+    } else {
+      for (int i = 0; i < static_cast<int>(world_ranks_.size()); ++i)
+        if (i != my_local_) others.push_back(world_ranks_[i]);
+    }
+    std::string who = others.size() == 1 ? "rank " : "one or more of ranks ";
+    for (size_t i = 0; i < others.size(); ++i) who += (i ? ", " : "") + std::to_string(others[i]);
+    who += nccl_error.empty() ? " (never joined the NCCL operation: stopped, lost or still computing) never arrived"
+                              : " (" + nccl_error + ")";
+    const double waited = p ? std::chrono::duration<double>(Clock::now() - p->enqueued).count() : 0.0;
+    for (ncclComm_t c : nccl_) ncclCommAbort(c);
+    dog_->end_process(op, waited, who);
+  }
+
+  std::shared_ptr<Watchdog> dog_;
+  const char* name_;
+  std::vector<ncclComm_t> nccl_;
+  std::vector<int> world_ranks_;  // of this communicator's ranks
+  int my_local_ = 0;
+  int device_ = 0;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Pending> pending_;
+  uint64_t seq_ = 0;
+  bool stop_ = false;
+  std::thread thread_;  // last: starts once the rest is built
+};
+
 }  // namespace
 
 // ---- the NCCL state -----------------------------------------------------------------------
@@ -124,13 +256,20 @@ struct NcclCommunicator::Nccl {
   ncclComm_t down = nullptr;    // messages from a higher to a lower rank (NcclUse::messages only)
   cudaStream_t side = nullptr;  // non-blocking operations, high priority
   cudaEvent_t ready = nullptr;  // recorded on the compute stream before each of them
+  std::unique_ptr<NcclWatch> watch;  // with an enabled watchdog
 
-  Nccl(MPI_Comm comm, int rank, int size, NcclUse use) {
+  Nccl(MPI_Comm comm, int rank, int size, NcclUse use, const std::shared_ptr<Watchdog>& dog, const char* name) {
     if (use == NcclUse::collectives) {
       coll = init_nccl(comm, rank, size);
     } else {
       up = init_nccl(comm, rank, size);
       down = init_nccl(comm, rank, size);
+    }
+    if (dog && dog->enabled()) {
+      std::vector<ncclComm_t> all;
+      for (ncclComm_t c : {coll, up, down})
+        if (c) all.push_back(c);
+      watch = std::make_unique<NcclWatch>(dog, name, comm, all);
     }
     int least = 0, greatest = 0;
     check_cuda(cudaDeviceGetStreamPriorityRange(&least, &greatest), "cudaDeviceGetStreamPriorityRange");
@@ -142,6 +281,7 @@ struct NcclCommunicator::Nccl {
   // Never throws: errors here have nowhere to go. ncclCommDestroy finalizes first (waits
   // for the communicator's operations); a stream or event still in use is freed once idle.
   ~Nccl() {
+    watch.reset();  // its thread first: it polls the communicators
     for (ncclComm_t c : {up, down, coll}) {
       if (c) ncclCommDestroy(c);
     }
@@ -173,15 +313,22 @@ struct NcclCommunicator::Nccl {
     return Request(std::make_unique<SideStreamDone>(side, compute));
   }
 
+  // After each enqueue: the watchdog's thread watches it (when there is one).
+  void watched(const char* op, int peer, cudaStream_t stream) const {
+    if (watch) watch->track(op, peer, stream);
+  }
+
   void all_reduce(void* data, int64_t n, DType dtype, ncclRedOp_t op) const {
     check_nccl(ncclAllReduce(data, data, count_of(n), nccl_type(dtype), op, collectives(), compute_stream()),
                "ncclAllReduce");
+    watched("all-reduce", -1, compute_stream());
   }
   Request iall_reduce_sum(void* data, int64_t n, DType dtype) const {
     const ncclDataType_t type = nccl_type(dtype);
     const ncclComm_t comm = collectives();
     return on_side([&](cudaStream_t s) {
       check_nccl(ncclAllReduce(data, data, count_of(n), type, ncclSum, comm, s), "ncclAllReduce");
+      watched("all-reduce", -1, s);
     });
   }
   // In place as NCCL defines it: the reduce-scatter's output and the all-gather's input are
@@ -192,43 +339,54 @@ struct NcclCommunicator::Nccl {
     char* mine = static_cast<char*>(data) + static_cast<size_t>(me) * count_of(n) * dtype_size(dtype);
     return on_side([&](cudaStream_t s) {
       check_nccl(ncclReduceScatter(data, mine, count_of(n), type, ncclSum, comm, s), "ncclReduceScatter");
+      watched("reduce-scatter", -1, s);
     });
   }
   Request iall_gather(void* data, int64_t n, DType dtype, int me) const {
     const ncclDataType_t type = nccl_type(dtype);
     const ncclComm_t comm = collectives();
     const char* mine = static_cast<const char*>(data) + static_cast<size_t>(me) * count_of(n) * dtype_size(dtype);
-    return on_side([&](cudaStream_t s) { check_nccl(ncclAllGather(mine, data, count_of(n), type, comm, s), "ncclAllGather"); });
+    return on_side([&](cudaStream_t s) {
+      check_nccl(ncclAllGather(mine, data, count_of(n), type, comm, s), "ncclAllGather");
+      watched("all-gather", -1, s);
+    });
   }
   void all_gather(const void* in, void* out, int64_t n, DType dtype) const {
     check_nccl(ncclAllGather(in, out, count_of(n), nccl_type(dtype), collectives(), compute_stream()), "ncclAllGather");
+    watched("all-gather", -1, compute_stream());
   }
   void broadcast(void* data, int64_t n, DType dtype, int root) const {
     check_nccl(ncclBroadcast(data, data, count_of(n), nccl_type(dtype), root, collectives(), compute_stream()),
                "ncclBroadcast");
+    watched("broadcast", -1, compute_stream());
   }
   void send(const void* data, int64_t n, DType dtype, int me, int dest) const {
     check_nccl(ncclSend(data, count_of(n), nccl_type(dtype), dest, channel(me, dest), compute_stream()), "ncclSend");
+    watched("send to", dest, compute_stream());
   }
   void recv(void* data, int64_t n, DType dtype, int source, int me) const {
     check_nccl(ncclRecv(data, count_of(n), nccl_type(dtype), source, channel(source, me), compute_stream()), "ncclRecv");
+    watched("recv from", source, compute_stream());
   }
   Request isend(const void* data, int64_t n, DType dtype, int me, int dest) const {
     const ncclDataType_t type = nccl_type(dtype);
     const ncclComm_t comm = channel(me, dest);
-    return on_side([&](cudaStream_t s) { check_nccl(ncclSend(data, count_of(n), type, dest, comm, s), "ncclSend"); });
+    return on_side([&](cudaStream_t s) {
+      check_nccl(ncclSend(data, count_of(n), type, dest, comm, s), "ncclSend");
+      watched("send to", dest, s);
+    });
   }
 };
 
 NcclCommunicator::NcclCommunicator(MPI_Comm comm, bool owned, std::shared_ptr<Watchdog> dog, const char* name,
                                    NcclUse use)
-    : host_(comm, owned, std::move(dog), name) {
+    : host_(comm, owned, dog, name) {
   if (size() == 1) {  // collectives are the identity: no NCCL (see the header)
     nccl_ = std::make_unique<Nccl>();
     return;
   }
   require_cuda_device("an NCCL communicator");
-  nccl_ = std::make_unique<Nccl>(comm, rank(), size(), use);
+  nccl_ = std::make_unique<Nccl>(comm, rank(), size(), use, dog, name);
 }
 
 #else  // CUDA without NCCL: one rank per communicator, so no device operation reaches NCCL.

@@ -48,6 +48,13 @@
 // warns that this can hang if their kernels cannot be resident together; NCCL kernels take
 // a few SMs each, and Megatron-LM overlaps its DP reduction the same way.
 //
+// With an enabled watchdog (--timeout-minutes), a thread of the communicator watches every
+// NCCL operation it enqueues (an event after each, polled; ncclCommGetAsyncError): one not
+// done within the timeout, or an NCCL error, aborts the NCCL communicators (ncclCommAbort)
+// and ends the process with the watchdog's line and status 75, as a stuck MPI wait does
+// (nccl_comm.cpp, NcclWatch). That line names the operation and the ranks this one waited
+// with (for a pair, the rank that never came), not the side channel's answers.
+//
 // A communicator of one rank needs no NCCL: its collectives are the identity (a device
 // all_gather is a copy) and its messages an error. So a CUDA build without NCCL (nccl.h not
 // found at configure time: ALIBI_WITH_NCCL undefined) still trains on one GPU; a
@@ -70,7 +77,8 @@ class NcclCommunicator : public Communicator {
   // Collective over `comm`: rank 0 makes the NCCL ids and broadcasts them over MPI; every
   // rank initialises on its current CUDA device (select it first). Frees `comm` on
   // destruction when `owned`. Throws DeviceError in a build without CUDA or NCCL (more than
-  // one rank) or where NCCL fails. `dog` and `name`: the host path's watchdog (MpiCommunicator).
+  // one rank) or where NCCL fails. `dog` and `name`: the watchdog of the host path's waits
+  // (MpiCommunicator) and of the NCCL operations (above).
   explicit NcclCommunicator(MPI_Comm comm, bool owned = false, std::shared_ptr<Watchdog> dog = nullptr,
                             const char* name = "world", NcclUse use = NcclUse::collectives);
   ~NcclCommunicator() override;

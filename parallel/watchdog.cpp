@@ -72,12 +72,12 @@ struct Watchdog::Answer {
   int32_t timed_out = 0;  // past its own deadline
   int32_t peer = -1;
   uint64_t seq = 0;
-  int64_t step = 0;
+  int64_t progress = 0;
   char comm[16] = {};
   char op[24] = {};
 };
 
-Watchdog::Watchdog(MPI_Comm world, double timeout_s) : timeout_s_(timeout_s) {
+Watchdog::Watchdog(MPI_Comm world, double timeout_s, WatchdogJob job) : timeout_s_(timeout_s), job_(job) {
   check_mpi(MPI_Comm_dup(world, &side_), "MPI_Comm_dup");
   check_mpi(MPI_Comm_rank(side_, &rank_), "MPI_Comm_rank");
   check_mpi(MPI_Comm_size(side_, &size_), "MPI_Comm_size");
@@ -120,7 +120,7 @@ void Watchdog::answer_questions(const WaitSite* site, bool timed_out) {
     a.rank = rank_;
     a.waiting = site != nullptr;
     a.timed_out = timed_out;
-    a.step = step_.load();
+    a.progress = progress_.load();
     if (site) {
       a.peer = site->peer;
       a.seq = site->seq;
@@ -204,18 +204,26 @@ void Watchdog::time_out(MPI_Request* request, const WaitSite& site, double waite
       usleep(1000);
     }
   }
+  print_line(describe(site.comm, site.op, site.peer) + " (operation " + std::to_string(site.seq) + ")", waited_s,
+             n_missing ? missing.str() + " never arrived" : std::string("every rank arrived"));
+  abort_job(side_);
+}
+
+void Watchdog::print_line(const std::string& operation, double waited_s, const std::string& who) const {
   std::ostringstream line;
-  line << "alibi: watchdog: " << describe(site.comm, site.op, site.peer) << " (operation " << site.seq << ")";
+  line << "alibi: watchdog: " << operation;
   if (const char* scope = scope_.load()) line << " in " << scope;
-  line << " at step " << step_.load() << " waited " << static_cast<int>(waited_s + 0.5) << " s, past --timeout-minutes "
-       << minutes_text(timeout_s_) << ": " << (n_missing ? missing.str() : std::string("every rank arrived"))
-       << (n_missing ? " never arrived" : "") << "; ending the job with status "
-       << kExitRequeue << " (requeue once the node is fixed; --resume auto continues) (rank " << rank_ << " on "
-       << host_name() << ")\n";
+  line << " at " << job_.unit << " " << progress_.load() << " waited " << static_cast<int>(waited_s + 0.5)
+       << " s, past --timeout-minutes " << minutes_text(timeout_s_) << ": " << who << "; ending the job with status "
+       << kExitRequeue << " (" << job_.retry << ") (rank " << rank_ << " on " << host_name() << ")\n";
   std::fputs(line.str().c_str(), stderr);
   std::fflush(stderr);
   std::fflush(stdout);
-  abort_job(side_);
+}
+
+void Watchdog::end_process(const std::string& operation, double waited_s, const std::string& who) const {
+  print_line(operation, waited_s, who);
+  std::_Exit(kExitRequeue);  // no MPI from this thread; the launcher ends the other ranks
 }
 
 // ---- Deadline -------------------------------------------------------------------------------
@@ -224,17 +232,17 @@ Watchdog::Deadline::Deadline(Watchdog& dog, const char* what) : dog_(dog) {
   if (!dog.enabled()) return;
   dog.scope_.store(what);
   const double timeout_s = dog.timeout_s();
-  const int64_t step = dog.step_.load();
+  const int64_t progress = dog.progress_.load();
+  const WatchdogJob job = dog.job_;
   const int rank = dog.rank_;
-  timer_ = std::thread([this, what, timeout_s, step, rank] {
+  timer_ = std::thread([this, what, timeout_s, job, progress, rank] {
     std::unique_lock<std::mutex> lock(mutex_);
     if (done_cv_.wait_for(lock, std::chrono::duration<double>(timeout_s), [this] { return done_; })) return;
     std::fprintf(stderr,
-                 "alibi: watchdog: %s at step %lld still running after %g s, past --timeout-minutes %s: the file "
-                 "system or another rank stopped answering; ending the job with status %d (requeue once fixed; "
-                 "--resume auto continues from the last complete checkpoint) (rank %d on %s)\n",
-                 what, static_cast<long long>(step), timeout_s, minutes_text(timeout_s).c_str(), kExitRequeue, rank,
-                 host_name().c_str());
+                 "alibi: watchdog: %s at %s %lld still running after %g s, past --timeout-minutes %s: the file "
+                 "system or another rank stopped answering; ending the job with status %d (%s) (rank %d on %s)\n",
+                 what, job.unit, static_cast<long long>(progress), timeout_s, minutes_text(timeout_s).c_str(), kExitRequeue,
+                 job.retry, rank, host_name().c_str());
     std::fflush(stderr);
     // MPI may not be called from this thread (MPI_THREAD_FUNNELED): the process ends, and
     // the launcher ends the others when one rank exits without MPI_Finalize.

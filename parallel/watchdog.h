@@ -1,11 +1,12 @@
-// The collective watchdog (`alibi train --timeout-minutes M`): a rank that waits on the
-// others longer than M ends the job with one line naming the operation, the step and the
+// The collective watchdog (`alibi train|eval|generate --timeout-minutes M`): a rank that
+// waits on the others longer than M ends the job with one line naming the operation, how
+// far the job had come (the step; the window of eval, the token of generate) and the
 // ranks that never arrived, and exit status kExitRequeue, instead of waiting forever for
 // a stopped or lost rank.
 //
-//   auto dog = std::make_shared<Watchdog>(MPI_COMM_WORLD, 60 * opt.timeout_minutes);  // collective
+//   auto dog = std::make_shared<Watchdog>(MPI_COMM_WORLD, 60 * opt.timeout_minutes, kTrainJob);  // collective
 //   ProcessGrid grid = ProcessGrid::create(MPI_COMM_WORLD, shape, cfg, backend, dog);
-//   dog->set_step(step + 1);                     // the step the line names
+//   dog->set_progress(step + 1);                 // the line says "at step 12"
 //   { Watchdog::Deadline d(*dog, "checkpoint write"); write_checkpoint(...); }
 //
 // How it learns who never arrived: every MPI call of the grid's communicators is made in
@@ -21,8 +22,9 @@
 // Deadline guards it with a timer thread that ends the process when it runs past M; the
 // barrier before the write names the ranks that never came to it.
 //
-// Not polled: the NCCL path's device operations (they are enqueued, not waited on; a hang
-// shows at the next host wait, which is an MPI call of the same grid, or cuda_synchronize).
+// The NCCL path's device operations are enqueued, not waited on, so no MPI wait sees them:
+// NcclCommunicator watches them from a thread of its own (events polled, then
+// ncclCommAbort and end_process; parallel/nccl_comm.h).
 #pragma once
 
 #include <mpi.h>
@@ -45,22 +47,36 @@ struct WaitSite {
   MPI_Comm mpi = MPI_COMM_NULL;
 };
 
+// How the line speaks of the job it ends.
+struct WatchdogJob {
+  const char* unit;   // what Watchdog::set_progress counts: "step", "length", "token"
+  const char* retry;  // what to do once the node is fixed
+};
+inline constexpr WatchdogJob kTrainJob{"step", "requeue once fixed; --resume auto continues from the last complete checkpoint"};
+inline constexpr WatchdogJob kEvalJob{"length", "run it again once fixed"};
+inline constexpr WatchdogJob kGenerateJob{"token", "run it again once fixed"};
+
 class Watchdog {
  public:
   // Collective over `world` (duplicates it). timeout_s <= 0: off (waits block as before).
-  Watchdog(MPI_Comm world, double timeout_s);
+  Watchdog(MPI_Comm world, double timeout_s, WatchdogJob job);
   ~Watchdog();
   Watchdog(const Watchdog&) = delete;
   Watchdog& operator=(const Watchdog&) = delete;
 
   bool enabled() const { return timeout_s_ > 0; }
   double timeout_s() const { return timeout_s_; }
-  // The step the line names (the one running: steps done + 1).
-  void set_step(int64_t step) { step_.store(step); }
+  // How far the job has come, as the line names it ("at step 12": the one running).
+  void set_progress(int64_t n) { progress_.store(n); }
 
   // Completes `request`; past the timeout ends the job (never returns). Throws alibi::Error
   // when MPI reports an error.
   void wait(MPI_Request* request, const WaitSite& site);
+
+  // Ends this process from any thread, without MPI (the launcher ends the other ranks):
+  // the line for `operation` ("dp all-reduce (NCCL, operation 7)"), saying `who` never
+  // arrived, then status kExitRequeue. For waits the side channel cannot see.
+  [[noreturn]] void end_process(const std::string& operation, double waited_s, const std::string& who) const;
 
   // A scope that must end within the timeout (a checkpoint write): past it, a timer thread
   // prints the line and ends this process with kExitRequeue (the launcher ends the rest).
@@ -83,11 +99,13 @@ class Watchdog {
   struct Answer;
   void answer_questions(const WaitSite* site, bool timed_out);
   [[noreturn]] void time_out(MPI_Request* request, const WaitSite& site, double waited_s);
+  void print_line(const std::string& operation, double waited_s, const std::string& who) const;
 
   MPI_Comm side_ = MPI_COMM_NULL;  // the side channel
   int rank_ = 0, size_ = 1;
   double timeout_s_ = 0;
-  std::atomic<int64_t> step_{0};
+  WatchdogJob job_;
+  std::atomic<int64_t> progress_{0};
   std::atomic<const char*> scope_{nullptr};  // the Deadline's scope, named by a wait inside it
 };
 

@@ -228,13 +228,94 @@ Hid open_scalar_attr(hid_t id, const std::string& attr, H5T_class_t cls, H5T_cla
 
 }  // namespace
 
+namespace {
+
+// ---- a string attribute's stored size, checked before HDF5 reads it ----------------------
+//
+// A variable-length string attribute holds its length (4 bytes) and where its bytes lie in
+// the file's global heap; its type says how large one character is (1 byte). HDF5 1.10's
+// H5Aread allocates length x character size, and zeroes it, before it looks at the heap:
+// one damaged byte in either and a 20-byte option asks for gigabytes (a fuzzed checkpoint
+// made HDF5 allocate 7.8 GB; tests/fuzz/regressions/hdf5). HDF5 has no call that returns
+// an attribute's stored length (H5Dvlen_get_buf_size is for datasets only), so we read it
+// through a conversion of our own: variable-length string -> a 4-byte opaque type tagged
+// kStoredLengthTag. HDF5 hands a conversion function the stored bytes as they are in the
+// file, and ours copies out the length alone, allocating nothing.
+
+// Longer than any attribute string we write (option values, a tokenizer kind, a corpus's
+// source description) by orders of magnitude, and far below an allocation that hurts.
+constexpr uint64_t kMaxStringAttrBytes = uint64_t{1} << 20;
+constexpr const char* kStoredLengthTag = "alibi: stored length of a variable-length string";
+
+herr_t convert_to_stored_length(hid_t src, hid_t dst, H5T_cdata_t* cdata, size_t nelmts, size_t buf_stride,
+                                size_t, void* buf, void*, hid_t) {
+  switch (cdata->command) {
+    case H5T_CONV_INIT: {  // take only variable-length strings -> our tagged opaque type
+      cdata->need_bkg = H5T_BKG_NO;
+      if (H5Tis_variable_str(src) <= 0 || H5Tget_size(dst) != sizeof(uint32_t)) return -1;
+      char* tag = H5Tget_tag(dst);
+      const bool ours = tag != nullptr && std::strcmp(tag, kStoredLengthTag) == 0;
+      H5free_memory(tag);
+      return ours ? 0 : -1;
+    }
+    case H5T_CONV_FREE: return 0;
+    case H5T_CONV_CONV: {
+      // In place, element i's length moves from i * src_size to i * 4 (never forward).
+      const size_t src_size = H5Tget_size(src);
+      auto* bytes = static_cast<unsigned char*>(buf);
+      for (size_t i = 0; i < nelmts; ++i) {
+        const unsigned char* s = bytes + i * (buf_stride ? buf_stride : src_size);
+        const uint32_t length = uint32_t{s[0]} | uint32_t{s[1]} << 8 | uint32_t{s[2]} << 16 | uint32_t{s[3]} << 24;
+        std::memcpy(bytes + i * (buf_stride ? buf_stride : sizeof(uint32_t)), &length, sizeof(length));
+      }
+      return 0;
+    }
+    default: return -1;
+  }
+}
+
+// The opaque type convert_to_stored_length writes; registers that conversion once.
+hid_t stored_length_type() {
+  static const hid_t type = [] {
+    const hid_t t = H5Tcreate(H5T_OPAQUE, sizeof(uint32_t));
+    const hid_t vlen = H5Tcopy(H5T_C_S1);
+    const bool ok = t >= 0 && vlen >= 0 && H5Tset_tag(t, kStoredLengthTag) >= 0 &&
+                    H5Tset_size(vlen, H5T_VARIABLE) >= 0 &&
+                    H5Tregister(H5T_PERS_SOFT, "alibi_stored_length", vlen, t, convert_to_stored_length) >= 0;
+    if (vlen >= 0) H5Tclose(vlen);
+    return ok ? t : H5I_INVALID_HID;
+  }();
+  return type;
+}
+
+}  // namespace
+
 std::string Object::string_attr(const std::string& attr) const {
   std::string problem;
   Hid a = open_scalar_attr(id_, attr, H5T_STRING, H5T_STRING, "a string", problem);
   if (!a.ok()) fail_read(problem.empty() ? "cannot open attribute '" + attr + "'" : problem);
   Hid type(H5Aget_type(a), H5Tclose);
+  hsize_t file_bytes = 0;
+  if (!file_ || H5Fget_filesize(file_->id, &file_bytes) < 0) fail_read("cannot find the file's size");
+  const uint64_t limit = std::min<uint64_t>(kMaxStringAttrBytes, file_bytes);
+  const auto check_size = [&](uint64_t bytes, const char* what) {
+    if (bytes > limit)
+      fail_read("attribute '" + attr + "' claims " + what + " of " + std::to_string(bytes) +
+                " bytes, more than " + (limit == file_bytes ? "the whole file" : "any string we write") +
+                " (" + std::to_string(limit) + " bytes)");
+  };
   const htri_t variable = H5Tis_variable_str(type);
   if (variable > 0) {
+    Hid character(H5Tget_super(type), H5Tclose);
+    const size_t char_bytes = character.ok() ? H5Tget_size(character) : 0;
+    if (char_bytes != 1)
+      fail_read("attribute '" + attr + "' has a damaged string type (" + std::to_string(char_bytes) +
+                "-byte characters, not 1)");
+    uint32_t stored = 0;
+    const hid_t length_type = stored_length_type();
+    if (length_type < 0 || H5Aread(a, length_type, &stored) < 0)
+      fail_read("cannot read the length of attribute '" + attr + "'");
+    check_size(stored, "a string");
     Hid mtype(H5Tcopy(H5T_C_S1), H5Tclose);
     H5Tset_size(mtype, H5T_VARIABLE);
     H5Tset_cset(mtype, H5Tget_cset(type));
@@ -245,6 +326,7 @@ std::string Object::string_attr(const std::string& attr) const {
     return value;
   }
   const size_t n = H5Tget_size(type);
+  check_size(n, "a fixed-length string");
   std::string value(n, '\0');
   Hid mtype(H5Tcopy(type), H5Tclose);
   if (n == 0 || H5Aread(a, mtype, value.data()) < 0) fail_read("cannot read attribute '" + attr + "'");

@@ -39,10 +39,20 @@ void add_train_options(po::options_description& desc, TrainOptions& t) {
       ("keep", po::value<int>(&t.keep)->default_value(t.keep), "checkpoints to keep (0: all)")
       ("log-every", po::value<int64_t>(&t.log_every)->default_value(t.log_every), "steps between log lines (without a terminal)")
       ("eval-every", po::value<int64_t>(&t.eval_every)->default_value(t.eval_every), "steps between validation losses (0: only at the end)")
-      ("eval-batches", po::value<int>(&t.eval_batches)->default_value(t.eval_batches), "validation batches per measurement")
-      ("timeout-minutes", po::value<double>(&t.timeout_minutes)->default_value(t.timeout_minutes),
-       "end the job (status 75) when a rank waits on the others longer than this: a collective, a pipeline "
-       "message, a checkpoint write (0: off; fractions allowed, 0.05 = 3 s)");
+      ("eval-batches", po::value<int>(&t.eval_batches)->default_value(t.eval_batches), "validation batches per measurement");
+  add_timeout_option(desc, t.timeout_minutes, "a collective, a pipeline message, a checkpoint write");
+}
+
+void add_timeout_option(po::options_description& desc, double& minutes, const char* waits) {
+  desc.add_options()
+      ("timeout-minutes", po::value<double>(&minutes)->default_value(minutes),
+       (std::string("end the job (status 75) when a rank waits on the others longer than this: ") + waits +
+        " (0: off; fractions allowed, 0.05 = 3 s)").c_str());
+}
+
+void check_timeout_minutes(double minutes) {
+  ALIBI_CHECK_AS(ConfigError, minutes >= 0 && minutes < 1e6,
+                 "--timeout-minutes must be in [0, 1e6) (0 turns the watchdog off; got " << minutes << ")");
 }
 
 void TrainOptions::validate() const {
@@ -65,8 +75,7 @@ void TrainOptions::validate() const {
   ALIBI_CHECK_AS(ConfigError, log_every >= 1, "--log-every must be at least 1 (got " << log_every << ")");
   ALIBI_CHECK_AS(ConfigError, eval_every >= 0, "--eval-every must be >= 0 (got " << eval_every << ")");
   ALIBI_CHECK_AS(ConfigError, eval_batches >= 1, "--eval-batches must be at least 1 (got " << eval_batches << ")");
-  ALIBI_CHECK_AS(ConfigError, timeout_minutes >= 0 && timeout_minutes < 1e6,
-                 "--timeout-minutes must be in [0, 1e6) (0 turns the watchdog off; got " << timeout_minutes << ")");
+  check_timeout_minutes(timeout_minutes);
   parse_pp_split(pp_split);
 }
 

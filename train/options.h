@@ -45,6 +45,12 @@ struct TrainOptions {
 
 void add_train_options(po::options_description& desc, TrainOptions& t);
 
+// --timeout-minutes, the collective watchdog's limit (parallel/watchdog.h), the same option
+// for train, eval and generate; `waits` lists in --help what it covers. Default: minutes.
+void add_timeout_option(po::options_description& desc, double& minutes, const char* waits);
+// ConfigError naming --timeout-minutes unless it is in [0, 1e6).
+void check_timeout_minutes(double minutes);
+
 // --pp-split as block counts per stage; empty for auto. ConfigError when it is neither.
 std::vector<int> parse_pp_split(const std::string& text);
 

@@ -186,7 +186,7 @@ struct Layout {
 // completed by polling, as `alibi train` runs them by default), else blocking calls.
 void expect_same_training(const Layout& layout, int heads, int layers, bool watched) {
   const ModelConfig cfg = tiny_model(heads, layers);
-  auto dog = watched ? std::make_shared<Watchdog>(MPI_COMM_WORLD, 600.0) : nullptr;
+  auto dog = watched ? std::make_shared<Watchdog>(MPI_COMM_WORLD, 600.0, kTrainJob) : nullptr;
   const ProcessGrid grid = ProcessGrid::create(MPI_COMM_WORLD, {layout.tp, layout.pp, layout.dp, layout.stage_blocks},
                                                cfg, CommBackend::mpi, dog);
   Corpus corpus(corpus_path());

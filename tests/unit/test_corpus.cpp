@@ -114,6 +114,36 @@ TEST(H5, AttributesRoundTripAndMissingOnesNameFileObjectAttribute) {
   expect_error<DataError>([&] { f.dataset("a/missing"); }, {path, "/a/missing"});
 }
 
+// A variable-length string attribute is stored as its length and a place in the file's
+// global heap; HDF5 allocates the stored length before reading. A long string still reads;
+// a damaged length is refused before anything is allocated for it.
+TEST(H5, StringAttributeLengthIsCheckedAgainstTheFileBeforeReading) {
+  TempDir dir;
+  const std::string path = dir.file("long.h5");
+  const std::string value(700000, 'x');  // 0x000AAE60: longer than any option, under the bound
+  {
+    h5::File f(path, h5::Access::create);
+    f.set_string_attr("long", value);
+    f.close();
+  }
+  EXPECT_EQ(h5::File(path, h5::Access::read_only).string_attr("long"), value);
+
+  // The stored length is those 4 little-endian bytes followed by the heap's (non-zero)
+  // address; the heap's own copy of the size is followed by zeros instead.
+  std::string bytes = read_file(path);
+  const std::string length("\x60\xAE\x0A\x00", 4), zeros(4, '\0');
+  std::vector<size_t> at;
+  for (size_t p = bytes.find(length); p != std::string::npos; p = bytes.find(length, p + 1))
+    if (bytes.compare(p + 4, 4, zeros) != 0) at.push_back(p);
+  ASSERT_EQ(at.size(), 1u) << "the attribute's stored length is not where this test expects it";
+  // 256 MiB + 1: more than the file and the bound; small enough that a missing check
+  // costs this test half a gigabyte, not the machine.
+  bytes.replace(at[0], 4, std::string("\x01\x00\x00\x10", 4));
+  test::write_file(path, bytes);
+  expect_error<DataError>([&] { h5::File(path, h5::Access::read_only).string_attr("long"); },
+                          {path, "attribute 'long'", "claims a string of 268435457 bytes", "the whole file"});
+}
+
 TEST(H5, DatasetsRowsSlabsConversionAndAppend) {
   TempDir dir;
   const std::string path = dir.file("data.h5");
