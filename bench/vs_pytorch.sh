@@ -48,7 +48,7 @@ fi
 export OMP_NUM_THREADS=$threads
 
 gemm_rate() {  # GFLOP/s of our fp32 GEMM on the bench model's MLP-up shape
-  "$gemm" 4096 1 | awk '/^fc fwd   C=512/ { print $5 }'
+  "$gemm" 4096 1 | awk '/^fc fwd   C=512/ { print $7 }'
 }
 
 steps_for() { [[ $1 == tiny ]] && echo 20 || echo 4; }
