@@ -125,7 +125,9 @@ OptionMap to_option_map(const ModelConfig& m, const TrainOptions& t) {
 }
 
 OptionMap upgrade_saved_options(OptionMap options) {
-  if (!options.count("options-version") && options["device"] != "cuda") options["matmul-precision"] = "auto";
+  const auto device = options.find("device");
+  const bool cuda = device != options.end() && device->second == "cuda";
+  if (!options.count("options-version") && !cuda) options["matmul-precision"] = "auto";
   return options;
 }
 
