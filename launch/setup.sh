@@ -19,6 +19,7 @@ PACKAGES=(
 # Optional extras used by benchmarks / interop checks; installed with ALIBI_SETUP_EXTRAS=1.
 EXTRAS=(python3-h5py python3-torch libopenblas0-openmp libtcmalloc-minimal4
         libblis-openmp-dev   # -DALIBI_GEMM=blis
+        linux-perf           # bench/profile_step.sh
         slurm-wlm munge)  # tests/e2e/slurm.sh (it installs these two itself when missing)
 if [[ "${ALIBI_SETUP_EXTRAS:-0}" == 1 ]]; then PACKAGES+=("${EXTRAS[@]}"); fi
 
