@@ -404,7 +404,11 @@ int cmd_preprocess(int argc, char** argv) {
   }
   std::ostringstream source;
   source << "alibi preprocess --input";
-  for (const std::string& input : o.inputs) source << " " << input;
+  // A shell glob can give thousands of shards: the first ones and a count, so the attribute
+  // stays far below the readers' 1 MiB bound on a string.
+  constexpr size_t kListed = 16;
+  for (size_t i = 0; i < o.inputs.size() && i < kListed; ++i) source << " " << o.inputs[i];
+  if (o.inputs.size() > kListed) source << " ... (" << o.inputs.size() << " inputs in all)";
   if (!o.extensions.empty()) source << " --extensions " << o.extensions;
   source << "; " << files.size() << " files, " << n_docs << " documents; tokenizer " << tokenizer.describe() << "; "
          << split_description(o);

@@ -3,9 +3,11 @@
 
 #include <algorithm>
 #include <limits>
+#include <optional>
 #include <string>
 
 #include "parallel/nccl_comm.h"
+#include "parallel/watchdog.h"
 #include "runtime/error.h"
 
 namespace alibi {
@@ -110,6 +112,10 @@ ProcessGrid ProcessGrid::create(MPI_Comm world, const GridShape& shape, const Mo
   check_mpi(MPI_Comm_rank(world, &rank), "MPI_Comm_rank");
   check_mpi(MPI_Comm_size(world, &size), "MPI_Comm_size");
   validate_grid(shape, size, model);
+  // MPI_Comm_split, and on NCCL the id's broadcast and ncclCommInitRank, block and are not
+  // polled: a rank that stops here ends the others by the Deadline's timer.
+  std::optional<Watchdog::Deadline> deadline;
+  if (watchdog) deadline.emplace(*watchdog, "communicator set-up");
   ProcessGrid g;
   g.shape_ = shape;
   g.rank_ = rank;

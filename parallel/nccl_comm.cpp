@@ -6,6 +6,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <exception>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -126,13 +127,17 @@ class SideStreamDone final : public Request::Pending {
 //
 // An NCCL operation is enqueued, not waited on: when a peer never joins it, this rank waits
 // inside the GPU, and its host blocks at the next synchronisation, where the MPI watchdog
-// cannot see. So (as PyTorch's ProcessGroupNCCL does) a thread per communicator records an
-// event after each operation and polls the oldest unfinished one with cudaEventQuery, and
-// the NCCL communicators with ncclCommGetAsyncError. Past the timeout, or on an NCCL error,
-// it aborts them (ncclCommAbort: their kernels return) and ends the process with the
-// watchdog's line and kExitRequeue (Watchdog::end_process; MPI is not called from this
-// thread, and the launcher ends the other ranks). The waited time counts from the enqueue,
-// which leads the GPU by milliseconds to seconds: nothing beside a timeout of minutes.
+// cannot see. So (as PyTorch's ProcessGroupNCCL does) a thread per communicator watches each operation
+// from before its NCCL call (the first message on a channel, and newer NCCL's collectives,
+// connect lazily and block the host inside the call until the peer comes) to the event
+// recorded after it, polling the oldest unfinished one with cudaEventQuery and the NCCL
+// communicators with ncclCommGetAsyncError. Past the timeout, or on an NCCL error, it ends
+// the process with the watchdog's line (Watchdog::end_process: printed first, then
+// ncclCommAbort so the kernels return, bounded; MPI is not called from this thread, and
+// the launcher ends the other ranks): status kExitRequeue for a peer that never came or a
+// network error, 1 for a CUDA error or NCCL's own (invalid usage, internal), which a
+// requeue would repeat. The waited time counts from the call, which leads the GPU by
+// milliseconds to seconds: nothing beside a timeout of minutes.
 class NcclWatch {
  public:
   // `comm`: the MPI twin of the NCCL communicators (to name their ranks in the world).
@@ -163,25 +168,41 @@ class NcclWatch {
     }
     wake_.notify_one();
     thread_.join();
-    for (const Pending& p : pending_) cudaEventDestroy(p.event);
+    for (const Pending& p : pending_)
+      if (p.event) cudaEventDestroy(p.event);
   }
 
-  // After enqueueing `op` on `stream` (main thread): watch it. `peer`: the other end of a
-  // message (a rank of this communicator), -1 for a collective.
-  void track(const char* op, int peer, cudaStream_t stream) {
+  // Runs `call` (main thread), which enqueues `op` on `stream`, watched from before the
+  // call to the event recorded after it. `peer`: the other end of a message (a rank of
+  // this communicator), -1 for a collective.
+  template <class Call>
+  void watch(const char* op, int peer, cudaStream_t stream, Call call) {
+    uint64_t seq = 0;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      seq = ++seq_;
+      pending_.push_back({nullptr, Clock::now(), op, peer, seq});
+    }
     cudaEvent_t event = nullptr;
-    check_cuda(cudaEventCreateWithFlags(&event, cudaEventDisableTiming), "cudaEventCreateWithFlags");
-    const cudaError_t code = cudaEventRecord(event, stream);
-    if (code != cudaSuccess) cudaEventDestroy(event);
-    check_cuda(code, "cudaEventRecord");
+    try {
+      call();
+      check_cuda(cudaEventCreateWithFlags(&event, cudaEventDisableTiming), "cudaEventCreateWithFlags");
+      check_cuda(cudaEventRecord(event, stream), "cudaEventRecord");
+    } catch (...) {  // nothing was enqueued, or nothing to wait for: not pending
+      if (event) cudaEventDestroy(event);
+      std::lock_guard<std::mutex> lock(mutex_);
+      std::erase_if(pending_, [seq](const Pending& p) { return p.seq == seq; });
+      throw;
+    }
     std::lock_guard<std::mutex> lock(mutex_);
-    pending_.push_back({event, Clock::now(), op, peer, ++seq_});
+    for (Pending& p : pending_)
+      if (p.seq == seq) p.event = event;
   }
 
  private:
   using Clock = std::chrono::steady_clock;
   struct Pending {
-    cudaEvent_t event;
+    cudaEvent_t event;  // null while the host is inside the NCCL call
     Clock::time_point enqueued;
     const char* op;
     int peer;
@@ -192,25 +213,34 @@ class NcclWatch {
     cudaSetDevice(device_);  // the current device is per thread
     std::unique_lock<std::mutex> lock(mutex_);
     while (!stop_) {
-      while (!pending_.empty() && cudaEventQuery(pending_.front().event) == cudaSuccess) {
+      while (!pending_.empty() && pending_.front().event) {
+        const cudaError_t code = cudaEventQuery(pending_.front().event);
+        if (code == cudaErrorNotReady) break;
+        if (code != cudaSuccess)  // a sticky error (an illegal address, a lost device): this rank's own
+          fail(&pending_.front(), std::string("CUDA reported: ") + cudaGetErrorString(code), 1);
         cudaEventDestroy(pending_.front().event);
         pending_.pop_front();
       }
       for (ncclComm_t c : nccl_) {
         ncclResult_t state = ncclSuccess;
-        if (ncclCommGetAsyncError(c, &state) == ncclSuccess && state != ncclSuccess && state != ncclInProgress)
-          fail(pending_.empty() ? nullptr : &pending_.front(), std::string("NCCL reported: ") + ncclGetErrorString(state));
+        if (ncclCommGetAsyncError(c, &state) == ncclSuccess && state != ncclSuccess && state != ncclInProgress) {
+          // A network or peer failure may pass once the node is fixed; the rest is ours.
+          const bool transient = state == ncclRemoteError || state == ncclSystemError;
+          fail(pending_.empty() ? nullptr : &pending_.front(), std::string("NCCL reported: ") + ncclGetErrorString(state),
+               transient ? kExitRequeue : 1);
+        }
       }
       if (!pending_.empty()) {
         const double waited = std::chrono::duration<double>(Clock::now() - pending_.front().enqueued).count();
-        if (waited > dog_->timeout_s()) fail(&pending_.front(), "");
+        if (waited > dog_->timeout_s()) fail(&pending_.front(), "", kExitRequeue);
       }
-      wake_.wait_for(lock, std::chrono::milliseconds(2));
+      // A timeout of minutes needs no finer poll; the lock is free for watch() between polls.
+      wake_.wait_for(lock, std::chrono::milliseconds(50));
     }
   }
 
-  // The line, ncclCommAbort, the end of this process.
-  [[noreturn]] void fail(const Pending* p, const std::string& nccl_error) {
+  // The line, ncclCommAbort (bounded), the end of this process with `status`.
+  [[noreturn]] void fail(const Pending* p, const std::string& error, int status) {
     std::string op = std::string(name_) + " " + (p ? p->op : "operation");
     if (p && p->peer >= 0) op += std::string(" ") + name_ + " rank " + std::to_string(p->peer);
     op += " (NCCL" + (p ? ", operation " + std::to_string(p->seq) : std::string()) + ")";
@@ -225,11 +255,12 @@ class NcclWatch {
     }
     std::string who = others.size() == 1 ? "rank " : "one or more of ranks ";
     for (size_t i = 0; i < others.size(); ++i) who += (i ? ", " : "") + std::to_string(others[i]);
-    who += nccl_error.empty() ? " (never joined the NCCL operation: stopped, lost or still computing) never arrived"
-                              : " (" + nccl_error + ")";
+    who += error.empty() ? " (never joined the NCCL operation: stopped, lost or still computing) never arrived"
+                         : " (" + error + ")";
     const double waited = p ? std::chrono::duration<double>(Clock::now() - p->enqueued).count() : 0.0;
-    for (ncclComm_t c : nccl_) ncclCommAbort(c);
-    dog_->end_process(op, waited, who);
+    dog_->end_process(op, waited, who, status, [this] {
+      for (ncclComm_t c : nccl_) ncclCommAbort(c);
+    });
   }
 
   std::shared_ptr<Watchdog> dog_;
@@ -280,10 +311,14 @@ struct NcclCommunicator::Nccl {
 
   // Never throws: errors here have nowhere to go. ncclCommDestroy finalizes first (waits
   // for the communicator's operations); a stream or event still in use is freed once idle.
+  // While an exception unwinds (this rank failed; main reports it and MPI_Abort ends the
+  // job) an operation may still wait for a peer, and destroying would wait with it, past
+  // any watchdog: abort instead, as PyTorch's NCCLComm does.
   ~Nccl() {
     watch.reset();  // its thread first: it polls the communicators
+    const bool failing = std::uncaught_exceptions() > 0;
     for (ncclComm_t c : {up, down, coll}) {
-      if (c) ncclCommDestroy(c);
+      if (c) failing ? ncclCommAbort(c) : ncclCommDestroy(c);
     }
     if (ready) cudaEventDestroy(ready);
     if (side) cudaStreamDestroy(side);
@@ -313,22 +348,27 @@ struct NcclCommunicator::Nccl {
     return Request(std::make_unique<SideStreamDone>(side, compute));
   }
 
-  // After each enqueue: the watchdog's thread watches it (when there is one).
-  void watched(const char* op, int peer, cudaStream_t stream) const {
-    if (watch) watch->track(op, peer, stream);
+  // Runs `call`, the NCCL call that enqueues `op` on `stream`, watched by the watchdog's
+  // thread (when there is one) from before the call to its completion on the device.
+  template <class Call>
+  void watched(const char* op, int peer, cudaStream_t stream, Call call) const {
+    if (watch) return watch->watch(op, peer, stream, call);
+    call();
   }
 
   void all_reduce(void* data, int64_t n, DType dtype, ncclRedOp_t op) const {
-    check_nccl(ncclAllReduce(data, data, count_of(n), nccl_type(dtype), op, collectives(), compute_stream()),
-               "ncclAllReduce");
-    watched("all-reduce", -1, compute_stream());
+    watched("all-reduce", -1, compute_stream(), [&] {
+      check_nccl(ncclAllReduce(data, data, count_of(n), nccl_type(dtype), op, collectives(), compute_stream()),
+                 "ncclAllReduce");
+    });
   }
   Request iall_reduce_sum(void* data, int64_t n, DType dtype) const {
     const ncclDataType_t type = nccl_type(dtype);
     const ncclComm_t comm = collectives();
     return on_side([&](cudaStream_t s) {
-      check_nccl(ncclAllReduce(data, data, count_of(n), type, ncclSum, comm, s), "ncclAllReduce");
-      watched("all-reduce", -1, s);
+      watched("all-reduce", -1, s, [&] {
+        check_nccl(ncclAllReduce(data, data, count_of(n), type, ncclSum, comm, s), "ncclAllReduce");
+      });
     });
   }
   // In place as NCCL defines it: the reduce-scatter's output and the all-gather's input are
@@ -338,8 +378,9 @@ struct NcclCommunicator::Nccl {
     const ncclComm_t comm = collectives();
     char* mine = static_cast<char*>(data) + static_cast<size_t>(me) * count_of(n) * dtype_size(dtype);
     return on_side([&](cudaStream_t s) {
-      check_nccl(ncclReduceScatter(data, mine, count_of(n), type, ncclSum, comm, s), "ncclReduceScatter");
-      watched("reduce-scatter", -1, s);
+      watched("reduce-scatter", -1, s, [&] {
+        check_nccl(ncclReduceScatter(data, mine, count_of(n), type, ncclSum, comm, s), "ncclReduceScatter");
+      });
     });
   }
   Request iall_gather(void* data, int64_t n, DType dtype, int me) const {
@@ -347,33 +388,39 @@ struct NcclCommunicator::Nccl {
     const ncclComm_t comm = collectives();
     const char* mine = static_cast<const char*>(data) + static_cast<size_t>(me) * count_of(n) * dtype_size(dtype);
     return on_side([&](cudaStream_t s) {
-      check_nccl(ncclAllGather(mine, data, count_of(n), type, comm, s), "ncclAllGather");
-      watched("all-gather", -1, s);
+      watched("all-gather", -1, s, [&] {
+        check_nccl(ncclAllGather(mine, data, count_of(n), type, comm, s), "ncclAllGather");
+      });
     });
   }
   void all_gather(const void* in, void* out, int64_t n, DType dtype) const {
-    check_nccl(ncclAllGather(in, out, count_of(n), nccl_type(dtype), collectives(), compute_stream()), "ncclAllGather");
-    watched("all-gather", -1, compute_stream());
+    watched("all-gather", -1, compute_stream(), [&] {
+      check_nccl(ncclAllGather(in, out, count_of(n), nccl_type(dtype), collectives(), compute_stream()), "ncclAllGather");
+    });
   }
   void broadcast(void* data, int64_t n, DType dtype, int root) const {
-    check_nccl(ncclBroadcast(data, data, count_of(n), nccl_type(dtype), root, collectives(), compute_stream()),
-               "ncclBroadcast");
-    watched("broadcast", -1, compute_stream());
+    watched("broadcast", -1, compute_stream(), [&] {
+      check_nccl(ncclBroadcast(data, data, count_of(n), nccl_type(dtype), root, collectives(), compute_stream()),
+                 "ncclBroadcast");
+    });
   }
   void send(const void* data, int64_t n, DType dtype, int me, int dest) const {
-    check_nccl(ncclSend(data, count_of(n), nccl_type(dtype), dest, channel(me, dest), compute_stream()), "ncclSend");
-    watched("send to", dest, compute_stream());
+    watched("send to", dest, compute_stream(), [&] {
+      check_nccl(ncclSend(data, count_of(n), nccl_type(dtype), dest, channel(me, dest), compute_stream()), "ncclSend");
+    });
   }
   void recv(void* data, int64_t n, DType dtype, int source, int me) const {
-    check_nccl(ncclRecv(data, count_of(n), nccl_type(dtype), source, channel(source, me), compute_stream()), "ncclRecv");
-    watched("recv from", source, compute_stream());
+    watched("recv from", source, compute_stream(), [&] {
+      check_nccl(ncclRecv(data, count_of(n), nccl_type(dtype), source, channel(source, me), compute_stream()), "ncclRecv");
+    });
   }
   Request isend(const void* data, int64_t n, DType dtype, int me, int dest) const {
     const ncclDataType_t type = nccl_type(dtype);
     const ncclComm_t comm = channel(me, dest);
     return on_side([&](cudaStream_t s) {
-      check_nccl(ncclSend(data, count_of(n), type, dest, comm, s), "ncclSend");
-      watched("send to", dest, s);
+      watched("send to", dest, s, [&] {
+        check_nccl(ncclSend(data, count_of(n), type, dest, comm, s), "ncclSend");
+      });
     });
   }
 };

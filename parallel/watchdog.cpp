@@ -11,6 +11,7 @@
 #include <cstring>
 #include <map>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include "parallel/comm.h"
@@ -39,6 +40,16 @@ std::string host_name() {
   char host[256] = "?";
   gethostname(host, sizeof host);
   return host;
+}
+
+// One line per process: its first thread to end it (a timed-out wait, a Deadline's timer, an
+// NCCL communicator's watch: several can time out within milliseconds when one rank stops)
+// prints and exits; any later one sleeps until that exit.
+std::atomic<bool> ending{false};
+
+void claim_the_end() {
+  if (!ending.exchange(true)) return;
+  for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
 }
 
 std::string minutes_text(double timeout_s) {
@@ -204,26 +215,38 @@ void Watchdog::time_out(MPI_Request* request, const WaitSite& site, double waite
       usleep(1000);
     }
   }
+  claim_the_end();
   print_line(describe(site.comm, site.op, site.peer) + " (operation " + std::to_string(site.seq) + ")", waited_s,
-             n_missing ? missing.str() + " never arrived" : std::string("every rank arrived"));
+             n_missing ? missing.str() + " never arrived" : std::string("every rank arrived"), kExitRequeue);
   abort_job(side_);
 }
 
-void Watchdog::print_line(const std::string& operation, double waited_s, const std::string& who) const {
+void Watchdog::print_line(const std::string& operation, double waited_s, const std::string& who, int status) const {
   std::ostringstream line;
   line << "alibi: watchdog: " << operation;
   if (const char* scope = scope_.load()) line << " in " << scope;
   line << " at " << job_.unit << " " << progress_.load() << " waited " << static_cast<int>(waited_s + 0.5)
        << " s, past --timeout-minutes " << minutes_text(timeout_s_) << ": " << who << "; ending the job with status "
-       << kExitRequeue << " (" << job_.retry << ") (rank " << rank_ << " on " << host_name() << ")\n";
+       << status << " ("
+       << (status == kExitRequeue ? job_.retry : "a fault of this rank's own: check its GPU and driver before a rerun")
+       << ") (rank " << rank_ << " on " << host_name() << ")\n";
   std::fputs(line.str().c_str(), stderr);
   std::fflush(stderr);
   std::fflush(stdout);
 }
 
-void Watchdog::end_process(const std::string& operation, double waited_s, const std::string& who) const {
-  print_line(operation, waited_s, who);
-  std::_Exit(kExitRequeue);  // no MPI from this thread; the launcher ends the other ranks
+void Watchdog::end_process(const std::string& operation, double waited_s, const std::string& who, int status,
+                           const std::function<void()>& release) const {
+  claim_the_end();
+  print_line(operation, waited_s, who, status);
+  if (release) {  // ncclCommAbort can itself hang on a broken device: bounded
+    std::thread([status] {
+      std::this_thread::sleep_for(std::chrono::duration<double>(kReleaseS));
+      std::_Exit(status);
+    }).detach();
+    release();
+  }
+  std::_Exit(status);  // no MPI from this thread; the launcher ends the other ranks
 }
 
 // ---- Deadline -------------------------------------------------------------------------------
@@ -238,6 +261,7 @@ Watchdog::Deadline::Deadline(Watchdog& dog, const char* what) : dog_(dog) {
   timer_ = std::thread([this, what, timeout_s, job, progress, rank] {
     std::unique_lock<std::mutex> lock(mutex_);
     if (done_cv_.wait_for(lock, std::chrono::duration<double>(timeout_s), [this] { return done_; })) return;
+    claim_the_end();
     std::fprintf(stderr,
                  "alibi: watchdog: %s at %s %lld still running after %g s, past --timeout-minutes %s: the file "
                  "system or another rank stopped answering; ending the job with status %d (%s) (rank %d on %s)\n",

@@ -32,9 +32,12 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
+
+#include "runtime/error.h"
 
 namespace alibi {
 
@@ -75,8 +78,14 @@ class Watchdog {
 
   // Ends this process from any thread, without MPI (the launcher ends the other ranks):
   // the line for `operation` ("dp all-reduce (NCCL, operation 7)"), saying `who` never
-  // arrived, then status kExitRequeue. For waits the side channel cannot see.
-  [[noreturn]] void end_process(const std::string& operation, double waited_s, const std::string& who) const;
+  // arrived, then `status`: kExitRequeue for a peer that never came, 1 for a fault of this
+  // rank's own (a CUDA error, NCCL's invalid usage), which a requeue would only repeat.
+  // `release` (ncclCommAbort) runs after the line, bounded by kReleaseS. Only the first of
+  // a process's threads to end it prints and exits; any other waits for that exit. For
+  // waits the side channel cannot see.
+  [[noreturn]] void end_process(const std::string& operation, double waited_s, const std::string& who,
+                                int status = kExitRequeue, const std::function<void()>& release = {}) const;
+  static constexpr double kReleaseS = 10;
 
   // A scope that must end within the timeout (a checkpoint write): past it, a timer thread
   // prints the line and ends this process with kExitRequeue (the launcher ends the rest).
@@ -99,7 +108,7 @@ class Watchdog {
   struct Answer;
   void answer_questions(const WaitSite* site, bool timed_out);
   [[noreturn]] void time_out(MPI_Request* request, const WaitSite& site, double waited_s);
-  void print_line(const std::string& operation, double waited_s, const std::string& who) const;
+  void print_line(const std::string& operation, double waited_s, const std::string& who, int status) const;
 
   MPI_Comm side_ = MPI_COMM_NULL;  // the side channel
   int rank_ = 0, size_ = 1;

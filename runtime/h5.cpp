@@ -179,7 +179,17 @@ bool write_scalar_attr(hid_t obj, const std::string& attr, hid_t type, hid_t mty
 
 }  // namespace
 
+namespace {
+// Longer than any attribute string we write (option values, a tokenizer kind, a corpus's
+// source description) by orders of magnitude, and far below an allocation that hurts: the
+// readers refuse a longer one (a damaged length), so the writers refuse to make one.
+constexpr uint64_t kMaxStringAttrBytes = uint64_t{1} << 20;
+}  // namespace
+
 void Object::set_string_attr(const std::string& attr, const std::string& value) {
+  if (value.size() > kMaxStringAttrBytes)
+    throw IoError(file_path() + ": attribute '" + attr + "' would hold " + std::to_string(value.size()) +
+                  " bytes, more than the " + std::to_string(kMaxStringAttrBytes) + " any reader accepts: shorten it");
   Hid type(H5Tcopy(H5T_C_S1), H5Tclose);
   if (!type.ok() || H5Tset_size(type, H5T_VARIABLE) < 0 || H5Tset_cset(type, H5T_CSET_UTF8) < 0)
     fail_write("cannot make a string type for attribute '" + attr + "'");
@@ -242,9 +252,6 @@ namespace {
 // kStoredLengthTag. HDF5 hands a conversion function the stored bytes as they are in the
 // file, and ours copies out the length alone, allocating nothing.
 
-// Longer than any attribute string we write (option values, a tokenizer kind, a corpus's
-// source description) by orders of magnitude, and far below an allocation that hurts.
-constexpr uint64_t kMaxStringAttrBytes = uint64_t{1} << 20;
 constexpr const char* kStoredLengthTag = "alibi: stored length of a variable-length string";
 
 herr_t convert_to_stored_length(hid_t src, hid_t dst, H5T_cdata_t* cdata, size_t nelmts, size_t buf_stride,

@@ -16,4 +16,8 @@ args=(--data "$WORK/c.h5" --device cuda --layers 2 --channels 32 --heads 4 --seq
 # The NCCL watch or, when rank 0's host reaches an MPI call first, the MPI watchdog.
 train_and_stop_rank_1 nccl-dp2 "(dp|world) (all-reduce|reduce-scatter|all-gather)"
 train_and_stop_rank_1 nccl-pp2 "(pp (recv from|send to) pp rank 1|(world|embedding|dp) all-reduce)" --pp 2
+# Either watchdog may end one case, but a test of the NCCL watch must see it fire: in the
+# DP case the gradient all-reduce runs on the side stream, where only NcclWatch looks.
+cat "$WORK/nccl-dp2.err" "$WORK/nccl-pp2.err" | grep -q "alibi: watchdog: .*(NCCL" ||
+  fail "neither case ended by the NCCL watch (no '(NCCL' in a watchdog line); see $WORK/nccl-dp2.err, $WORK/nccl-pp2.err"
 echo "ok: watchdog_nccl"

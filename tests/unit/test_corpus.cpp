@@ -142,6 +142,12 @@ TEST(H5, StringAttributeLengthIsCheckedAgainstTheFileBeforeReading) {
   test::write_file(path, bytes);
   expect_error<DataError>([&] { h5::File(path, h5::Access::read_only).string_attr("long"); },
                           {path, "attribute 'long'", "claims a string of 268435457 bytes", "the whole file"});
+
+  // What the readers refuse, the writers do not make.
+  h5::File g(dir.file("too_long.h5"), h5::Access::create);
+  g.set_string_attr("at_the_bound", std::string(size_t{1} << 20, 'x'));
+  expect_error<IoError>([&] { g.set_string_attr("past_the_bound", std::string((size_t{1} << 20) + 1, 'x')); },
+                        {"attribute 'past_the_bound'", "1048577 bytes", "shorten it"});
 }
 
 TEST(H5, DatasetsRowsSlabsConversionAndAppend) {

@@ -5,8 +5,11 @@
 #include <functional>
 #include <numeric>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "parallel/grid.h"
+#include "parallel/watchdog.h"
 #include "runtime/error.h"
 
 namespace alibi {
@@ -92,6 +95,31 @@ TEST(Grid, BadSplitsAreClearErrors) {
   EXPECT_EQ(message({1, 3, 1, {4, 4}}),
             "--pp-split 4,4 names 2 stages but --pp is 3; give one block count per stage, or --pp-split auto");
   EXPECT_EQ(message({1, 3, 1, {3, 3, 2}}), "no error");
+}
+
+
+// When one rank stops, several threads of another can time out within milliseconds (an NCCL
+// watch per communicator, a Deadline's timer, a polled wait): the job still ends with one
+// line and one status, whichever thread came first; the others wait for its exit.
+TEST(Watchdog, OnlyTheFirstThreadToEndTheProcessPrints) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");  // MPI's own threads make a bare fork unsafe
+  Watchdog dog(MPI_COMM_WORLD, 60.0, kTrainJob);
+  const auto end_from_eight_threads = [&dog](int status) {
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 8; ++i)
+      threads.emplace_back([&dog, i, status] {
+        dog.end_process("dp all-reduce (NCCL, operation 7)", 61.0, "rank " + std::to_string(i), status,
+                        [] { std::this_thread::sleep_for(std::chrono::milliseconds(300)); });
+      });
+    for (std::thread& t : threads) t.join();
+  };
+  // [^<newline>]*<newline>$: exactly one line.
+  EXPECT_EXIT(end_from_eight_threads(kExitRequeue), testing::ExitedWithCode(kExitRequeue),
+              "^alibi: watchdog: dp all-reduce \\(NCCL, operation 7\\) at step 0 waited 61 s[^\n]*"
+              "ending the job with status 75 \\(requeue once fixed[^\n]*\n$");
+  // A fault of this rank's own is not sent back to the queue.
+  EXPECT_EXIT(end_from_eight_threads(1), testing::ExitedWithCode(1),
+              "^alibi: watchdog: [^\n]*ending the job with status 1 \\(a fault of this rank's own[^\n]*\n$");
 }
 
 }  // namespace alibi
