@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -251,21 +252,23 @@ void Watchdog::end_process(const std::string& operation, double waited_s, const 
 
 // ---- Deadline -------------------------------------------------------------------------------
 
-Watchdog::Deadline::Deadline(Watchdog& dog, const char* what) : dog_(dog) {
+Watchdog::Deadline::Deadline(Watchdog& dog, const char* what, double at_least_s) : dog_(dog) {
   if (!dog.enabled()) return;
   dog.scope_.store(what);
-  const double timeout_s = dog.timeout_s();
+  const double option_s = dog.timeout_s(), timeout_s = std::max(option_s, at_least_s);
   const int64_t progress = dog.progress_.load();
   const WatchdogJob job = dog.job_;
   const int rank = dog.rank_;
-  timer_ = std::thread([this, what, timeout_s, job, progress, rank] {
+  timer_ = std::thread([this, what, option_s, timeout_s, job, progress, rank] {
     std::unique_lock<std::mutex> lock(mutex_);
     if (done_cv_.wait_for(lock, std::chrono::duration<double>(timeout_s), [this] { return done_; })) return;
     claim_the_end();
+    const std::string bound = timeout_s > option_s ? std::to_string(static_cast<int>(timeout_s)) + " s, this step's least bound (--timeout-minutes " + minutes_text(option_s) + ")"
+                                                   : "--timeout-minutes " + minutes_text(option_s);
     std::fprintf(stderr,
-                 "alibi: watchdog: %s at %s %lld still running after %g s, past --timeout-minutes %s: the file "
+                 "alibi: watchdog: %s at %s %lld still running after %g s, past %s: the file "
                  "system or another rank stopped answering; ending the job with status %d (%s) (rank %d on %s)\n",
-                 what, job.unit, static_cast<long long>(progress), timeout_s, minutes_text(timeout_s).c_str(), kExitRequeue,
+                 what, job.unit, static_cast<long long>(progress), timeout_s, bound.c_str(), kExitRequeue,
                  job.retry, rank, host_name().c_str());
     std::fflush(stderr);
     // MPI may not be called from this thread (MPI_THREAD_FUNNELED): the process ends, and

@@ -89,9 +89,11 @@ class Watchdog {
 
   // A scope that must end within the timeout (a checkpoint write): past it, a timer thread
   // prints the line and ends this process with kExitRequeue (the launcher ends the rest).
+  // `at_least_s` raises the bound for a scope whose ranks may arrive far apart with nothing
+  // wrong (the communicators' set-up, after each rank read its corpus and checkpoint).
   class Deadline {
    public:
-    Deadline(Watchdog& dog, const char* what);
+    Deadline(Watchdog& dog, const char* what, double at_least_s = 0);
     ~Deadline();
     Deadline(const Deadline&) = delete;
     Deadline& operator=(const Deadline&) = delete;

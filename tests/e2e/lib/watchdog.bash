@@ -23,7 +23,7 @@ stop_rank_1_and_expect_watchdog() {
   local name=$1 pattern=$2 unit=$3 mpirun_pid=$4 job=$5
   kill -0 "$mpirun_pid" 2>/dev/null || { cat "$WORK/$name.err" >&2; fail "$name: the run ended before rank 1 was stopped"; }
   local victim; victim=$(rank_pid "$job" 1)
-  [[ -n $victim ]] || fail "$name: rank 1's process not found"
+  [[ -n $victim ]] || { tail -5 "$WORK/$name.err" >&2; fail "$name: rank 1's process not found (its stderr's end above)"; }
   local t0=$EPOCHREALTIME code=0
   kill -STOP "$victim"
   for _ in $(seq 600); do kill -0 "$mpirun_pid" 2>/dev/null || break; sleep 0.1; done
