@@ -22,6 +22,15 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
 // an OpenMP parallel region.
 void gemm_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
                int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
+// The same product with B given in bf16 already (b16: B's bits as to_bf16 wrote them, stored
+// as B would be): only A is rounded here. Equal, bit for bit, to gemm_bf16 on the fp32 B that
+// b16 was made from: the linear layers keep their weights' bf16 copies (layers/bf16_copy.h)
+// instead of rounding them in every product.
+void gemm_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+               int64_t lda, const uint16_t* b16, int64_t ldb, float beta, float* c, int64_t ldc);
+// dst (n) = src rounded to bf16 with gemm_bf16's rounding (oneDNN's reorder: nearest even);
+// builds without oneDNN throw.
+void to_bf16(uint16_t* dst, const float* src, int64_t n);
 bool gemm_bf16_available();  // this build has oneDNN
 bool bf16_native();          // ... and the CPU multiplies bf16 in hardware (AVX512-BF16 or AMX)
 const char* gemm_library();  // "onednn 2.6.3", "openblas 0.3.21", "blis 0.9.0": for logs and benchmarks

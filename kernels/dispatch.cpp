@@ -53,21 +53,34 @@ void check_cuda(const char* op) {
 #endif
 
 template <class Real>
-void linear_forward(Device device, MatmulPrecision precision, Real* out, const Real* inp, const Real* weight, const Real* bias, int64_t N, int64_t IC, int64_t OC) {
-  if (device == Device::cpu) return cpu::linear_forward<Real>(out, inp, weight, bias, N, IC, OC, precision);
-  ALIBI_ON_CUDA("linear_forward", cuda::linear_forward(out, inp, weight, bias, N, IC, OC, precision))
+void linear_forward(Device device, MatmulPrecision precision, Real* out, const Real* inp, const Real* weight, const Real* bias, int64_t N, int64_t IC, int64_t OC,
+                    const uint16_t* weight_bf16) {
+  if (device == Device::cpu) return cpu::linear_forward<Real>(out, inp, weight, bias, N, IC, OC, precision, weight_bf16);
+  ALIBI_ON_CUDA("linear_forward", cuda::linear_forward(out, inp, weight, bias, N, IC, OC, precision, weight_bf16))
 }
 
 template <class Real>
-void linear_backward(Device device, MatmulPrecision precision, Real* dinp, Real* dweight, Real* dbias, const Real* dout, const Real* inp, const Real* weight, int64_t N, int64_t IC, int64_t OC) {
-  if (device == Device::cpu) return cpu::linear_backward<Real>(dinp, dweight, dbias, dout, inp, weight, N, IC, OC, precision);
-  ALIBI_ON_CUDA("linear_backward", cuda::linear_backward(dinp, dweight, dbias, dout, inp, weight, N, IC, OC, precision))
+void linear_backward(Device device, MatmulPrecision precision, Real* dinp, Real* dweight, Real* dbias, const Real* dout, const Real* inp, const Real* weight, int64_t N, int64_t IC, int64_t OC,
+                     const uint16_t* weight_bf16) {
+  if (device == Device::cpu) return cpu::linear_backward<Real>(dinp, dweight, dbias, dout, inp, weight, N, IC, OC, precision, weight_bf16);
+  ALIBI_ON_CUDA("linear_backward", cuda::linear_backward(dinp, dweight, dbias, dout, inp, weight, N, IC, OC, precision, weight_bf16))
 }
 
 template <class Real>
-void linear_gelu_forward(Device device, MatmulPrecision precision, Real* pre, Real* out, const Real* inp, const Real* weight, const Real* bias, int64_t N, int64_t IC, int64_t OC) {
-  if (device == Device::cpu) return cpu::linear_gelu_forward<Real>(pre, out, inp, weight, bias, N, IC, OC, precision);
-  ALIBI_ON_CUDA("linear_gelu_forward", cuda::linear_gelu_forward(pre, out, inp, weight, bias, N, IC, OC, precision))
+void linear_gelu_forward(Device device, MatmulPrecision precision, Real* pre, Real* out, const Real* inp, const Real* weight, const Real* bias, int64_t N, int64_t IC, int64_t OC,
+                         const uint16_t* weight_bf16) {
+  if (device == Device::cpu) return cpu::linear_gelu_forward<Real>(pre, out, inp, weight, bias, N, IC, OC, precision, weight_bf16);
+  ALIBI_ON_CUDA("linear_gelu_forward", cuda::linear_gelu_forward(pre, out, inp, weight, bias, N, IC, OC, precision, weight_bf16))
+}
+
+void to_bf16(Device device, uint16_t* dst, const float* src, int64_t n) {
+  if (device == Device::cpu) return cpu::to_bf16(dst, src, n);
+#ifdef ALIBI_WITH_CUDA
+  return cuda::to_bf16(dst, src, n);
+#else
+  ALIBI_CHECK_AS(DeviceError, false, "to_bf16 on --device cuda: this build has no CUDA backend (nvcc was not found "
+                                     "when it was configured); run with --device cpu");
+#endif
 }
 
 template <class Real>
@@ -227,12 +240,12 @@ void attention_decode(Device device, const DecodeParams<Real>& p) {
   ALIBI_ON_CUDA("attention_decode", cuda::attention_decode(p))
 }
 
-template void linear_forward<float>(Device, MatmulPrecision, float* out, const float* inp, const float* weight, const float* bias, int64_t N, int64_t IC, int64_t OC);
-template void linear_forward<double>(Device, MatmulPrecision, double* out, const double* inp, const double* weight, const double* bias, int64_t N, int64_t IC, int64_t OC);
-template void linear_backward<float>(Device, MatmulPrecision, float* dinp, float* dweight, float* dbias, const float* dout, const float* inp, const float* weight, int64_t N, int64_t IC, int64_t OC);
-template void linear_backward<double>(Device, MatmulPrecision, double* dinp, double* dweight, double* dbias, const double* dout, const double* inp, const double* weight, int64_t N, int64_t IC, int64_t OC);
-template void linear_gelu_forward<float>(Device, MatmulPrecision, float* pre, float* out, const float* inp, const float* weight, const float* bias, int64_t N, int64_t IC, int64_t OC);
-template void linear_gelu_forward<double>(Device, MatmulPrecision, double* pre, double* out, const double* inp, const double* weight, const double* bias, int64_t N, int64_t IC, int64_t OC);
+template void linear_forward<float>(Device, MatmulPrecision, float* out, const float* inp, const float* weight, const float* bias, int64_t N, int64_t IC, int64_t OC, const uint16_t*);
+template void linear_forward<double>(Device, MatmulPrecision, double* out, const double* inp, const double* weight, const double* bias, int64_t N, int64_t IC, int64_t OC, const uint16_t*);
+template void linear_backward<float>(Device, MatmulPrecision, float* dinp, float* dweight, float* dbias, const float* dout, const float* inp, const float* weight, int64_t N, int64_t IC, int64_t OC, const uint16_t*);
+template void linear_backward<double>(Device, MatmulPrecision, double* dinp, double* dweight, double* dbias, const double* dout, const double* inp, const double* weight, int64_t N, int64_t IC, int64_t OC, const uint16_t*);
+template void linear_gelu_forward<float>(Device, MatmulPrecision, float* pre, float* out, const float* inp, const float* weight, const float* bias, int64_t N, int64_t IC, int64_t OC, const uint16_t*);
+template void linear_gelu_forward<double>(Device, MatmulPrecision, double* pre, double* out, const double* inp, const double* weight, const double* bias, int64_t N, int64_t IC, int64_t OC, const uint16_t*);
 template void gelu_bias_backward<float>(Device, float* dpre, float* dbias, const float* pre, const float* dout, int64_t N, int64_t OC);
 template void gelu_bias_backward<double>(Device, double* dpre, double* dbias, const double* pre, const double* dout, int64_t N, int64_t OC);
 template void add_bias<float>(Device, float* out, const float* bias, int64_t N, int64_t OC);

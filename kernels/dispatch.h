@@ -37,14 +37,22 @@ namespace alibi::ops {
 // only on CUDA and CPU bf16 only in a oneDNN build (ConfigError naming the option and fix).
 MatmulPrecision resolve_precision(Device device, MatmulPrecision precision);
 
+// weight_bf16: the weight's bf16 working copy (layers/bf16_copy.h) or null, read under bf16
+// precision only: the products that read the weight then round only the other operand.
 template <class Real>
-void linear_forward(Device device, MatmulPrecision precision, Real* out, const Real* inp, const Real* weight, const Real* bias, int64_t N, int64_t IC, int64_t OC);
+void linear_forward(Device device, MatmulPrecision precision, Real* out, const Real* inp, const Real* weight, const Real* bias, int64_t N, int64_t IC, int64_t OC,
+                    const uint16_t* weight_bf16 = nullptr);
 template <class Real>
-void linear_backward(Device device, MatmulPrecision precision, Real* dinp, Real* dweight, Real* dbias, const Real* dout, const Real* inp, const Real* weight, int64_t N, int64_t IC, int64_t OC);
+void linear_backward(Device device, MatmulPrecision precision, Real* dinp, Real* dweight, Real* dbias, const Real* dout, const Real* inp, const Real* weight, int64_t N, int64_t IC, int64_t OC,
+                     const uint16_t* weight_bf16 = nullptr);
 template <class Real>
 void add_bias(Device device, Real* out, const Real* bias, int64_t N, int64_t OC);
 template <class Real>
-void linear_gelu_forward(Device device, MatmulPrecision precision, Real* pre, Real* out, const Real* inp, const Real* weight, const Real* bias, int64_t N, int64_t IC, int64_t OC);
+void linear_gelu_forward(Device device, MatmulPrecision precision, Real* pre, Real* out, const Real* inp, const Real* weight, const Real* bias, int64_t N, int64_t IC, int64_t OC,
+                         const uint16_t* weight_bf16 = nullptr);
+// dst (n) = src rounded to bf16, nearest even: the products' rounding on that device
+// (cpu::to_bf16, oneDNN's; cuda::to_bf16, kernels/bf16.h's).
+void to_bf16(Device device, uint16_t* dst, const float* src, int64_t n);
 template <class Real>
 void gelu_bias_backward(Device device, Real* dpre, Real* dbias, const Real* pre, const Real* dout, int64_t N, int64_t OC);
 template <class Real>

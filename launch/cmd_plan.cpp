@@ -292,22 +292,22 @@ std::vector<std::string> assumptions(const StudyInput& in) {
     return std::string(buf);
   };
   return {
-      "GB = 1e9 bytes. Memory is the GPU path as DESIGN.md describes it (bf16 compute, fp32 master weights; "
-      "the CUDA backend as built keeps activations in fp32, about 2x the activation column below, and has "
-      "never run on a GPU here, so this is the design, not a measurement).",
-      "per local parameter: weights 6 B (fp32 master 4 + bf16 working copy 2), grads 4 B (fp32, accumulated "
-      "over micro-batches) + 4 B when dp > 1 (the DP buckets' flat copy, as parallel/data_parallel keeps), "
-      "AdamW m and v 8 B: 18 B, 22 B with dp > 1. A rank holds its TP shard of its stage's blocks, its "
-      "vocabulary rows on the first stage and, tied, their copy on the last.",
-      "activations: the tensors our Model, Block, Attention and Mlp keep for backward, in bf16 (LayerNorm "
-      "and softmax statistics and the (B T, V/tp) logits in fp32), times the micro-batches in flight "
-      "(1F1B: min(pp - pp_rank, accum); the first stage holds the most). With recomputation a micro-batch "
-      "keeps only its residual stream (each block's input), its residual gradient and the head, plus one "
-      "block's activations for the block being recomputed.",
+      "GB = 1e9 bytes. Memory is what the CUDA path allocates with bf16 products (its default; each term "
+      "names its allocation in launch/plan.cpp). It has never run on a GPU here: a model, not a measurement.",
+      "per local parameter: weights 4 B (fp32), grads 4 B (fp32, accumulated over micro-batches) + 4 B when "
+      "dp > 1 (the DP buckets' flat copy, as parallel/data_parallel keeps), AdamW m and v 8 B: 16 B, 20 B "
+      "with dp > 1; and 2 B more for the bf16 working copy of each matrix the products multiply (the blocks' "
+      "four, the LM head's rows padded to 64; not the embedding lookup's table). A rank holds its TP shard of "
+      "its stage's blocks, its vocabulary rows on the first stage and, tied, their copy on the last.",
+      "activations: the fp32 tensors our Model, Block, Attention and Mlp keep for backward (the logits' "
+      "columns padded to 64), times the micro-batches in flight (1F1B: min(pp - pp_rank, accum); the first "
+      "stage holds the most). With recomputation a micro-batch keeps only its residual stream (each "
+      "block's input), its residual gradient and the head. scratch: the most transient memory alive at "
+      "once (a product's bf16 operands, one block's backward gradients, the attention kernel's prepared "
+      "operands; with recomputation the recomputed block's activations) and cuBLAS's 32 MiB workspace.",
       "fits: the rank needing the most stays within " + f("%.0f", 100 * (1 - hw.headroom)) + "% of " +
           f("%g", hw.memory_gb) + " GB = " + f("%.1f", hw.usable_bytes() / kGB) +
-          " GB; the rest is for the CUDA context, cuBLAS and NCCL workspaces, transient backward scratch "
-          "and fragmentation. Recomputation is used only where the plain run does not fit.",
+          " GB; the rest is for the CUDA context, NCCL's buffers and fragmentation. Recomputation is used only where the plain run does not fit.",
       "compute: " + f("%.3g", model_flops_per_token(in.cfg) / 1e9) +
           " GFLOP per token = 6 x parameters (those that multiply) + 12 L T C, forward and backward; "
           "recomputation adds a forward of the blocks (x 4/3). Each stage does its blocks' share (the last "
@@ -359,6 +359,8 @@ std::vector<Column<LayoutEstimate>> study_columns() {
       memory("memory_recompute.weights", 1, &GpuMemory::weights),
       memory("memory_recompute.grads", 1, &GpuMemory::grads),
       memory("memory_recompute.optimizer", 1, &GpuMemory::optimizer),
+      memory("memory_plain.scratch", 0, &GpuMemory::scratch),
+      memory("memory_recompute.scratch", 1, &GpuMemory::scratch),
       {"activ", "memory_plain.activations", [=](const E& e) { return gb(e.memory[0].activations); }},
       {"activ rc", "memory_recompute.activations", [=](const E& e) { return gb(e.memory[1].activations); }},
       {"total", "memory_plain.total", [=](const E& e) { return gb(e.memory[0].total()); }},
@@ -425,7 +427,8 @@ void print_study_text(const StudyInput& in, const std::vector<LayoutEstimate>& s
   std::printf("\n");
   print_wrapped("", "",
                 "Memory in GB per GPU, of the rank that needs the most: weights, grads and optim (AdamW m, v) for "
-                "the run predicted; activ and total without and with ('rc') activation recomputation. run: plain, "
+                "the run predicted; activ and total without and with ('rc') activation recomputation (total includes "
+                "the transient scratch, --json's memory_*.scratch). run: plain, "
                 "or recompute where only that fits. idle %: the pipeline's idle share. MFU: model FLOPs (without "
                 "recomputation) per second over the GPUs' peak.");
   std::printf("\nassumptions:\n");

@@ -162,10 +162,7 @@ int64_t replica_parameter_count(const std::vector<RankPlan>& plan) {
 namespace {
 
 constexpr int64_t kBf16 = 2, kFp32 = 4;
-// GPU path bytes per local parameter (DESIGN.md: bf16 compute with fp32 master weights).
-constexpr int64_t kWeightBytes = kFp32 + kBf16;  // fp32 master + bf16 working copy
-constexpr int64_t kGradBytes = kFp32;            // accumulated over micro-batches in fp32
-constexpr int64_t kAdamBytes = 2 * kFp32;        // m, v
+constexpr int64_t kCublasWorkspace = int64_t{32} << 20;  // kernels/cuda/matmul.cu handle(): 32 MiB
 // HBM traffic of the step after backward, per local parameter: AdamW reads w, g, m, v
 // (16 B) and writes w, m, v (12 B) and the bf16 copy (2 B); the grad norm reads g (4 B).
 // With dp > 1 the buckets copy grads in and the sums back (read + write twice: 16 B).
@@ -193,44 +190,91 @@ void Hardware::validate() const {
                                                                                  << inter_node_gbs << ")");
 }
 
+namespace {
+
+// The LM head's rows on CUDA: the shard's vocabulary padded to whole tensor-core tiles
+// (Model::set_vocab_multiple, called by Model::to_device(cuda)).
+int64_t gpu_head_rows(const RankPlan& r) { return padded_rows(r.vocab.second - r.vocab.first, kGpuVocabMultiple); }
+
+// Bytes of one element of the attention kernel's prepared q, k, v and dO: bf16 on the tensor
+// cores (kernels/cuda/attention.cu use_tensor_cores: the head sizes they are built for), fp32
+// on the exact kernels otherwise.
+int64_t attention_operand_bytes(const ModelConfig& cfg) {
+  const int HS = cfg.head_size();
+  return HS == 32 || HS == 64 || HS == 128 ? kBf16 : kFp32;
+}
+
+}  // namespace
+
 int64_t gpu_activation_bytes(const ModelConfig& cfg, const RankPlan& r, int tp, int micro_batch, bool recompute) {
-  const int64_t B = micro_batch, T = cfg.seq_len, N = B * T, C = cfg.channels;
-  const int64_t F_local = cfg.ffn_width() / tp, NH_local = cfg.heads / tp, C_local = C / tp;
-  const int64_t V_local = r.vocab.second - r.vocab.first;
-  const int64_t local_layers = r.layers.second - r.layers.first;
-  // One block: ln1_out, residual, ln2_out, branch (N, C); qkv (N, 3 C_local); att
-  // (N, C_local); fch, fch_gelu (N, F_local) in bf16. LN mean and rstd (N) x 2 and the
-  // attention's lse (B, NH_local, T) in fp32.
-  const int64_t block = (4 * N * C + 3 * N * C_local + N * C_local + 2 * N * F_local) * kBf16 +
-                        (4 * N + B * NH_local * T) * kFp32;
-  // A slot's residual stream: the stage input and each block's output (local L + 1 of
-  // (N, C)), and the residual-stream gradient dres (N, C).
-  const int64_t stream = (local_layers + 1) * N * C * kBf16 + N * C * kBf16;
-  // Head: lnf_out (N, C) bf16; lnf mean, rstd, losses, row_max, sum_exp, target_logit (N)
-  // and the logits (N, V_local padded to kGpuVocabMultiple) in fp32.
-  const int64_t head_rows = padded_rows(V_local, kGpuVocabMultiple);
-  const int64_t head = r.head_stage ? N * C * kBf16 + (6 * N + N * head_rows) * kFp32 : 0;
-  int64_t bytes = recompute ? r.in_flight * (stream + head) + (local_layers > 0 ? block : 0)
-                            : r.in_flight * (local_layers * block + stream + head);
-  // Sinusoidal positions: one (T, C) fp32 table on the first stage, shared by the slots.
-  if (r.embedding_stage && cfg.position == PositionMethod::sinusoidal) bytes += T * C * kFp32;
+  const int local_layers = r.layers.second - r.layers.first;
+  // Model's slots, Block, Attention and Mlp allocate the same fp32 tensors as on the CPU
+  // (layers/model.cpp ensure_buffers, block.cpp forward_to_mlp, attention.cpp
+  // ensure_activations, mlp.cpp forward_hidden); the logits (model.cpp ensure_buffers) have
+  // the head's padded rows as columns.
+  int64_t bytes = r.in_flight * activation_bytes_per_micro_batch(cfg, {tp, 1, 1}, local_layers, gpu_head_rows(r),
+                                                                   r.head_stage, micro_batch,
+                                                                   recompute ? Recompute::full : Recompute::none);
+  // Sinusoidal positions: one (T, C) fp32 table on the first stage, shared by the slots
+  // (model.cpp add_positions).
+  if (r.embedding_stage && cfg.position == PositionMethod::sinusoidal) bytes += int64_t{cfg.seq_len} * cfg.channels * kFp32;
   return bytes;
+}
+
+int64_t gpu_scratch_bytes(const ModelConfig& cfg, const RankPlan& r, int tp, int micro_batch, bool recompute) {
+  const int64_t B = micro_batch, T = cfg.seq_len, N = B * T, C = cfg.channels, HS = cfg.head_size();
+  const int64_t Cl = C / tp, Fl = cfg.ffn_width() / tp, NHl = cfg.heads / tp, H = gpu_head_rows(r);
+  const int64_t e = attention_operand_bytes(cfg);
+  // attention.cu prepare: q, k, v head-major (3, B, NH_local, T, HS), and rotary's (2, T, HS/2)
+  // cos and sin table; alive for the call (forward, and again in backward).
+  const int64_t rope = cfg.position == PositionMethod::rotary ? T * HS * kFp32 : 0;
+  const int64_t attention_prepared = 3 * N * Cl * e + rope;
+  // A product's bf16 operand scratch (matmul.cu bf16_scratch): forward rounds its input (N, IC);
+  // backward its output gradient (N, OC) and input (N, IC) together.
+  const int64_t linear_forward = kBf16 * N * std::max({C, Cl, Fl});
+  // Backward of one block (the same buffers in every block: each is freed before the next).
+  //   mlp.cpp backward: d gelu (N, F_local) fp32, under the proj's and then the fc's operands
+  //   (N, C) + (N, F_local) bf16.
+  const int64_t mlp = kFp32 * N * Fl + kBf16 * N * (C + Fl);
+  //   attention.cpp backward: d att (N, C_local) fp32 under the proj's operands (N, C) +
+  //   (N, C_local) bf16; then d qkv (N, 3 C_local) fp32 beside it, under the attention
+  //   kernel's prepared operands, its dO (N, C_local) and D (B, NH_local, T) fp32
+  //   (attention.cu backward_with), then under the qkv product's (N, 3 C_local) + (N, C) bf16.
+  const int64_t datt = kFp32 * N * Cl, dqkv = kFp32 * 3 * N * Cl;
+  const int64_t attention = std::max({datt + kBf16 * N * (C + Cl),
+                                      datt + dqkv + attention_prepared + e * N * Cl + kFp32 * B * NHl * T,
+                                      datt + dqkv + kBf16 * N * (3 * Cl + C)});
+  int64_t block = std::max({linear_forward, attention_prepared, mlp, attention});
+  // Recomputation: a block's backward reruns its forward first, whose activations stay until
+  // its backward is done (block.cpp backward; selective: attention.cpp attend's att and lse).
+  if (recompute) block += kFp32 * block_activations(cfg, {tp, 1, 1}, micro_batch).all();
+  // Head (model.cpp backward_stage): d lnf (N, C) fp32 under the head product's operands,
+  // d logits (N, head rows; in place over the logits) and lnf_out (N, C) in bf16.
+  const int64_t head = r.head_stage ? kFp32 * N * C + kBf16 * N * (H + C) : 0;
+  const int local_layers = r.layers.second - r.layers.first;
+  return std::max(local_layers > 0 ? block : 0, head) + kCublasWorkspace;
 }
 
 GpuMemory gpu_rank_memory(const ModelConfig& cfg, const RankPlan& r, const GridShape& shape, int micro_batch,
                           bool recompute) {
   const int64_t n = r.params.local();  // the tied copy included: it has its own grads and moments
+  const int64_t C = cfg.channels, Cl = C / shape.tp, Fl = cfg.ffn_width() / shape.tp;
+  const int local_layers = r.layers.second - r.layers.first;
+  // The head's padding rows (model.cpp pad_head): fp32 weight and gradient, no AdamW state.
+  const int64_t padding = r.head_stage ? (gpu_head_rows(r) - (r.vocab.second - r.vocab.first)) * C : 0;
+  // bf16 working copies (layers/bf16_copy.h) of the matrices the products multiply: each
+  // block's qkv (3 C_local, C), attn.proj (C, C_local), mlp.fc (F_local, C) and mlp.proj
+  // (C, F_local) (linear.h weight16_), and the padded head (model.h head16_). Not the
+  // embedding lookup's table on the first stage, nor learned positions: no product reads them.
+  const int64_t copies = local_layers * (4 * C * Cl + 2 * C * Fl) + (r.head_stage ? gpu_head_rows(r) * C : 0);
   GpuMemory m;
-  m.weights = n * kWeightBytes;
-  m.grads = n * (kGradBytes + (shape.dp > 1 ? kFp32 : 0));
-  m.optimizer = n * kAdamBytes;
+  m.weights = (n + padding) * kFp32 + copies * kBf16;  // parameters.cpp make_parameter, model.cpp pad_head
+  // Gradients beside the values (make_parameter, pad_head); with dp > 1 the DP buckets' flat
+  // fp32 buffer of every local gradient (parallel/data_parallel.cpp).
+  m.grads = (n + padding) * kFp32 + (shape.dp > 1 ? n * kFp32 : 0);
+  m.optimizer = n * 2 * kFp32;  // optimizer.cpp: m and v of every local element
   m.activations = gpu_activation_bytes(cfg, r, shape.tp, micro_batch, recompute);
-  if (r.head_stage) {  // the head's padding rows: fp32 weight and gradient, no AdamW state
-    const int64_t V_local = r.vocab.second - r.vocab.first;
-    const int64_t padding = (padded_rows(V_local, kGpuVocabMultiple) - V_local) * cfg.channels;
-    m.weights += padding * kFp32;
-    m.grads += padding * kFp32;
-  }
+  m.scratch = gpu_scratch_bytes(cfg, r, shape.tp, micro_batch, recompute);
   return m;
 }
 

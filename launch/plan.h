@@ -19,11 +19,12 @@
 // process itself (libraries, MPI, the corpus: about 40 MiB), so a rank's peak RSS is the
 // total plus about that (bench/RESULTS.md, issue 17).
 //
-// The scaling study estimates the GPU path as DESIGN.md describes it (bf16 compute, fp32
-// master weights, bf16 activations, optional recomputation): the same tensors as the CPU
-// path, at those precisions. The CUDA backend as built keeps activations in fp32 and does
-// not recompute (README "GPUs"), so today it needs about 2x the activation column. It is a model whose assumptions `alibi plan --gpus` prints, not a
-// measurement.
+// The scaling study's GPU memory is what the CUDA path allocates under --matmul-precision
+// bf16 (its default): the CPU path's fp32 tensors (activations too), plus the products' bf16
+// working copies of the weights and their transient bf16 operands, the attention kernel's
+// prepared operands, the LM head's padding rows and cuBLAS's workspace. Each term names where
+// the code allocates it (launch/plan.cpp). It is a model whose assumptions `alibi plan --gpus`
+// prints, not a measurement: no GPU has run it here.
 #pragma once
 
 #include <cstdint>
@@ -134,23 +135,28 @@ struct Hardware {
   void validate() const;  // ConfigError naming the option
 };
 
-// Bytes one rank holds on the GPU path.
+// Bytes one rank holds on the GPU path (--device cuda, bf16 products), by what holds them.
 struct GpuMemory {
-  int64_t weights = 0;      // fp32 master 4 B + bf16 working copy 2 B per local parameter
-  int64_t grads = 0;        // fp32 4 B; + the DP buckets' flat copy 4 B when dp > 1
-  int64_t optimizer = 0;    // AdamW m and v, fp32: 8 B
-  int64_t activations = 0;  // kept for backward by the micro-batches in flight
-  int64_t total() const { return weights + grads + optimizer + activations; }
+  int64_t weights = 0;      // fp32 values, the head's padding rows, the products' bf16 working copies
+  int64_t grads = 0;        // fp32 (the padding rows too); + the DP buckets' flat copy when dp > 1
+  int64_t optimizer = 0;    // AdamW m and v, fp32: 8 B per local parameter
+  int64_t activations = 0;  // kept for backward by the micro-batches in flight: fp32
+  int64_t scratch = 0;      // the most transient memory alive at once, and cuBLAS's workspace
+  int64_t total() const { return weights + grads + optimizer + activations + scratch; }
 };
 
 // Activation bytes rank `r` keeps on the GPU path with B = micro_batch windows per micro-
-// batch and r.in_flight micro-batches in flight (1F1B). The tensors of Model's slots,
-// Block, Attention and Mlp (activation_bytes_per_micro_batch's list): bf16 for
-// activations, fp32 for LayerNorm/softmax statistics and the logits (the cross-entropy
-// runs in fp32; dlogits overwrite them). With `recompute`, a slot keeps only the
-// residual stream (each block's input) and the head, plus one block's activations for
-// the block being recomputed.
+// batch and r.in_flight micro-batches in flight (1F1B): activation_bytes_per_micro_batch's
+// tensors (fp32, as the CPU path's: the same Model, Block, Attention and Mlp allocate them)
+// with the logits' columns padded to kGpuVocabMultiple, per micro-batch in flight. With
+// `recompute` (Recompute::full), a slot keeps only the residual stream and the head.
 int64_t gpu_activation_bytes(const ModelConfig& cfg, const RankPlan& r, int tp, int micro_batch, bool recompute);
+// The largest set of transient tensors alive at once on rank `r` (the caching allocator
+// splits and merges blocks, so freed memory serves the next request of any size): one
+// product's bf16 operands, backward's gradients of one block, the attention kernel's prepared
+// operands, the head's input gradient; with recomputation the recomputed activations. Not
+// counted: buffers of (N) elements or fewer (uploaded tokens and targets, reduction partials).
+int64_t gpu_scratch_bytes(const ModelConfig& cfg, const RankPlan& r, int tp, int micro_batch, bool recompute);
 GpuMemory gpu_rank_memory(const ModelConfig& cfg, const RankPlan& r, const GridShape& shape, int micro_batch,
                           bool recompute);
 

@@ -1,6 +1,8 @@
 // Linear layer: parameters and the calls into the BLAS-backed kernels.
 #include "layers/linear.h"
 
+#include <type_traits>
+
 #include "kernels/dispatch.h"
 
 namespace alibi {
@@ -26,7 +28,16 @@ void Linear<Real>::forward(Tensor& out, const Tensor& inp, bool add_bias) const 
               name_ << ": input " << shape_str(inp.shape()) << " / output " << shape_str(out.shape())
                     << " do not match (" << in_ << " -> " << out_ << ")");
   const Real* b = add_bias && bias.defined() ? bias.data<Real>() : nullptr;
-  ops::linear_forward<Real>(weight.device(), precision, out.data<Real>(), inp.data<Real>(), weight.data<Real>(), b, N, in_, out_);
+  ops::linear_forward<Real>(weight.device(), precision, out.data<Real>(), inp.data<Real>(), weight.data<Real>(), b, N, in_, out_,
+                            weight_bf16());
+}
+
+template <class Real>
+const uint16_t* Linear<Real>::weight_bf16() const {
+  if constexpr (std::is_same_v<Real, float>) {
+    if (precision == MatmulPrecision::bf16) return weight16_->of(weight);
+  }
+  return nullptr;
 }
 
 template <class Real>
@@ -40,7 +51,7 @@ void Linear<Real>::backward(Tensor* dinp, const Tensor& dout, const Tensor& inp,
   const int64_t N = inp.numel() / in_;
   ops::linear_backward<Real>(weight.device(), precision, dinp ? dinp->data<Real>() : nullptr, dweight.data<Real>(),
                              bias_grad && bias.defined() ? dbias.data<Real>() : nullptr, dout.data<Real>(),
-                             inp.data<Real>(), weight.data<Real>(), N, in_, out_);
+                             inp.data<Real>(), weight.data<Real>(), N, in_, out_, weight_bf16());
 }
 
 template <class Real>

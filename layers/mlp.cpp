@@ -34,7 +34,8 @@ void Mlp<Real>::forward_hidden(const Tensor& inp) {
   }
   // copy_to_tp: identity forward. fch_ = inp W^T + b, fch_gelu_ = gelu(fch_) (fused on CUDA).
   ops::linear_gelu_forward<Real>(inp.device(), fc.precision, fch_.data<Real>(), fch_gelu_.data<Real>(), inp.data<Real>(),
-                                 fc.weight.template data<Real>(), fc.bias.template data<Real>(), N, fc.in_features(), F);
+                                 fc.weight.template data<Real>(), fc.bias.template data<Real>(), N, fc.in_features(), F,
+                                 fc.weight_bf16());
 }
 
 template <class Real>

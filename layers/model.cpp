@@ -147,6 +147,14 @@ void Model<Real>::to_device(Device device, MatmulPrecision precision) {
 }
 
 template <class Real>
+const uint16_t* Model<Real>::head_bf16() {
+  if constexpr (std::is_same_v<Real, float>) {
+    if (precision_ == MatmulPrecision::bf16) return head16_.of(head_w_);
+  }
+  return nullptr;
+}
+
+template <class Real>
 void Model<Real>::set_recompute(Recompute mode) {
   ALIBI_CHECK(slots_.empty(), "Model::set_recompute must come before the first forward");
   recompute_ = mode;
@@ -244,7 +252,7 @@ double Model<Real>::forward_stage(int index, const int32_t* tokens, const int32_
   // ---- final LayerNorm, LM head (copy_to_tp: identity forward), vocab-parallel CE
   ln_f.forward(s.lnf_out, s.lnf_mean, s.lnf_rstd, s.residuals.back());
   ops::linear_forward<Real>(device_, precision_, s.logits.template data<Real>(), s.lnf_out.template data<Real>(), head_w_.template data<Real>(), nullptr,
-                            N, C, head_rows_);
+                            N, C, head_rows_, head_bf16());
   if (targets == nullptr) return 0.0;
   s.targets.assign(targets, targets + N);
   for (int64_t i = 0; i < N; ++i) {
@@ -279,7 +287,7 @@ void Model<Real>::backward_stage(int index, Real scale, const std::function<void
     Tensor dlnf = Tensor::empty({N, C}, dtype_of<Real>(), device_);
     // The padding columns of dlogits are zero, so the padding rows of head_dw_ gain nothing.
     ops::linear_backward<Real>(device_, precision_, dlnf.data<Real>(), head_dw_.data<Real>(), nullptr, dlogits, s.lnf_out.template data<Real>(),
-                               head_w_.template data<Real>(), N, C, head_rows_);
+                               head_w_.template data<Real>(), N, C, head_rows_, head_bf16());
     copy_to_tp_backward(tp, dlnf);
     s.dres.zero_();
     ln_f.backward(s.dres, dlnf, s.residuals.back(), s.lnf_mean, s.lnf_rstd);

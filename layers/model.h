@@ -104,6 +104,8 @@ class Model {
   // The padded head (head_rows(), C) and its gradient: parameter rows, then the padding.
   const Tensor& padded_head() const { return head_w_; }
   const Tensor& padded_head_grad() const { return head_dw_; }
+  // The padded head's bf16 working copy (used under bf16 precision; layers/bf16_copy.h).
+  const Bf16Copy& head_copy() const { return head16_; }
   Recompute recompute() const { return recompute_; }
   MatmulPrecision precision() const { return precision_; }
 
@@ -147,6 +149,9 @@ class Model {
   Slot& slot(int index);
   void ensure_buffers(Slot& s, int B, int T);
   const Tensor& head_weight() const { return config_.tie_embeddings ? wte : lm_head.weight; }
+  // head_w_'s bf16 working copy under bf16 precision (float models), else null: its first
+  // V_local rows are head_weight()'s copy too (generation's unpadded products).
+  const uint16_t* head_bf16();
   void pad_head();  // head_w_/head_dw_ at head_rows_, the parameters rebound as their first rows
   void add_positions(Tensor& x, int B, int T, int64_t pos0 = 0);  // after the token lookup; positions pos0..
   void positions_backward(Slot& s, Tensor& dx_tokens);            // dx_tokens: grad of the lookup
@@ -161,6 +166,9 @@ class Model {
   int vocab_multiple_ = 1;
   int64_t head_rows_ = 0;  // V_local rounded up to vocab_multiple_
   Tensor head_w_, head_dw_;  // (head_rows_, C): the head's GEMM operands (last stage)
+  // head_w_ in bf16 (layers/bf16_copy.h): shares its storage version with the tied embedding
+  // or lm_head.weight it pads, so their optimizer step renews it.
+  Bf16Copy head16_;
   ParameterList params_;
   std::vector<Slot> slots_;
   Decoder decoder_;

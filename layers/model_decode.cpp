@@ -66,7 +66,7 @@ const Tensor& Model<Real>::forward_cached(const int32_t* tokens, int T, KvCache&
   const Tensor last = d.x.slice(T - rows, T);
   ln_f.forward(d.lnf_out, d.lnf_mean, d.lnf_rstd, last);
   ops::linear_forward<Real>(device_, precision_, d.logits.template data<Real>(), d.lnf_out.template data<Real>(),
-                            head_weight().template data<Real>(), nullptr, rows, C, V_local);
+                            head_weight().template data<Real>(), nullptr, rows, C, V_local, head_bf16());
   return d.logits;
 }
 

@@ -42,6 +42,7 @@ void AdamW<Real>::step(float lr, float weight_decay) {
     ops::adamw_update<Real>(p.value->device(), p.value->data<Real>() + r.begin, p.grad->data<Real>() + r.begin,
                             m_[i].data<Real>(), v_[i].data<Real>(), r.size(), lr, hyper_.beta1, hyper_.beta2,
                             hyper_.eps, p.decay ? weight_decay : 0.0f, step_);
+    p.value->bump_version();  // what was derived from the old values (bf16 working copies) is stale
   }
 }
 

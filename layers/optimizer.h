@@ -29,6 +29,8 @@ class AdamW {
 
   // One update of every parameter (its slice) from its gradient. Weight decay (decoupled)
   // applies to parameters marked decay (matrices), not to LayerNorm weights or biases.
+  // Bumps each updated parameter's storage version (runtime/tensor.h), so the products'
+  // bf16 working copies are remade on their next use (layers/bf16_copy.h).
   void step(float lr, float weight_decay);
 
   int64_t steps_taken() const { return step_; }

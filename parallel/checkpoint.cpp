@@ -166,6 +166,7 @@ bool read_blocks(h5::File& f, const std::string& path, const std::string& prefix
                         << shape_str(t.count) << " at " << shape_str(Shape(t.offset.begin(), t.offset.end()))
                         << "); the run had diverged when it was saved: use an earlier checkpoint");
     if (t.value->device() != Device::cpu) t.value->copy_from(host);
+    t.value->bump_version();  // read in place on the CPU: copies derived from the old values are stale
   }
   return all_checksummed;
 }

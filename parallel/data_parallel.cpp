@@ -111,6 +111,7 @@ void GradBuckets::gather() {
     if (!b.buffer.defined()) continue;
     b.request.wait();
     copy(b, b.values, /*to_buffer=*/false, /*owned_only=*/false);
+    for (Tensor* v : b.values) v->bump_version();  // new weights: their bf16 copies are stale
   }
 }
 

@@ -53,7 +53,8 @@ class GradBuckets {
   // ZeRO-1: whether buckets are sharded (reduce_scatter over more than one DP rank), the
   // part of tensor k of bucket b this rank owns (the whole tensor when not sharded), and
   // the all-gather of every bucket's parameters from their owners (blocking; the buckets
-  // are started one after another so the later copies overlap the earlier transfers).
+  // are started one after another so the later copies overlap the earlier transfers; each
+  // parameter's storage version is bumped: runtime/tensor.h).
   bool sharded() const { return sync_ == GradSync::reduce_scatter && dp_->size() > 1; }
   ElementRange owned(int bucket, size_t k) const;
   void gather();

@@ -1,6 +1,7 @@
 // Tensor and Storage.
 #include "runtime/tensor.h"
 
+#include <atomic>
 #include <cstring>
 #include <sstream>
 
@@ -41,9 +42,20 @@ std::string shape_str(const Shape& shape) {
   return os.str();
 }
 
-Storage::Storage(size_t bytes, Device device) : bytes_(bytes), device_(device) {
+namespace {
+// Storage versions: one counter for the process, so a version is never seen twice, not even
+// on a new storage at a freed one's address. Starts at 1: version 0 means "no storage".
+uint64_t next_version() {
+  static std::atomic<uint64_t> counter{1};
+  return counter.fetch_add(1, std::memory_order_relaxed);
+}
+}  // namespace
+
+Storage::Storage(size_t bytes, Device device) : bytes_(bytes), device_(device), version_(next_version()) {
   ptr_ = device == Device::cpu ? CpuAllocator::instance().allocate(bytes) : cuda_allocate(bytes);
 }
+
+void Storage::bump_version() { version_ = next_version(); }
 
 Storage::~Storage() {
   if (device_ == Device::cpu) {
@@ -115,6 +127,7 @@ Tensor Tensor::to(Device device) const {
 
 void Tensor::zero_() {
   if (numel() > 0) zero_bytes(raw(), device(), nbytes());
+  bump_version();
 }
 
 void Tensor::copy_from(const Tensor& other) {
@@ -122,6 +135,7 @@ void Tensor::copy_from(const Tensor& other) {
               "copy of " << shape_str(other.shape_) << " " << dtype_name(other.dtype_) << " into "
                          << shape_str(shape_) << " " << dtype_name(dtype_));
   if (numel() > 0) copy_bytes(raw(), device(), other.raw(), other.device(), nbytes());
+  bump_version();
 }
 
 void Tensor::check_shape(const Shape& expected, const char* what) const {

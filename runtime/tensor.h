@@ -39,6 +39,9 @@ using Shape = std::vector<int64_t>;
 std::string shape_str(const Shape& shape);
 
 // Owns one allocation; freed (back to the allocator's cache) when the last view dies.
+// Its version names its contents: a stamp never given to another storage or state in this
+// process, renewed by bump_version() after a write. What is derived from the contents (the
+// bf16 working copy of a weight, layers/bf16_copy.h) remembers the version it was made from.
 class Storage {
  public:
   Storage(size_t bytes, Device device);
@@ -48,11 +51,14 @@ class Storage {
   void* ptr() const { return ptr_; }
   size_t bytes() const { return bytes_; }
   Device device() const { return device_; }
+  uint64_t version() const { return version_; }
+  void bump_version();
 
  private:
   void* ptr_ = nullptr;
   size_t bytes_ = 0;
   Device device_;
+  uint64_t version_;
 };
 
 class Tensor {
@@ -88,6 +94,13 @@ class Tensor {
   Tensor clone() const;
   // A copy on `device` (a clone when it is already there).
   Tensor to(Device device) const;
+  // Writes through data<T>() and kernels leave the version alone: whoever changes values
+  // that something may have derived a copy from (weights: the optimizer step, the ZeRO-1
+  // gather, a checkpoint read) calls bump_version(). zero_ and copy_from bump it themselves.
+  uint64_t version() const { return storage_ ? storage_->version() : 0; }
+  void bump_version() {
+    if (storage_) storage_->bump_version();
+  }
   void zero_();
   void copy_from(const Tensor& other);  // same numel and dtype; any devices (synchronous)
 

@@ -38,8 +38,8 @@ dnnl::memory::desc operand(int64_t rows, int64_t cols, bool trans, int64_t ld, d
 
 // X (fp32, as stored) -> a bf16 copy in the same layout, through oneDNN's reorder (JIT,
 // threaded; round to nearest even). `buffer` is a per-thread scratch that only grows.
-dnnl::memory to_bf16(dnnl::stream& s, int64_t rows, int64_t cols, bool trans, int64_t ld, const float* x,
-                     std::vector<uint16_t>& buffer) {
+dnnl::memory reorder_to_bf16(dnnl::stream& s, int64_t rows, int64_t cols, bool trans, int64_t ld, const float* x,
+                             std::vector<uint16_t>& buffer) {
   const int64_t stored_rows = trans ? cols : rows;
   buffer.resize(static_cast<size_t>(stored_rows * ld));
   auto src = dnnl::memory(operand(rows, cols, trans, ld, dnnl::memory::data_type::f32), engine(),
@@ -47,6 +47,25 @@ dnnl::memory to_bf16(dnnl::stream& s, int64_t rows, int64_t cols, bool trans, in
   auto dst = dnnl::memory(operand(rows, cols, trans, ld, dnnl::memory::data_type::bf16), engine(), buffer.data());
   dnnl::reorder(src, dst).execute(s, src, dst);
   return dst;
+}
+
+// C = alpha * A B + beta * C on bf16 operands already in oneDNN memory: alpha as the output
+// scale, beta as a sum post-op (its scale applies to the C already there). The primitive
+// cache keeps these per shape.
+void matmul_bf16(dnnl::stream& s, const dnnl::memory& am, const dnnl::memory& bm, int64_t m, int64_t n, float alpha,
+                 float beta, float* c, int64_t ldc) {
+  auto cm = dnnl::memory(operand(m, n, false, ldc, dnnl::memory::data_type::f32), engine(), c);
+  dnnl::primitive_attr attr;
+  if (alpha != 1.0f) attr.set_output_scales(0, {alpha});
+  if (beta != 0.0f) {
+    dnnl::post_ops ops;
+    ops.append_sum(beta);
+    attr.set_post_ops(ops);
+  }
+  const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(am.get_desc(), bm.get_desc(), cm.get_desc()), attr,
+                                        engine());
+  dnnl::matmul(pd).execute(s, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}});
+  s.wait();
 }
 
 }  // namespace
@@ -62,24 +81,30 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
 
 void gemm_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
                int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  using dt = dnnl::memory::data_type;
   thread_local std::vector<uint16_t> a16, b16;
   dnnl::stream s(engine());
-  dnnl::memory am = to_bf16(s, m, k, trans_a, lda, a, a16);
-  dnnl::memory bm = to_bf16(s, k, n, trans_b, ldb, b, b16);
-  auto cm = dnnl::memory(operand(m, n, false, ldc, dt::f32), engine(), c);
-  // C = alpha * A B + beta * C: alpha as the output scale, beta as a sum post-op (its
-  // scale applies to the C already there). The primitive cache keeps these per shape.
-  dnnl::primitive_attr attr;
-  if (alpha != 1.0f) attr.set_output_scales(0, {alpha});
-  if (beta != 0.0f) {
-    dnnl::post_ops ops;
-    ops.append_sum(beta);
-    attr.set_post_ops(ops);
-  }
-  const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(am.get_desc(), bm.get_desc(), cm.get_desc()), attr,
-                                        engine());
-  dnnl::matmul(pd).execute(s, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}});
+  const dnnl::memory am = reorder_to_bf16(s, m, k, trans_a, lda, a, a16);
+  const dnnl::memory bm = reorder_to_bf16(s, k, n, trans_b, ldb, b, b16);
+  matmul_bf16(s, am, bm, m, n, alpha, beta, c, ldc);
+}
+
+void gemm_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+               int64_t lda, const uint16_t* b16, int64_t ldb, float beta, float* c, int64_t ldc) {
+  thread_local std::vector<uint16_t> a16;
+  dnnl::stream s(engine());
+  const dnnl::memory am = reorder_to_bf16(s, m, k, trans_a, lda, a, a16);
+  const dnnl::memory bm(operand(k, n, trans_b, ldb, dnnl::memory::data_type::bf16), engine(),
+                        const_cast<uint16_t*>(b16));
+  matmul_bf16(s, am, bm, m, n, alpha, beta, c, ldc);
+}
+
+void to_bf16(uint16_t* dst, const float* src, int64_t n) {
+  if (n == 0) return;
+  using dt = dnnl::memory::data_type;
+  dnnl::stream s(engine());
+  auto from = dnnl::memory(operand(1, n, false, n, dt::f32), engine(), const_cast<float*>(src));
+  auto to = dnnl::memory(operand(1, n, false, n, dt::bf16), engine(), dst);
+  dnnl::reorder(from, to).execute(s, from, to);
   s.wait();
 }
 
@@ -111,11 +136,22 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
 #endif
 }
 
-void gemm_bf16(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t, float,
-               float*, int64_t) {
+namespace {
+[[noreturn]] void no_bf16() {
   throw std::runtime_error("--matmul-precision bf16 on the CPU needs oneDNN: rebuild with -DALIBI_GEMM=onednn "
                            "(apt-get install libdnnl-dev), or use --matmul-precision fp32");
 }
+}  // namespace
+
+void gemm_bf16(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t, float,
+               float*, int64_t) {
+  no_bf16();
+}
+void gemm_bf16(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const uint16_t*, int64_t, float,
+               float*, int64_t) {
+  no_bf16();
+}
+void to_bf16(uint16_t*, const float*, int64_t) { no_bf16(); }
 
 bool gemm_bf16_available() { return false; }
 bool bf16_native() { return false; }

@@ -1,6 +1,9 @@
 // Linear layers on cuBLAS: row-major (N, IC) x (OC, IC)^T products expressed as the
 // column-major GEMMs cuBLAS computes, with fp32 tensors and, by default, bf16 tensor-core
-// compute with fp32 accumulation (CUBLAS_COMPUTE_32F_FAST_16BF).
+// compute with fp32 accumulation. Given the weight's bf16 working copy (kernels/cuda/ops.h),
+// the activation or gradient beside it is rounded into bf16 scratch and the product is bf16 x
+// bf16 -> fp32 (CUBLAS_COMPUTE_32F); without one, cuBLAS rounds both fp32 operands itself
+// (CUBLAS_COMPUTE_32F_FAST_16BF).
 //
 // Row-major X (r, c) is column-major X^T (c, r), so out = inp W^T becomes
 // out^T (OC, N) = W^T-view (OC, IC) x inp^T (IC, N):  gemm(T, N, OC, N, IC, W, inp, out).
@@ -68,6 +71,28 @@ void gemm(cublasOperation_t ta, cublasOperation_t tb, int64_t m, int64_t n, int6
                                   &beta, C, CUDA_R_32F, static_cast<int>(ldc), compute_type(precision), CUBLAS_GEMM_DEFAULT));
 }
 
+// The same product on bf16 A and B (as their bits), fp32 C: tensor cores, fp32 accumulation.
+void gemm_bf16(cublasOperation_t ta, cublasOperation_t tb, int64_t m, int64_t n, int64_t k, const uint16_t* A,
+               int64_t lda, const uint16_t* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  const float alpha = 1.0f;
+  ALIBI_CUBLAS_CHECK(cublasGemmEx(handle(), ta, tb, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k),
+                                  &alpha, A, CUDA_R_16BF, static_cast<int>(lda), B, CUDA_R_16BF, static_cast<int>(ldb),
+                                  &beta, C, CUDA_R_32F, static_cast<int>(ldc), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+}
+
+// Whether a product takes the working-copy path: bf16 precision and a copy to read.
+bool with_copy(MatmulPrecision precision, const uint16_t* weight_bf16) {
+  return weight_bf16 != nullptr && (precision == MatmulPrecision::bf16 || precision == MatmulPrecision::automatic);
+}
+
+// x (n floats) rounded into bf16 scratch from the caching allocator: the stream orders its
+// reuse after the products that read it.
+Tensor bf16_scratch(const float* x, int64_t n) {
+  Tensor t = Tensor::empty({n}, DType::u16, Device::cuda);
+  to_bf16(t.data<uint16_t>(), x, n);
+  return t;
+}
+
 // out (N, OC) += bias, one thread per element, bias row cached by the L1.
 __global__ void add_bias_kernel(float* out, const float* bias, int64_t N, int64_t OC) {
   const int64_t total = N * OC;
@@ -88,27 +113,52 @@ void bias_grad(float* dbias, const float* dout, int64_t N, int64_t OC) {
   column_sums<1>(dbias, nullptr, N, OC, BiasColumn{dout, OC});
 }
 
+namespace {
+
+// out (N, OC) = inp W^T, no bias: linear_forward's and linear_gelu_forward's product.
+void forward_product(float* out, const float* inp, const float* weight, int64_t N, int64_t IC, int64_t OC,
+                     MatmulPrecision precision, const uint16_t* weight_bf16) {
+  if (with_copy(precision, weight_bf16)) {
+    const Tensor inp16 = bf16_scratch(inp, N * IC);
+    gemm_bf16(CUBLAS_OP_T, CUBLAS_OP_N, OC, N, IC, weight_bf16, IC, inp16.data<uint16_t>(), IC, 0.0f, out, OC);
+  } else {
+    gemm(CUBLAS_OP_T, CUBLAS_OP_N, OC, N, IC, weight, IC, inp, IC, 0.0f, out, OC, precision);
+  }
+}
+
+}  // namespace
+
 void linear_forward(float* out, const float* inp, const float* weight, const float* bias, int64_t N,
-                    int64_t IC, int64_t OC, MatmulPrecision precision) {
+                    int64_t IC, int64_t OC, MatmulPrecision precision, const uint16_t* weight_bf16) {
   if (N == 0) return;
-  gemm(CUBLAS_OP_T, CUBLAS_OP_N, OC, N, IC, weight, IC, inp, IC, 0.0f, out, OC, precision);
+  forward_product(out, inp, weight, N, IC, OC, precision, weight_bf16);
   if (bias != nullptr) add_bias(out, bias, N, OC);
 }
 
 void linear_gelu_forward(float* pre, float* out, const float* inp, const float* weight, const float* bias, int64_t N,
-                         int64_t IC, int64_t OC, MatmulPrecision precision) {
+                         int64_t IC, int64_t OC, MatmulPrecision precision, const uint16_t* weight_bf16) {
   if (N == 0) return;
-  gemm(CUBLAS_OP_T, CUBLAS_OP_N, OC, N, IC, weight, IC, inp, IC, 0.0f, pre, OC, precision);
+  forward_product(pre, inp, weight, N, IC, OC, precision, weight_bf16);
   bias_gelu_forward(pre, out, bias, N, OC);
 }
 
 void linear_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
-                     const float* weight, int64_t N, int64_t IC, int64_t OC, MatmulPrecision precision) {
+                     const float* weight, int64_t N, int64_t IC, int64_t OC, MatmulPrecision precision,
+                     const uint16_t* weight_bf16) {
   if (N == 0) return;
-  // dinp^T (IC, N) = W-view (IC, OC) x dout^T (OC, N)
-  if (dinp != nullptr) gemm(CUBLAS_OP_N, CUBLAS_OP_N, IC, N, OC, weight, IC, dout, OC, 0.0f, dinp, IC, precision);
-  // dW^T (IC, OC) += inp^T (IC, N) x dout (N, OC)
-  gemm(CUBLAS_OP_N, CUBLAS_OP_T, IC, OC, N, inp, IC, dout, OC, 1.0f, dweight, IC, precision);
+  if (with_copy(precision, weight_bf16)) {
+    // dout rounded once for both products; inp again (forward's rounding was not kept).
+    const Tensor dout16 = bf16_scratch(dout, N * OC), inp16 = bf16_scratch(inp, N * IC);
+    if (dinp != nullptr)
+      gemm_bf16(CUBLAS_OP_N, CUBLAS_OP_N, IC, N, OC, weight_bf16, IC, dout16.data<uint16_t>(), OC, 0.0f, dinp, IC);
+    gemm_bf16(CUBLAS_OP_N, CUBLAS_OP_T, IC, OC, N, inp16.data<uint16_t>(), IC, dout16.data<uint16_t>(), OC, 1.0f,
+              dweight, IC);
+  } else {
+    // dinp^T (IC, N) = W-view (IC, OC) x dout^T (OC, N)
+    if (dinp != nullptr) gemm(CUBLAS_OP_N, CUBLAS_OP_N, IC, N, OC, weight, IC, dout, OC, 0.0f, dinp, IC, precision);
+    // dW^T (IC, OC) += inp^T (IC, N) x dout (N, OC)
+    gemm(CUBLAS_OP_N, CUBLAS_OP_T, IC, OC, N, inp, IC, dout, OC, 1.0f, dweight, IC, precision);
+  }
   if (dbias != nullptr) bias_grad(dbias, dout, N, OC);
 }
 

@@ -4,11 +4,14 @@
 // device. Plain C++ (no CUDA headers), so any translation unit may include it.
 //
 // Precision: tensors (activations, weights, gradients, optimizer state) are fp32; the
-// matrix products run on bf16 tensor cores with fp32 accumulation (cuBLAS
-// CUBLAS_COMPUTE_32F_FAST_16BF, and the attention kernel rounds its q/k/v/p tiles to
-// bf16), unless the call's MatmulPrecision::fp32 asks for exact fp32 (the
-// tests use it to compare with the CPU at fp32 tolerances). Softmax, LayerNorm, GELU,
-// cross-entropy, AdamW and every reduction are fp32 or double.
+// matrix products run on bf16 tensor cores with fp32 accumulation (and the attention kernel
+// rounds its q/k/v/p tiles to bf16), unless the call's MatmulPrecision::fp32 asks for exact
+// fp32 (the tests use it to compare with the CPU at fp32 tolerances) or tf32 for tf32 tensor
+// cores. A bf16 linear product given the weight's bf16 working copy (weight_bf16, made by
+// to_bf16 once per weight change: layers/bf16_copy.h) rounds only the activation or gradient
+// beside it (to_bf16 into scratch) and multiplies bf16 by bf16 (CUBLAS_COMPUTE_32F); without a
+// copy, cuBLAS rounds both fp32 operands inside the product (CUBLAS_COMPUTE_32F_FAST_16BF).
+// Softmax, LayerNorm, GELU, cross-entropy, AdamW and every reduction are fp32 or double.
 //
 // Token and target arrays are host pointers (the model keeps them on the host for its
 // checks); the kernels upload them. Every call is ordered on runtime/device.h's
@@ -24,18 +27,22 @@
 namespace alibi::cuda {
 
 // ---- linear: out (N, OC) = inp (N, IC) W^T + b; W (OC, IC) ----------------------------------
+// weight_bf16: W's bf16 working copy, (OC, IC) like W, or null; read under bf16 precision only.
 void linear_forward(float* out, const float* inp, const float* weight, const float* bias, int64_t N,
-                    int64_t IC, int64_t OC, MatmulPrecision precision);
+                    int64_t IC, int64_t OC, MatmulPrecision precision, const uint16_t* weight_bf16 = nullptr);
 // dinp `=` (skipped when null), dweight `+=`, dbias `+=` (skipped when null).
 void linear_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
-                     const float* weight, int64_t N, int64_t IC, int64_t OC, MatmulPrecision precision);
+                     const float* weight, int64_t N, int64_t IC, int64_t OC, MatmulPrecision precision,
+                     const uint16_t* weight_bf16 = nullptr);
 // out (N, OC) += bias (OC), each row.
 void add_bias(float* out, const float* bias, int64_t N, int64_t OC);
 // The MLP's fc and GELU (kernels/cuda/bias_gelu.cu): pre = inp W^T + bias, out = gelu(pre),
 // the bias and the GELU in one pass after the GEMM; backward dpre `=` dout * gelu'(pre) (may
 // alias dout) and dbias `+=` its column sums, in one pass.
 void linear_gelu_forward(float* pre, float* out, const float* inp, const float* weight, const float* bias, int64_t N,
-                         int64_t IC, int64_t OC, MatmulPrecision precision);
+                         int64_t IC, int64_t OC, MatmulPrecision precision, const uint16_t* weight_bf16 = nullptr);
+// dst (n) = src rounded to bf16, nearest even (kernels/bf16.h; kernels/cuda/bf16.cu).
+void to_bf16(uint16_t* dst, const float* src, int64_t n);
 void bias_gelu_forward(float* pre, float* out, const float* bias, int64_t N, int64_t OC);  // pre += bias; out = gelu(pre)
 void gelu_bias_backward(float* dpre, float* dbias, const float* pre, const float* dout, int64_t N, int64_t OC);
 

@@ -1,6 +1,6 @@
 // The CUDA kernels other than attention, run on the host by the emulator in tests/emu/emu.h:
 // what tests/emu/test_kernels_emu.cpp calls. Plain C++, no emulator macros: the kernels'
-// translation units are tests/emu/emulated_{rows,elementwise,matmul_bias,decode}.cpp.
+// translation units are tests/emu/emulated_{rows,elementwise,matmul_bias,bias_gelu,bf16,decode}.cpp.
 //
 //   cuda_emu::layernorm_forward(out, mean, rstd, x, w, b, N, C);  // host pointers throughout
 //
@@ -22,6 +22,9 @@ void bias_grad(float* dbias, const float* dout, int64_t N, int64_t OC);  // dbia
 // ---- kernels/cuda/bias_gelu.cu: the MLP's bias and GELU, fused (not the GEMM before them) ---
 void bias_gelu_forward(float* pre, float* out, const float* bias, int64_t N, int64_t OC);
 void gelu_bias_backward(float* dpre, float* dbias, const float* pre, const float* dout, int64_t N, int64_t OC);
+
+// ---- kernels/cuda/bf16.cu: fp32 -> bf16 bits, nearest even (kernels/bf16.h) ------------------
+void to_bf16(uint16_t* dst, const float* src, int64_t n);
 
 // ---- kernels/cuda/rows.cu --------------------------------------------------------------------
 void embedding_forward(float* out, const int32_t* host_tokens, const float* wte, int64_t N, int64_t C);

@@ -1,5 +1,5 @@
-// The CUDA kernels other than attention (kernels/cuda/rows.cu, elementwise.cu and the bias
-// kernels of matmul.cu), run on the host by the emulator of tests/emu/emu.h, against the
+// The CUDA kernels other than attention (kernels/cuda/rows.cu, elementwise.cu, bias_gelu.cu,
+// bf16.cu and the bias kernels of matmul.cu), run on the host by the emulator of tests/emu/emu.h, against the
 // CPU reference of kernels/ops.h on fresh random inputs: so every CI run, GPU or not, checks
 // their arithmetic, indexing, warp and block reductions. tests/gpu/test_cuda_kernels.cpp
 // runs the same comparisons on a GPU through ops:: (with the hardware's scheduling).
@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <string>
@@ -250,6 +251,72 @@ TEST(EmulatedKernels, BiasGelu) {
   expect_close_relative_to_max("gelu", egelu, gelu, 1e-6);
   expect_close_relative_to_max("dpre", ed, dpre, 1e-6);
   expect_close_relative_to_max("dbias", edb, db, 1e-5);
+}
+
+// ---- fp32 -> bf16 (kernels/cuda/bf16.cu, the rounding of kernels/bf16.h) -------------------------
+// Against a reference built another way: the nearer of the two bf16 neighbours of |x| by their
+// values in double (the one past the largest finite bf16 counting as 2^128, where IEEE rounding
+// overflows to Inf), ties to the even one. Special inputs first: exact ties both ways, one ulp
+// either side of a tie, subnormals (rounded, never flushed: a tie to 0, a tie to 2 x 2^-133, the
+// largest rounding up to the smallest normal), the largest finite floats (a tie at the top
+// rounds to Inf), +-Inf, +-0, NaNs quiet and signalling of both signs (stay NaN: the quiet bit
+// set, sign and upper payload kept, never Inf); then random values at every scale. n is not a
+// multiple of the 256 threads of a block; dst starts as a pattern no input rounds to, so an
+// element never written fails.
+uint32_t bits_of(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  return u;
+}
+float from_bits(uint32_t u) {
+  float x;
+  std::memcpy(&x, &u, 4);
+  return x;
+}
+double bf16_magnitude(uint32_t h) {  // |value| of bf16 bits h (sign ignored), exponent unbounded
+  const int e = static_cast<int>((h >> 7) & 0xff), m = static_cast<int>(h & 0x7f);
+  return e == 0 ? std::ldexp(m, -133) : std::ldexp(1.0 + m / 128.0, e - 127);
+}
+uint16_t reference_bf16(float x) {
+  const uint32_t u = bits_of(x), sign = (u >> 16) & 0x8000u, mag = u & 0x7fffffffu;
+  if (mag > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40u);  // NaN
+  const uint32_t lo = mag >> 16;                                         // towards zero
+  if ((mag & 0xffffu) == 0) return static_cast<uint16_t>(sign | lo);     // exact (and +-Inf)
+  const double v = std::fabs(static_cast<double>(x)), below = v - bf16_magnitude(lo), above = bf16_magnitude(lo + 1) - v;
+  const bool up = above < below || (above == below && (lo & 1u));
+  return static_cast<uint16_t>(sign | (up ? lo + 1 : lo));
+}
+
+TEST(EmulatedKernels, ToBf16) {
+  std::vector<float> x;
+  for (uint32_t u : {0x3f808000u, 0x3f818000u, 0x3f808001u, 0x3f807fffu, 0x3f818001u, 0x3f817fffu,  // ties, near ties
+                     0x00000001u, 0x00008000u, 0x00018000u, 0x00008001u, 0x007fffffu, 0x00400000u,  // subnormals
+                     0x7f7fffffu, 0x7f7f7fffu, 0x7f7f8000u, 0x7f7e8000u,                          // the largest
+                     0x7f800000u, 0x00000000u, 0x7fc00000u, 0x7f800001u, 0x7fa12345u})              // Inf, 0, NaNs
+    for (uint32_t sign : {0u, 0x80000000u}) x.push_back(from_bits(u | sign));
+  const int64_t n = 70001;
+  for (const float scale : {1.0f, 1e-39f, 1e-20f, 3e37f}) {
+    const std::vector<float> r = randn(n / 4, 77, scale);
+    x.insert(x.end(), r.begin(), r.end());
+  }
+  x.resize(n, 1.5f);
+  std::vector<uint16_t> dst(n, 0xffbf);  // a NaN no input rounds to: quiet NaNs keep bit 6 set
+  cuda_emu::to_bf16(dst.data(), x.data(), n);
+  int64_t wrong = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const uint16_t want = reference_bf16(x[i]);
+    if (dst[i] != want && wrong++ < 10)
+      ADD_FAILURE() << "element " << i << ": " << x[i] << " (0x" << std::hex << bits_of(x[i]) << ") -> 0x" << dst[i]
+                    << ", want 0x" << want << std::dec;
+  }
+  EXPECT_EQ(wrong, 0);
+  // The reference itself, on cases known by heart: a tie to even each way, a subnormal tie to
+  // zero, the top tie to Inf, a signalling NaN quieted.
+  EXPECT_EQ(reference_bf16(from_bits(0x3f808000u)), 0x3f80);
+  EXPECT_EQ(reference_bf16(from_bits(0x3f818000u)), 0x3f82);
+  EXPECT_EQ(reference_bf16(from_bits(0x80008000u)), 0x8000);
+  EXPECT_EQ(reference_bf16(from_bits(0x7f7f8000u)), 0x7f80);
+  EXPECT_EQ(reference_bf16(from_bits(0xff800001u)), 0xffc0);
 }
 
 }  // namespace

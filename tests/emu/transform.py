@@ -8,6 +8,7 @@ TARGET (default attention) is one of
   elementwise  kernels/cuda/elementwise.cu        -> tests/emu/emulated_elementwise.cpp
   decode       kernels/cuda/attention_decode.cu   -> tests/emu/emulated_decode.cpp
   bias_gelu    kernels/cuda/bias_gelu.cu          -> tests/emu/emulated_bias_gelu.cpp
+  bf16         kernels/cuda/bf16.cu               -> tests/emu/emulated_bf16.cpp
   matmul_bias  add_bias_kernel, add_bias and bias_grad (linear_backward's dbias, through
                kernels/cuda/column_sums.cuh) of kernels/cuda/matmul.cu (the cuBLAS GEMMs around
                them cannot be emulated) -> emulated_matmul_bias.cpp
@@ -46,6 +47,7 @@ TARGETS = {
     'decode': ('kernels/cuda/attention_decode.cu', [], False),
     'matmul_bias': ('kernels/cuda/matmul.cu', [], False),
     'bias_gelu': ('kernels/cuda/bias_gelu.cu', [], False),
+    'bf16': ('kernels/cuda/bf16.cu', [], False),
 }
 WHAT = 'the kernel sources'  # set by transform() to the source being read, for messages
 
@@ -233,7 +235,7 @@ def transform(root, target='attention'):
                       'static __shared__ arrays (common.cuh\'s block_sum has one)')
     text = substitute(text, r'\bnamespace alibi::cuda\s*\{', 'namespace alibi::cuda_emu {',
                       '`namespace alibi::cuda {`')
-    text = substitute(text, r'\bDevice::cuda\b', 'Device::cpu', 'Device::cuda', required=target not in ('matmul_bias', 'bias_gelu'))
+    text = substitute(text, r'\bDevice::cuda\b', 'Device::cpu', 'Device::cuda', required=target not in ('matmul_bias', 'bias_gelu', 'bf16'))
     text = rewrite_launches(text)
 
     code = re.sub(r'//[^\n]*', '', text)  # what the compiler will see, roughly

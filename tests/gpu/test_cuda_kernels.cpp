@@ -14,6 +14,7 @@
 #include <random>
 #include <vector>
 
+#include "kernels/bf16.h"
 #include "kernels/dispatch.h"
 #include "kernels/ops.h"
 #include "layers/model.h"
@@ -47,7 +48,9 @@ ModelConfig small_model(const std::string& position) {
 
 #ifdef ALIBI_WITH_CUDA
 // ---- linear (cuBLAS) ---------------------------------------------------------------------------
-void check_linear(MatmulPrecision precision, double rel, double mean_rel) {
+// with_copy: the products read the weight's bf16 working copy (made by ops::to_bf16, as
+// layers/bf16_copy.h makes it) and round only the other operand into bf16 scratch.
+void check_linear(MatmulPrecision precision, double rel, double mean_rel, bool with_copy = false) {
   const int64_t N = 77, IC = 96, OC = 130;  // nothing a multiple of a tile
   const auto x = randn(N * IC, 1), w = randn(OC * IC, 2, 0.1f), b = randn(OC, 3), dy = randn(N * OC, 4);
   const auto dw0 = randn(OC * IC, 5), db0 = randn(OC, 6);  // += contracts
@@ -56,9 +59,13 @@ void check_linear(MatmulPrecision precision, double rel, double mean_rel) {
   cpu::linear_backward<float>(dx.data(), dw.data(), db.data(), dy.data(), x.data(), w.data(), N, IC, OC);
   Tensor gx = upload(x), gw = upload(w), gb = upload(b), gdy = upload(dy), gout = upload(std::vector<float>(N * OC)),
          gdx = upload(std::vector<float>(N * IC)), gdw = upload(dw0), gdb = upload(db0);
-  ops::linear_forward<float>(Device::cuda, precision, gout.data<float>(), gx.data<float>(), gw.data<float>(), gb.data<float>(), N, IC, OC);
+  Tensor gw16 = Tensor::empty({OC, IC}, DType::u16, Device::cuda);
+  ops::to_bf16(Device::cuda, gw16.data<uint16_t>(), gw.data<float>(), OC * IC);
+  const uint16_t* w16 = with_copy ? gw16.data<uint16_t>() : nullptr;
+  ops::linear_forward<float>(Device::cuda, precision, gout.data<float>(), gx.data<float>(), gw.data<float>(), gb.data<float>(), N, IC, OC,
+                             w16);
   ops::linear_backward<float>(Device::cuda, precision, gdx.data<float>(), gdw.data<float>(), gdb.data<float>(), gdy.data<float>(),
-                              gx.data<float>(), gw.data<float>(), N, IC, OC);
+                              gx.data<float>(), gw.data<float>(), N, IC, OC, w16);
   expect_close_relative_to_max("linear out", download(gout), out, rel, mean_rel);
   expect_close_relative_to_max("linear dinp", download(gdx), dx, rel, mean_rel);
   expect_close_relative_to_max("linear dweight", download(gdw), dw, rel, mean_rel);
@@ -71,7 +78,7 @@ void check_linear(MatmulPrecision precision, double rel, double mean_rel) {
   cpu::gelu_bias_backward<float>(dpre.data(), dbg.data(), pre.data(), dy.data(), N, OC);
   Tensor gpre = upload(nans(N * OC)), gact = upload(nans(N * OC)), gcpu_pre = upload(pre), gdbg = upload(db0);
   ops::linear_gelu_forward<float>(Device::cuda, precision, gpre.data<float>(), gact.data<float>(), gx.data<float>(),
-                                  gw.data<float>(), gb.data<float>(), N, IC, OC);
+                                  gw.data<float>(), gb.data<float>(), N, IC, OC, w16);
   ops::gelu_bias_backward<float>(Device::cuda, gdy.data<float>(), gdbg.data<float>(), gcpu_pre.data<float>(), gdy.data<float>(), N, OC);
   expect_close_relative_to_max("fc pre-activation", download(gpre), pre, rel, mean_rel);
   expect_close_relative_to_max("fc gelu", download(gact), act, rel, mean_rel);
@@ -87,6 +94,27 @@ TEST(CudaKernels, LinearFp32) {
 TEST(CudaKernels, LinearBf16) {
   ALIBI_REQUIRE_GPU();
   check_linear(MatmulPrecision::bf16, 2e-2, 4e-3);
+}
+
+TEST(CudaKernels, LinearBf16WithWeightCopy) {
+  ALIBI_REQUIRE_GPU();
+  check_linear(MatmulPrecision::bf16, 2e-2, 4e-3, /*with_copy=*/true);
+}
+
+// fp32 -> bf16 on the device: the bits of kernels/bf16.h's formula on the host (the emulator
+// test covers ties, subnormals, Inf and NaN; here the hardware's float handling, e.g. no
+// flush to zero of subnormal inputs).
+TEST(CudaKernels, ToBf16) {
+  ALIBI_REQUIRE_GPU();
+  std::vector<float> x = randn(100003, 11);
+  for (size_t i = 0; i < x.size(); i += 7) x[i] *= 1e-39f;  // subnormals
+  Tensor gx = upload(x), g16 = Tensor::empty({int64_t(x.size())}, DType::u16, Device::cuda);
+  ops::to_bf16(Device::cuda, g16.data<uint16_t>(), gx.data<float>(), int64_t(x.size()));
+  std::vector<uint16_t> got(x.size());
+  copy_bytes(got.data(), Device::cpu, g16.raw(), Device::cuda, got.size() * sizeof(uint16_t));
+  int64_t wrong = 0;
+  for (size_t i = 0; i < x.size(); ++i) wrong += got[i] != bf16_bits(x[i]);
+  EXPECT_EQ(wrong, 0);
 }
 
 // ---- embedding -----------------------------------------------------------------------------------

@@ -44,6 +44,7 @@ void sharpen(Model<float>& model) {
     } else if (p.value->ndim() == 2) {
       for (int64_t i = 0; i < p.value->numel(); ++i) v[i] *= 15.0f;
     }
+    p.value->bump_version();  // written in place (layers/bf16_copy.h)
   }
 }
 

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -116,10 +117,39 @@ TEST(Gemm, Bf16IsTheProductOfRoundedOperands) {
   }
 }
 
+// B given in bf16 already (a weight's working copy: to_bf16 of the stored B, padding and all)
+// must give the very bits of gemm_bf16 on the fp32 B: the same rounding, the same product.
+TEST(Gemm, Bf16WithBf16OperandIsTheSameBits) {
+  if (!cpu::gemm_bf16_available()) GTEST_SKIP() << "this build's GEMM is " << cpu::gemm_library() << " (no bf16)";
+  for (const GemmCase& g : cases()) {
+    Operands o = make(g, 4);
+    std::vector<float> c16 = o.c;
+    std::vector<uint16_t> b16(o.b.size());
+    cpu::to_bf16(b16.data(), o.b.data(), static_cast<int64_t>(o.b.size()));
+    cpu::gemm_bf16(g.ta, g.tb, g.m, g.n, g.k, g.alpha, o.a.data(), o.lda, o.b.data(), o.ldb, g.beta, o.c.data(),
+                   o.ldc);
+    cpu::gemm_bf16(g.ta, g.tb, g.m, g.n, g.k, g.alpha, o.a.data(), o.lda, b16.data(), o.ldb, g.beta, c16.data(),
+                   o.ldc);
+    EXPECT_EQ(0, std::memcmp(c16.data(), o.c.data(), sizeof(float) * o.c.size())) << name(g);
+  }
+  // to_bf16 is gemm_bf16's rounding: nearest, ties to even (the ties 1 + 2^-8 down to 1,
+  // 1 + 3 x 2^-8 up to 1 + 2^-6), and a NaN stays NaN.
+  const float x[4] = {1.0f + 0x1p-8f, 1.0f + 3 * 0x1p-8f, -2.5f, std::nanf("")};
+  uint16_t h[4];
+  cpu::to_bf16(h, x, 4);
+  EXPECT_EQ(h[0], 0x3f80);
+  EXPECT_EQ(h[1], 0x3f82);
+  EXPECT_EQ(h[2], 0xc020);
+  EXPECT_TRUE(std::isnan(gguf::from_bf16(h[3])));
+}
+
 TEST(Gemm, Bf16RefusedWithoutOneDnn) {
   if (cpu::gemm_bf16_available()) GTEST_SKIP() << "this build has oneDNN's bf16";
   float a = 1, b = 1, c = 0;
   EXPECT_THROW(cpu::gemm_bf16(false, false, 1, 1, 1, 1.0f, &a, 1, &b, 1, 0.0f, &c, 1), std::runtime_error);
+  uint16_t b16 = 0;
+  EXPECT_THROW(cpu::gemm_bf16(false, false, 1, 1, 1, 1.0f, &a, 1, &b16, 1, 0.0f, &c, 1), std::runtime_error);
+  EXPECT_THROW(cpu::to_bf16(&b16, &b, 1), std::runtime_error);
 }
 
 TEST(MatmulPrecision, ResolvedPerDevice) {
@@ -173,6 +203,39 @@ TEST(MatmulPrecision, LinearLayerProductsFollowIt) {
       }
   expect_close_per_element("linear dinp, bf16", dinp, want_dinp, kTol);
   expect_close_per_element("linear dweight, bf16", dw, want_dw, kTol);
+}
+
+// The linear products given the weight's bf16 copy: the same bits as rounding it in each
+// product (forward, the fc's forward with its GELU, both backward products).
+TEST(MatmulPrecision, LinearWithWeightCopyIsTheSameBits) {
+  if (!cpu::gemm_bf16_available()) GTEST_SKIP() << "this build's GEMM is " << cpu::gemm_library() << " (no bf16)";
+  const int64_t N = 37, IC = 70, OC = 29;
+  Operands o = make({false, true, N, OC, IC, 0, 1.0f, 0.0f}, 5);  // a = x (N, IC), b = W (OC, IC)
+  std::vector<uint16_t> w16(o.b.size());
+  cpu::to_bf16(w16.data(), o.b.data(), static_cast<int64_t>(o.b.size()));
+  std::vector<float> bias(OC), dout(N * OC);
+  for (int64_t j = 0; j < OC; ++j) bias[j] = 0.01f * static_cast<float>(j);
+  for (size_t i = 0; i < dout.size(); ++i) dout[i] = std::sin(0.37f * static_cast<float>(i));
+  struct Out {
+    std::vector<float> fwd, pre, act, dinp, dw, db;
+  };
+  auto run = [&](const uint16_t* copy) {
+    Out r{std::vector<float>(N * OC), std::vector<float>(N * OC), std::vector<float>(N * OC),
+          std::vector<float>(N * IC), std::vector<float>(OC * IC, 0.5f), std::vector<float>(OC, 0.0f)};
+    const MatmulPrecision p = MatmulPrecision::bf16;
+    cpu::linear_forward(r.fwd.data(), o.a.data(), o.b.data(), bias.data(), N, IC, OC, p, copy);
+    cpu::linear_gelu_forward(r.pre.data(), r.act.data(), o.a.data(), o.b.data(), bias.data(), N, IC, OC, p, copy);
+    cpu::linear_backward(r.dinp.data(), r.dw.data(), r.db.data(), dout.data(), o.a.data(), o.b.data(), N, IC, OC, p,
+                         copy);
+    return r;
+  };
+  const Out plain = run(nullptr), copied = run(w16.data());
+  EXPECT_EQ(copied.fwd, plain.fwd);
+  EXPECT_EQ(copied.pre, plain.pre);
+  EXPECT_EQ(copied.act, plain.act);
+  EXPECT_EQ(copied.dinp, plain.dinp);
+  EXPECT_EQ(copied.dw, plain.dw);
+  EXPECT_EQ(copied.db, plain.db);
 }
 
 }  // namespace

@@ -61,69 +61,87 @@ TEST(Plan, PublishedParameterCounts) {
 }
 
 // The small model of HandComputedSmallModel on the GPU path: tp=2 pp=2 dp=2, B=2 T=4
-// (N = 8), M=3. bf16 = 2 B, fp32 = 4 B.
-//   One block per micro-batch: bf16 ln1_out, residual, ln2_out, branch 4*N*C = 256,
-//     qkv 3*N*4 = 96, att N*4 = 32, fch, fch_gelu 2*N*16 = 256 -> 640 el = 1280 B;
-//     fp32 LN mean/rstd 4N = 32, lse B*NH_local*T = 2*2*4 = 16 -> 48 el = 192 B  -> 1472 B
-//   Residual stream per micro-batch: (L_local + 1) * N*C bf16 + dres N*C bf16:
-//     stage 0: 3*64*2 + 128 = 512 B; stage 1: 2*64*2 + 128 = 384 B.
-//   Head (stage 1): lnf_out N*C bf16 = 128 B; fp32 6N = 48 statistics + logits N*64 (the
-//     shards' 6 and 5 vocabulary rows padded to 64): 128 + 560*4 = 2368 B on both tp ranks.
-//   Without recomputation, in flight x (blocks + stream + head):
-//     stage 0: 2 * (2*1472 + 512) = 6912;  stage 1: 1472 + 384 + 2368 = 4224.
-//   With recomputation, in flight x (stream + head) + one block:
-//     stage 0: 2*512 + 1472 = 2496;  stage 1: the same as without (one block, one in flight).
-//   State per local element: weights 6 B, grads 4 + 4 (dp > 1: buckets), AdamW 8 -> 22 B;
-//     rank 0 (968 elements): 5808 + 7744 + 7744 = 21296.
-//   Rank needing the most: rank 0, 21296 + 6912 = 28208 plain, 21296 + 2496 = 23792 with
-//     recomputation.
+// (N = 8), M=3; C_local 4, F_local 16, NH_local 2, HS 2 (not a tensor-core size: the
+// attention kernel prepares fp32 operands). bf16 = 2 B, fp32 = 4 B; W = cuBLAS's 32 MiB.
+//   Activations, fp32 as on the CPU: one block 4NC + 4N + 3 N C_local + N C_local + B NH_local T
+//     + 2 N F_local = 288 + 96 + 48 + 256 = 688 el = 2752 B; residual stream (L_local + 1 + 1) N C:
+//     stage 0 256 el = 1024 B, stage 1 192 el = 768 B; head (stage 1): (N C + 4N + N x 64) fp32
+//     (the shards' 6 and 5 vocabulary rows padded to 64) + 2N doubles = 2432 + 128 = 2560 B.
+//     Plain, in flight x (blocks + stream + head): stage 0 2 x (2 x 2752 + 1024) = 13056;
+//     stage 1 2752 + 768 + 2560 = 6080. Recomputing: stage 0 2 x 1024 = 2048; stage 1 3328.
+//   Scratch, the largest set at once: attention backward's d att 128 + d qkv 384 + prepared
+//     q, k, v 384 + dO 128 + D 64 = 1088 B (beats the MLP's d gelu 512 + bf16 (N C + N F_local)
+//     384 = 896); recomputing adds the block's 2752 -> 3840; the head's d lnf 256 + bf16
+//     (N x 64 + N C) 1152 = 1408 on stage 1. Each + W.
+//   Weights: rank 0 (968 elements, 2 blocks) 968 x 4 + bf16 copies 2 x (4 C C_local + 2 C
+//     F_local) = 768 el -> 3872 + 1536 = 5408; rank 4 (524: a block, ln_f, the tied copy of 6
+//     rows) + 58 padding rows x C = 464: 988 x 4 + (384 + 64 x 8) x 2 = 3952 + 1792 = 5744.
+//   Grads: rank 0 968 x 4 + buckets 968 x 4 = 7744; rank 4 988 x 4 + 524 x 4 = 6048. AdamW
+//     8 B per element: 7744 and 4192.
+//   Rank needing the most: rank 0, 5408 + 7744 + 7744 + 13056 + 1088 = 35040 + W plain,
+//     26784 + W recomputing (rank 4: 23472 + W, 23152 + W).
 TEST(Plan, GpuMemoryHandComputed) {
   const ModelConfig cfg = small_config();
   const GridShape shape{2, 2, 2};
   const std::vector<RankPlan> plan = plan_layout(cfg, shape, 2, 3);
+  const int64_t W = int64_t{32} << 20;
   // Ranks 0, 1: stage 0, tp 0 and 1; ranks 4, 5: stage 1 (rank = tp + 2 (dp + 2 pp)).
   const int rank[4] = {0, 1, 4, 5};
-  const int64_t plain[4] = {6912, 6912, 4224, 4224};
-  const int64_t recompute[4] = {2496, 2496, 4224, 4224};
+  const int64_t plain[4] = {13056, 13056, 6080, 6080};
+  const int64_t recompute[4] = {2048, 2048, 3328, 3328};
+  const int64_t scratch[4] = {1088, 1088, 1408, 1408}, scratch_rc[4] = {3840, 3840, 3840, 3840};
   for (int i = 0; i < 4; ++i) {
     SCOPED_TRACE("rank " + std::to_string(rank[i]));
     EXPECT_EQ(gpu_activation_bytes(cfg, plan[rank[i]], 2, 2, false), plain[i]);
     EXPECT_EQ(gpu_activation_bytes(cfg, plan[rank[i]], 2, 2, true), recompute[i]);
+    EXPECT_EQ(gpu_scratch_bytes(cfg, plan[rank[i]], 2, 2, false), scratch[i] + W);
+    EXPECT_EQ(gpu_scratch_bytes(cfg, plan[rank[i]], 2, 2, true), scratch_rc[i] + W);
   }
   const GpuMemory m = gpu_rank_memory(cfg, plan[0], shape, 2, false);
-  EXPECT_EQ(m.weights, 5808);
+  EXPECT_EQ(m.weights, 5408);
   EXPECT_EQ(m.grads, 7744);
   EXPECT_EQ(m.optimizer, 7744);
-  EXPECT_EQ(m.total(), 28208);
+  EXPECT_EQ(m.total(), 35040 + W);
+  const GpuMemory last = gpu_rank_memory(cfg, plan[4], shape, 2, false);
+  EXPECT_EQ(last.weights, 5744);
+  EXPECT_EQ(last.grads, 6048);
+  EXPECT_EQ(last.optimizer, 4192);
+  EXPECT_EQ(last.total(), 23472 + W);
   EXPECT_EQ(gpu_rank_memory(cfg, plan[0], {2, 2, 1}, 2, false).grads, 4 * 968);  // no buckets at dp = 1
 
   Hardware hw;
   hw.gpus = 8;
   const LayoutEstimate e = estimate_layout(cfg, hw, shape, 2, 3);
-  EXPECT_EQ(e.memory[0].total(), 28208);
-  EXPECT_EQ(e.memory[1].total(), 23792);
+  EXPECT_EQ(e.memory[0].total(), 35040 + W);
+  EXPECT_EQ(e.memory[1].total(), 26784 + W);
   EXPECT_TRUE(e.fits[0] && e.fits[1]);
   EXPECT_FALSE(e.recompute);
 }
 
-// The 1.3B model at tp=1 pp=1 dp=8, micro-batch 2 (N = 1024), one micro-batch in flight:
-//   state 22 B x 1,361,887,232 = 29,961,519,104 (weights 6 B, grads + buckets 8 B, AdamW 8 B)
-//   one block: bf16 (8 N C + 2 N F) = 33,554,432 el = 67,108,864 B; fp32 4N + B NH T =
-//     4096 + 16384 = 20480 el = 81,920 B -> 67,190,784; x 25 = 1,679,769,600
-//   stream (26 + 1) N C bf16 = 113,246,208; head N C bf16 4,194,304 + fp32 (6N + N V_pad),
-//     V = 50257 padded to 50304: (6144 + 51,511,296) * 4 = 206,069,760 -> 210,264,064
-//   activations 2,003,279,872; the head's 47 padding rows x C = 96,256 elements of fp32
-//   weight and gradient: + 385,024 B each; total 31,965,569,024 B (32.0 GB, within 72 GB).
+// The 1.3B model at tp=1 pp=1 dp=8, micro-batch 2 (N = 1024), one micro-batch in flight
+// (HS = 128: bf16 attention operands; V = 50257 padded to 50304 head rows, 47 x C = 96,256
+// padding elements):
+//   weights (1,361,887,232 + 96,256) x 4 = 5,447,933,952 + bf16 copies (25 x (4 C^2 + 2 C F)
+//     + 50304 C = 1,361,313,792 el) x 2 = 2,722,627,584 -> 8,170,561,536
+//   grads 5,447,933,952 + buckets 1,361,887,232 x 4 = 10,895,482,880; AdamW 10,895,097,856
+//   activations fp32: one block (4NC + 4N + 3NC + NC + B NH T + 2NF) = 33,574,912 el, x 25 x 4
+//     = 3,357,491,200; stream 27 N C x 4 = 226,492,416; head (N C + 4N + N x 50304) x 4 + 2N x 8
+//     = 214,466,560 -> 3,798,450,176
+//   scratch: the head's d lnf (N C) fp32 + bf16 (N x 50304 + N C) = 8,388,608 + 107,216,896
+//     = 115,605,504 (beats a block's largest, the MLP's 54,525,952) + 32 MiB = 149,159,936
+//   total 33,908,752,384 B (33.9 GB, within 72 GB).
 TEST(Plan, GpuMemoryOneBillionModel) {
   const ModelConfig cfg = alibi_1_3b();
   Hardware hw;
   hw.gpus = 8;
   hw.memory_gb = 80;
   const LayoutEstimate e = estimate_layout(cfg, hw, {1, 1, 8}, 2, 32);
-  EXPECT_EQ(e.memory[0].weights, 6 * int64_t{1361887232} + 385024);
-  EXPECT_EQ(e.memory[0].grads + e.memory[0].optimizer, 16 * int64_t{1361887232} + 385024);
-  EXPECT_EQ(e.memory[0].activations, 2003279872);
-  EXPECT_EQ(e.memory[0].total(), 31965569024);
+  EXPECT_EQ(e.memory[0].weights, 8170561536);
+  EXPECT_EQ(e.memory[0].grads, 10895482880);
+  EXPECT_EQ(e.memory[0].optimizer, 10895097856);
+  EXPECT_EQ(e.memory[0].activations, 3798450176);
+  EXPECT_EQ(e.memory[0].scratch, 149159936);
+  EXPECT_EQ(e.memory[0].total(), 33908752384);
   EXPECT_TRUE(e.fits[0]);
 }
 
@@ -228,7 +246,8 @@ TEST(Plan, StepTimeHandComputed) {
 
 // The 1.3B model: on 8 GPUs of 80 GB at least one layout fits, the fastest first, each
 // within 90% of 80 GB. On one 16 GB GPU none can: its weights, grads and AdamW state
-// alone are 18 B x 1.36e9 = 24.5 GB > 14.4 GB, before any activation.
+// alone are 16 B x 1.36e9 and bf16 copies of nearly all of it, 24.5 GB > 14.4 GB, before any
+// activation.
 TEST(Plan, ScalingStudyOneBillionModel) {
   const ModelConfig cfg = alibi_1_3b();
   Hardware hw;

@@ -65,6 +65,39 @@ TEST(Tensor, SliceOffsetsRows) {
   EXPECT_THROW(x.slice(2, 5), Error);
 }
 
+// The storage version (what bf16 working copies are checked against): new for a new
+// storage, even one at a freed storage's address; shared by views; renewed by every write the
+// Tensor sees (zero_, copy_from) and by bump_version.
+TEST(Tensor, VersionNamesTheContents) {
+  Tensor a = Tensor::zeros({4, 3}, DType::f32);
+  const uint64_t v0 = a.version();
+  EXPECT_NE(v0, 0u);
+  EXPECT_EQ(a.slice(1, 3).version(), v0);
+  EXPECT_EQ(a.view({12}).version(), v0);
+  a.bump_version();
+  const uint64_t v1 = a.version();
+  EXPECT_NE(v1, v0);
+  EXPECT_EQ(a.slice(0, 2).version(), v1);  // a view sees its storage's bump
+  a.zero_();
+  EXPECT_NE(a.version(), v1);
+  const uint64_t v2 = a.version();
+  const Tensor b = a.clone();
+  EXPECT_NE(b.version(), v2);
+  a.copy_from(b);
+  EXPECT_NE(a.version(), v2);
+  EXPECT_EQ(Tensor().version(), 0u);  // no storage
+  const void* where = nullptr;
+  uint64_t freed = 0;
+  {
+    Tensor c = Tensor::empty({1000}, DType::f32);
+    where = c.raw();
+    freed = c.version();
+  }
+  Tensor d = Tensor::empty({1000}, DType::f32);  // the allocator's cache hands back the same block
+  EXPECT_EQ(d.raw(), where);
+  EXPECT_NE(d.version(), freed);
+}
+
 TEST(Tensor, ViewWithWrongElementCountThrows) {
   Tensor x = Tensor::empty({2, 3}, DType::f32);
   EXPECT_THROW(x.view({4, 2}), Error);
