@@ -88,7 +88,8 @@ class Model {
 
   // Moves parameters and gradients to `device`, before the first forward; activations are
   // then allocated there too. Device::cuda needs float and a CUDA device (DeviceError).
-  // `precision`: the matrix products on CUDA (kernels/precision.h); the CPU ignores it.
+  // `precision`: the linear layers' products (kernels/precision.h), resolved for `device`
+  // (ops::resolve_precision: auto is bf16 on CUDA, fp32 on the CPU; bf16 on the CPU needs oneDNN).
   void to_device(Device device, MatmulPrecision precision = MatmulPrecision::automatic);
   Device device() const { return device_; }
   // What each block keeps for backward (layers/recompute.h); before the first forward, as
