@@ -230,7 +230,7 @@ int cmd_eval(int argc, char** argv) {
     Model<float> model(cfg, 0, grid);
     model.to_device(device, matmul_precision);  // checkpoints are fp32 host data: any device
     {
-      Watchdog::Deadline deadline(*watchdog, "checkpoint read");  // parallel HDF5 cannot be polled
+      Watchdog::Deadline deadline(*watchdog, "checkpoint read", kStartSkewS);  // parallel HDF5: not polled
       if (corpus) {
         load_model(checkpoint, model, *corpus);
       } else {

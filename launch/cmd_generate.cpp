@@ -138,7 +138,7 @@ int cmd_generate(int argc, char** argv) {
   Model<float> model(cfg, 0, grid);
   model.to_device(device, matmul_precision);  // checkpoints are fp32 host data: any device
   {
-    Watchdog::Deadline deadline(*watchdog, "checkpoint read");  // parallel HDF5 cannot be polled
+    Watchdog::Deadline deadline(*watchdog, "checkpoint read", kStartSkewS);  // parallel HDF5: not polled
     load_model(checkpoint, model);
   }
 

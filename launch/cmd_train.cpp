@@ -106,7 +106,7 @@ int cmd_train(int argc, char** argv) {
   // ---- model and optimizer ------------------------------------------------------------
   Trainer trainer(cfg, opt, grid, corpus);
   if (!resume_path.empty()) {
-    Watchdog::Deadline deadline(*watchdog, "checkpoint read");  // parallel HDF5 cannot be polled
+    Watchdog::Deadline deadline(*watchdog, "checkpoint read", kStartSkewS);  // parallel HDF5: not polled
     const int64_t step = trainer.resume(resume_path);
     if (root) std::printf("resumed from %s at step %lld\n", resume_path.c_str(), static_cast<long long>(step));
   }

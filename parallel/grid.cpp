@@ -113,12 +113,10 @@ ProcessGrid ProcessGrid::create(MPI_Comm world, const GridShape& shape, const Mo
   check_mpi(MPI_Comm_size(world, &size), "MPI_Comm_size");
   validate_grid(shape, size, model);
   // MPI_Comm_split, and on NCCL the id's broadcast and ncclCommInitRank, block and are not
-  // polled: a rank that stops here ends the others by the Deadline's timer. Ranks come here
-  // after reading their corpus (and eval, each checkpoint), as far apart as a loaded node or
-  // file system makes them: not less than kSetUpAtLeastS however short --timeout-minutes is.
-  constexpr double kSetUpAtLeastS = 120;
+  // polled: a rank that stops here ends the others by the Deadline's timer, given the
+  // start-up's slack (kStartSkewS).
   std::optional<Watchdog::Deadline> deadline;
-  if (watchdog) deadline.emplace(*watchdog, "communicator set-up", kSetUpAtLeastS);
+  if (watchdog) deadline.emplace(*watchdog, "communicator set-up", kStartSkewS);
   ProcessGrid g;
   g.shape_ = shape;
   g.rank_ = rank;

@@ -59,6 +59,10 @@ inline constexpr WatchdogJob kTrainJob{"step", "requeue once fixed; --resume aut
 inline constexpr WatchdogJob kEvalJob{"length", "run it again once fixed"};
 inline constexpr WatchdogJob kGenerateJob{"token", "run it again once fixed"};
 
+// The least bound of a start-up scope (Watchdog::Deadline's at_least_s), however short
+// --timeout-minutes is.
+inline constexpr double kStartSkewS = 120;
+
 class Watchdog {
  public:
   // Collective over `world` (duplicates it). timeout_s <= 0: off (waits block as before).
@@ -90,7 +94,9 @@ class Watchdog {
   // A scope that must end within the timeout (a checkpoint write): past it, a timer thread
   // prints the line and ends this process with kExitRequeue (the launcher ends the rest).
   // `at_least_s` raises the bound for a scope whose ranks may arrive far apart with nothing
-  // wrong (the communicators' set-up, after each rank read its corpus and checkpoint).
+  // wrong (kStartSkewS: the communicators' set-up and the checkpoint read of a job's start,
+  // which each rank reaches after reading its corpus, as far apart as a loaded node or file
+  // system makes them).
   class Deadline {
    public:
     Deadline(Watchdog& dog, const char* what, double at_least_s = 0);
