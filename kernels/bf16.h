@@ -4,6 +4,7 @@
 // (uint16_t, DType::u16).
 //
 //   uint16_t h = bf16_bits(x);   // x's nearest bf16, ties to even
+//   float y = bf16_value(h);     // back, exactly
 //
 // NaN stays NaN (quieted, sign kept), +-Inf stays +-Inf, a finite value past the largest bf16
 // rounds to +-Inf, and subnormals round like any other value (no flush to zero); as
@@ -36,6 +37,18 @@ ALIBI_HOST_DEVICE inline uint16_t bf16_bits(float x) {
   // (up to the next binade, or from the largest finite value to Inf).
   u += 0x7fffu + ((u >> 16) & 1u);
   return static_cast<uint16_t>(u >> 16);
+}
+
+// The float a bf16 stands for (exact: bf16 is float's upper half).
+ALIBI_HOST_DEVICE inline float bf16_value(uint16_t h) {
+  const uint32_t u = uint32_t{h} << 16;
+#if defined(__CUDA_ARCH__)
+  return __uint_as_float(u);
+#else
+  float x;
+  std::memcpy(&x, &u, sizeof x);
+  return x;
+#endif
 }
 
 }  // namespace alibi

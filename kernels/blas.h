@@ -16,18 +16,25 @@ namespace alibi::cpu {
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
           const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
 
+// One operand of gemm_bf16: fp32, rounded to bf16 inside the call, or bf16 already (its bits
+// as to_bf16 writes them, stored as the fp32 matrix would be). Pointers convert implicitly:
+//   gemm_bf16(ta, tb, m, n, k, 1.0f, a /* float* */, lda, b16 /* uint16_t* */, ldb, 0.0f, c, ldc);
+struct Bf16Operand {
+  Bf16Operand(const float* x) : f32(x) {}  // implicit: either pointer reads as an operand
+  Bf16Operand(const uint16_t* x) : bf16(x) {}
+  const float* f32 = nullptr;
+  const uint16_t* bf16 = nullptr;
+};
+
 // The same product on bf16-rounded operands (round to nearest even), fp32 accumulation and
 // fp32 C: --matmul-precision bf16 on the CPU. oneDNN's matmul, on AVX512-BF16 instructions
 // where the CPU has them (bf16_native()); builds without oneDNN throw. Not for use inside
-// an OpenMP parallel region.
-void gemm_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
-               int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
-// The same product with B given in bf16 already (b16: B's bits as to_bf16 wrote them, stored
-// as B would be): only A is rounded here. Equal, bit for bit, to gemm_bf16 on the fp32 B that
-// b16 was made from: the linear layers keep their weights' bf16 copies (layers/bf16_copy.h)
-// instead of rounding them in every product.
-void gemm_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
-               int64_t lda, const uint16_t* b16, int64_t ldb, float beta, float* c, int64_t ldc);
+// an OpenMP parallel region. An operand given in bf16 already gives the very bits of the call
+// on the fp32 matrix it was rounded from: the linear layers keep their weights' bf16 copies
+// (layers/bf16_copy.h) and the activations that feed products in bf16, and round each
+// gradient once for both of its products, instead of rounding them in every product.
+void gemm_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, Bf16Operand a,
+               int64_t lda, Bf16Operand b, int64_t ldb, float beta, float* c, int64_t ldc);
 // dst (n) = src rounded to bf16 with gemm_bf16's rounding (oneDNN's reorder: nearest even);
 // builds without oneDNN throw.
 void to_bf16(uint16_t* dst, const float* src, int64_t n);

@@ -38,6 +38,20 @@ void check_cuda(const char* op) {
                     << "run with --device cpu");
 #endif
 }
+
+// A CPU kernel's output, into out or, given out_bf16, into fp32 scratch rounded once into
+// out_bf16 by the products' own rounding (cpu::to_bf16, oneDNN's reorder): a kept bf16
+// activation holds the very bits its product would have rounded the fp32 one to.
+template <class Real, class Kernel>
+void cpu_output(Real* out, uint16_t* out_bf16, int64_t n, Kernel&& kernel) {
+  if (out_bf16 == nullptr) return kernel(out);
+  if constexpr (std::is_same_v<Real, float>) {
+    Tensor scratch = Tensor::empty({n}, DType::f32, Device::cpu);
+    kernel(scratch.data<float>());
+    return cpu::to_bf16(out_bf16, scratch.data<float>(), n);
+  }
+  throw Error(ErrorKind::internal, "a bf16 output of a double kernel");
+}
 }  // namespace
 
 // check_cuda throws for every case that does not reach the CUDA call.
@@ -54,23 +68,26 @@ void check_cuda(const char* op) {
 
 template <class Real>
 void linear_forward(Device device, MatmulPrecision precision, Real* out, const Real* inp, const Real* weight, const Real* bias, int64_t N, int64_t IC, int64_t OC,
-                    const uint16_t* weight_bf16) {
-  if (device == Device::cpu) return cpu::linear_forward<Real>(out, inp, weight, bias, N, IC, OC, precision, weight_bf16);
-  ALIBI_ON_CUDA("linear_forward", cuda::linear_forward(out, inp, weight, bias, N, IC, OC, precision, weight_bf16))
+                    const uint16_t* weight_bf16, const uint16_t* inp_bf16) {
+  if (device == Device::cpu) return cpu::linear_forward<Real>(out, inp, weight, bias, N, IC, OC, precision, weight_bf16, inp_bf16);
+  ALIBI_ON_CUDA("linear_forward", cuda::linear_forward(out, inp, weight, bias, N, IC, OC, precision, weight_bf16, inp_bf16))
 }
 
 template <class Real>
 void linear_backward(Device device, MatmulPrecision precision, Real* dinp, Real* dweight, Real* dbias, const Real* dout, const Real* inp, const Real* weight, int64_t N, int64_t IC, int64_t OC,
-                     const uint16_t* weight_bf16) {
-  if (device == Device::cpu) return cpu::linear_backward<Real>(dinp, dweight, dbias, dout, inp, weight, N, IC, OC, precision, weight_bf16);
-  ALIBI_ON_CUDA("linear_backward", cuda::linear_backward(dinp, dweight, dbias, dout, inp, weight, N, IC, OC, precision, weight_bf16))
+                     const uint16_t* weight_bf16, const uint16_t* inp_bf16) {
+  if (device == Device::cpu) return cpu::linear_backward<Real>(dinp, dweight, dbias, dout, inp, weight, N, IC, OC, precision, weight_bf16, inp_bf16);
+  ALIBI_ON_CUDA("linear_backward", cuda::linear_backward(dinp, dweight, dbias, dout, inp, weight, N, IC, OC, precision, weight_bf16, inp_bf16))
 }
 
 template <class Real>
 void linear_gelu_forward(Device device, MatmulPrecision precision, Real* pre, Real* out, const Real* inp, const Real* weight, const Real* bias, int64_t N, int64_t IC, int64_t OC,
-                         const uint16_t* weight_bf16) {
-  if (device == Device::cpu) return cpu::linear_gelu_forward<Real>(pre, out, inp, weight, bias, N, IC, OC, precision, weight_bf16);
-  ALIBI_ON_CUDA("linear_gelu_forward", cuda::linear_gelu_forward(pre, out, inp, weight, bias, N, IC, OC, precision, weight_bf16))
+                         const uint16_t* weight_bf16, const uint16_t* inp_bf16, uint16_t* out_bf16) {
+  if (device == Device::cpu)
+    return cpu_output(out, out_bf16, N * OC, [&](Real* o) {
+      cpu::linear_gelu_forward<Real>(pre, o, inp, weight, bias, N, IC, OC, precision, weight_bf16, inp_bf16);
+    });
+  ALIBI_ON_CUDA("linear_gelu_forward", cuda::linear_gelu_forward(pre, out, inp, weight, bias, N, IC, OC, precision, weight_bf16, inp_bf16, out_bf16))
 }
 
 void to_bf16(Device device, uint16_t* dst, const float* src, int64_t n) {
@@ -120,9 +137,11 @@ void position_rows_backward(Device device, Real* dtable, const Real* dx, int64_t
 }
 
 template <class Real>
-void layernorm_forward(Device device, Real* out, Real* mean, Real* rstd, const Real* inp, const Real* weight, const Real* bias, int64_t N, int64_t C) {
-  if (device == Device::cpu) return cpu::layernorm_forward<Real>(out, mean, rstd, inp, weight, bias, N, C);
-  ALIBI_ON_CUDA("layernorm_forward", cuda::layernorm_forward(out, mean, rstd, inp, weight, bias, N, C))
+void layernorm_forward(Device device, Real* out, Real* mean, Real* rstd, const Real* inp, const Real* weight, const Real* bias, int64_t N, int64_t C,
+                       uint16_t* out_bf16) {
+  if (device == Device::cpu)
+    return cpu_output(out, out_bf16, N * C, [&](Real* o) { cpu::layernorm_forward<Real>(o, mean, rstd, inp, weight, bias, N, C); });
+  ALIBI_ON_CUDA("layernorm_forward", cuda::layernorm_forward(out, mean, rstd, inp, weight, bias, N, C, out_bf16))
 }
 
 template <class Real>
@@ -202,12 +221,13 @@ double sum_squares_many(Device device, const Real* const* xs, const int64_t* ns,
 }
 
 template <class Real>
-void add_layernorm_forward(Device device, Real* residual, Real* out, Real* mean, Real* rstd, const Real* a, const Real* b, const Real* weight, const Real* bias, int64_t N, int64_t C) {
+void add_layernorm_forward(Device device, Real* residual, Real* out, Real* mean, Real* rstd, const Real* a, const Real* b, const Real* weight, const Real* bias, int64_t N, int64_t C,
+                           uint16_t* out_bf16) {
   if (device == Device::cpu) {
     cpu::add<Real>(residual, a, b, N * C);
-    return cpu::layernorm_forward<Real>(out, mean, rstd, residual, weight, bias, N, C);
+    return cpu_output(out, out_bf16, N * C, [&](Real* o) { cpu::layernorm_forward<Real>(o, mean, rstd, residual, weight, bias, N, C); });
   }
-  ALIBI_ON_CUDA("add_layernorm_forward", cuda::add_layernorm_forward(residual, out, mean, rstd, a, b, weight, bias, N, C))
+  ALIBI_ON_CUDA("add_layernorm_forward", cuda::add_layernorm_forward(residual, out, mean, rstd, a, b, weight, bias, N, C, out_bf16))
 }
 
 template <class Real>
@@ -240,12 +260,12 @@ void attention_decode(Device device, const DecodeParams<Real>& p) {
   ALIBI_ON_CUDA("attention_decode", cuda::attention_decode(p))
 }
 
-template void linear_forward<float>(Device, MatmulPrecision, float* out, const float* inp, const float* weight, const float* bias, int64_t N, int64_t IC, int64_t OC, const uint16_t*);
-template void linear_forward<double>(Device, MatmulPrecision, double* out, const double* inp, const double* weight, const double* bias, int64_t N, int64_t IC, int64_t OC, const uint16_t*);
-template void linear_backward<float>(Device, MatmulPrecision, float* dinp, float* dweight, float* dbias, const float* dout, const float* inp, const float* weight, int64_t N, int64_t IC, int64_t OC, const uint16_t*);
-template void linear_backward<double>(Device, MatmulPrecision, double* dinp, double* dweight, double* dbias, const double* dout, const double* inp, const double* weight, int64_t N, int64_t IC, int64_t OC, const uint16_t*);
-template void linear_gelu_forward<float>(Device, MatmulPrecision, float* pre, float* out, const float* inp, const float* weight, const float* bias, int64_t N, int64_t IC, int64_t OC, const uint16_t*);
-template void linear_gelu_forward<double>(Device, MatmulPrecision, double* pre, double* out, const double* inp, const double* weight, const double* bias, int64_t N, int64_t IC, int64_t OC, const uint16_t*);
+template void linear_forward<float>(Device, MatmulPrecision, float* out, const float* inp, const float* weight, const float* bias, int64_t N, int64_t IC, int64_t OC, const uint16_t*, const uint16_t*);
+template void linear_forward<double>(Device, MatmulPrecision, double* out, const double* inp, const double* weight, const double* bias, int64_t N, int64_t IC, int64_t OC, const uint16_t*, const uint16_t*);
+template void linear_backward<float>(Device, MatmulPrecision, float* dinp, float* dweight, float* dbias, const float* dout, const float* inp, const float* weight, int64_t N, int64_t IC, int64_t OC, const uint16_t*, const uint16_t*);
+template void linear_backward<double>(Device, MatmulPrecision, double* dinp, double* dweight, double* dbias, const double* dout, const double* inp, const double* weight, int64_t N, int64_t IC, int64_t OC, const uint16_t*, const uint16_t*);
+template void linear_gelu_forward<float>(Device, MatmulPrecision, float* pre, float* out, const float* inp, const float* weight, const float* bias, int64_t N, int64_t IC, int64_t OC, const uint16_t*, const uint16_t*, uint16_t*);
+template void linear_gelu_forward<double>(Device, MatmulPrecision, double* pre, double* out, const double* inp, const double* weight, const double* bias, int64_t N, int64_t IC, int64_t OC, const uint16_t*, const uint16_t*, uint16_t*);
 template void gelu_bias_backward<float>(Device, float* dpre, float* dbias, const float* pre, const float* dout, int64_t N, int64_t OC);
 template void gelu_bias_backward<double>(Device, double* dpre, double* dbias, const double* pre, const double* dout, int64_t N, int64_t OC);
 template void add_bias<float>(Device, float* out, const float* bias, int64_t N, int64_t OC);
@@ -258,8 +278,8 @@ template void add_position_rows<float>(Device, float* x, const float* table, int
 template void add_position_rows<double>(Device, double* x, const double* table, int64_t B, int64_t T, int64_t C, double scale);
 template void position_rows_backward<float>(Device, float* dtable, const float* dx, int64_t B, int64_t T, int64_t C);
 template void position_rows_backward<double>(Device, double* dtable, const double* dx, int64_t B, int64_t T, int64_t C);
-template void layernorm_forward<float>(Device, float* out, float* mean, float* rstd, const float* inp, const float* weight, const float* bias, int64_t N, int64_t C);
-template void layernorm_forward<double>(Device, double* out, double* mean, double* rstd, const double* inp, const double* weight, const double* bias, int64_t N, int64_t C);
+template void layernorm_forward<float>(Device, float* out, float* mean, float* rstd, const float* inp, const float* weight, const float* bias, int64_t N, int64_t C, uint16_t*);
+template void layernorm_forward<double>(Device, double* out, double* mean, double* rstd, const double* inp, const double* weight, const double* bias, int64_t N, int64_t C, uint16_t*);
 template void layernorm_backward<float>(Device, float* dinp, float* dweight, float* dbias, const float* dout, const float* inp, const float* weight, const float* mean, const float* rstd, int64_t N, int64_t C);
 template void layernorm_backward<double>(Device, double* dinp, double* dweight, double* dbias, const double* dout, const double* inp, const double* weight, const double* mean, const double* rstd, int64_t N, int64_t C);
 template void gelu_forward<float>(Device, float* out, const float* inp, int64_t n);
@@ -284,8 +304,8 @@ template double sum_squares<float>(Device, const float* x, int64_t n);
 template double sum_squares<double>(Device, const double* x, int64_t n);
 template double sum_squares_many<float>(Device, const float* const* xs, const int64_t* ns, int count);
 template double sum_squares_many<double>(Device, const double* const* xs, const int64_t* ns, int count);
-template void add_layernorm_forward<float>(Device, float*, float*, float*, float*, const float*, const float*, const float*, const float*, int64_t, int64_t);
-template void add_layernorm_forward<double>(Device, double*, double*, double*, double*, const double*, const double*, const double*, const double*, int64_t, int64_t);
+template void add_layernorm_forward<float>(Device, float*, float*, float*, float*, const float*, const float*, const float*, const float*, int64_t, int64_t, uint16_t*);
+template void add_layernorm_forward<double>(Device, double*, double*, double*, double*, const double*, const double*, const double*, const double*, int64_t, int64_t, uint16_t*);
 template double sum<float>(Device, const float* x, int64_t n);
 template double sum<double>(Device, const double* x, int64_t n);
 template void attention_forward<float>(Device, const AttentionParams<float>&);

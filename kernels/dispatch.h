@@ -39,17 +39,22 @@ MatmulPrecision resolve_precision(Device device, MatmulPrecision precision);
 
 // weight_bf16: the weight's bf16 working copy (layers/bf16_copy.h) or null, read under bf16
 // precision only: the products that read the weight then round only the other operand.
+// inp_bf16 (bf16 precision only; null: none): the input as its producer stored it in bf16
+// (the layers keep the activations that feed products so); inp is then not read and may be
+// null. Either way the products see the same bits.
 template <class Real>
 void linear_forward(Device device, MatmulPrecision precision, Real* out, const Real* inp, const Real* weight, const Real* bias, int64_t N, int64_t IC, int64_t OC,
-                    const uint16_t* weight_bf16 = nullptr);
+                    const uint16_t* weight_bf16 = nullptr, const uint16_t* inp_bf16 = nullptr);
 template <class Real>
 void linear_backward(Device device, MatmulPrecision precision, Real* dinp, Real* dweight, Real* dbias, const Real* dout, const Real* inp, const Real* weight, int64_t N, int64_t IC, int64_t OC,
-                     const uint16_t* weight_bf16 = nullptr);
+                     const uint16_t* weight_bf16 = nullptr, const uint16_t* inp_bf16 = nullptr);
 template <class Real>
 void add_bias(Device device, Real* out, const Real* bias, int64_t N, int64_t OC);
+// out_bf16 (float only; null: none): gelu's output written there in bf16 instead of into out
+// (null then), as products round it: the activation the MLP's second product reads.
 template <class Real>
 void linear_gelu_forward(Device device, MatmulPrecision precision, Real* pre, Real* out, const Real* inp, const Real* weight, const Real* bias, int64_t N, int64_t IC, int64_t OC,
-                         const uint16_t* weight_bf16 = nullptr);
+                         const uint16_t* weight_bf16 = nullptr, const uint16_t* inp_bf16 = nullptr, uint16_t* out_bf16 = nullptr);
 // dst (n) = src rounded to bf16, nearest even: the products' rounding on that device
 // (cpu::to_bf16, oneDNN's; cuda::to_bf16, kernels/bf16.h's).
 void to_bf16(Device device, uint16_t* dst, const float* src, int64_t n);
@@ -63,14 +68,19 @@ template <class Real>
 void add_position_rows(Device device, Real* x, const Real* table, int64_t B, int64_t T, int64_t C, Real scale);
 template <class Real>
 void position_rows_backward(Device device, Real* dtable, const Real* dx, int64_t B, int64_t T, int64_t C);
+// out_bf16 (float only; null: none): the output written there in bf16 instead of into out
+// (null then), rounded as the products round (to_bf16): the LayerNorms' outputs feed only
+// products. On CUDA the kernel stores bf16 directly; the CPU rounds its fp32 rows once.
 template <class Real>
-void layernorm_forward(Device device, Real* out, Real* mean, Real* rstd, const Real* inp, const Real* weight, const Real* bias, int64_t N, int64_t C);
+void layernorm_forward(Device device, Real* out, Real* mean, Real* rstd, const Real* inp, const Real* weight, const Real* bias, int64_t N, int64_t C,
+                       uint16_t* out_bf16 = nullptr);
 template <class Real>
 void layernorm_backward(Device device, Real* dinp, Real* dweight, Real* dbias, const Real* dout, const Real* inp, const Real* weight, const Real* mean, const Real* rstd, int64_t N, int64_t C);
 // residual = a + b, then out, mean, rstd = LayerNorm(residual): one kernel on CUDA (the block's
 // residual add and the LayerNorm after it), the two CPU kernels otherwise (same numbers).
 template <class Real>
-void add_layernorm_forward(Device device, Real* residual, Real* out, Real* mean, Real* rstd, const Real* a, const Real* b, const Real* weight, const Real* bias, int64_t N, int64_t C);
+void add_layernorm_forward(Device device, Real* residual, Real* out, Real* mean, Real* rstd, const Real* a, const Real* b, const Real* weight, const Real* bias, int64_t N, int64_t C,
+                           uint16_t* out_bf16 = nullptr);
 template <class Real>
 void gelu_forward(Device device, Real* out, const Real* inp, int64_t n);
 template <class Real>

@@ -22,27 +22,30 @@ namespace alibi::cpu {
 // accumulation (kernels/blas.h gemm_bf16); fp32 otherwise. Double is always double.
 // weight_bf16 (bf16 precision only; null: none): W's bf16 working copy, (OC, IC) like W and
 // rounded as gemm_bf16 rounds (to_bf16), so the products that read W round only the other
-// operand; the results are the same bits either way.
+// operand; the results are the same bits either way. inp_bf16 (likewise): the input
+// already in bf16, as its producer stored it (layers keep the activations that feed products
+// in bf16 under bf16 precision); inp is then not read and may be null. linear_backward
+// rounds dout once for both of its products.
 template <class T>
 void linear_forward(T* out, const T* inp, const T* weight, const T* bias, int64_t N, int64_t IC,
                     int64_t OC, MatmulPrecision precision = MatmulPrecision::fp32,
-                    const uint16_t* weight_bf16 = nullptr);
+                    const uint16_t* weight_bf16 = nullptr, const uint16_t* inp_bf16 = nullptr);
 // dinp (N, IC) `=` dout W (skipped when dinp is null); dweight (OC, IC) `+=` dout^T inp;
 // dbias (OC) `+=` column sums of dout (skipped when null).
 template <class T>
 void linear_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp, const T* weight,
                      int64_t N, int64_t IC, int64_t OC, MatmulPrecision precision = MatmulPrecision::fp32,
-                     const uint16_t* weight_bf16 = nullptr);
+                     const uint16_t* weight_bf16 = nullptr, const uint16_t* inp_bf16 = nullptr);
 // dbias (OC) `+=` column sums of dout (N, OC): linear_backward's dbias on its own.
 template <class T>
 void bias_grad(T* dbias, const T* dout, int64_t N, int64_t OC);
 
 // ---- the MLP's fc with its GELU (the CUDA backend fuses bias and GELU; kernels/cuda/bias_gelu.cu)
-// pre (N, OC) = inp W^T + bias; out = gelu(pre).
+// pre (N, OC) = inp W^T + bias; out = gelu(pre). weight_bf16, inp_bf16 as linear_forward's.
 template <class T>
 void linear_gelu_forward(T* pre, T* out, const T* inp, const T* weight, const T* bias, int64_t N, int64_t IC,
                          int64_t OC, MatmulPrecision precision = MatmulPrecision::fp32,
-                         const uint16_t* weight_bf16 = nullptr);
+                         const uint16_t* weight_bf16 = nullptr, const uint16_t* inp_bf16 = nullptr);
 // dpre `=` dout * gelu'(pre) (dpre may alias dout); dbias `+=` the column sums of dpre.
 template <class T>
 void gelu_bias_backward(T* dpre, T* dbias, const T* pre, const T* dout, int64_t N, int64_t OC);

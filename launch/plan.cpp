@@ -41,6 +41,13 @@ struct BlockActivations {
   int64_t all() const { return ln_and_residual + qkv + core + mlp; }
 };
 
+// Of those, the ones that feed only products, which bf16 precision keeps in bf16
+// (layers/linear.h product_input_dtype): ln1_out and ln2_out (N, C) and fch_gelu (N, F_local).
+int64_t block_product_inputs(const ModelConfig& cfg, const GridShape& shape, int micro_batch) {
+  const int64_t N = int64_t{micro_batch} * cfg.seq_len;
+  return 2 * N * cfg.channels + N * (cfg.ffn_width() / shape.tp);
+}
+
 BlockActivations block_activations(const ModelConfig& cfg, const GridShape& shape, int micro_batch) {
   const int64_t B = micro_batch, T = cfg.seq_len, N = B * T, C = cfg.channels;
   const int64_t F_local = cfg.ffn_width() / shape.tp, NH_local = cfg.heads / shape.tp, C_local = C / shape.tp;
@@ -208,13 +215,18 @@ int64_t attention_operand_bytes(const ModelConfig& cfg) {
 
 int64_t gpu_activation_bytes(const ModelConfig& cfg, const RankPlan& r, int tp, int micro_batch, bool recompute) {
   const int local_layers = r.layers.second - r.layers.first;
-  // Model's slots, Block, Attention and Mlp allocate the same fp32 tensors as on the CPU
+  // Model's slots, Block, Attention and Mlp allocate the same tensors as on the CPU
   // (layers/model.cpp ensure_buffers, block.cpp forward_to_mlp, attention.cpp
   // ensure_activations, mlp.cpp forward_hidden); the logits (model.cpp ensure_buffers) have
-  // the head's padded rows as columns.
+  // the head's padded rows as columns. Under bf16, CUDA's precision, the ones that feed only
+  // products are bf16: each kept block's LayerNorm and GELU outputs and the head's lnf_out.
   int64_t bytes = r.in_flight * activation_bytes_per_micro_batch(cfg, {tp, 1, 1}, local_layers, gpu_head_rows(r),
                                                                    r.head_stage, micro_batch,
                                                                    recompute ? Recompute::full : Recompute::none);
+  const int64_t N = int64_t{micro_batch} * cfg.seq_len;
+  const int64_t in_bf16 = (recompute ? 0 : local_layers * block_product_inputs(cfg, {tp, 1, 1}, micro_batch)) +
+                          (r.head_stage ? N * cfg.channels : 0);
+  bytes -= r.in_flight * in_bf16 * (kFp32 - kBf16);
   // Sinusoidal positions: one (T, C) fp32 table on the first stage, shared by the slots
   // (model.cpp add_positions).
   if (r.embedding_stage && cfg.position == PositionMethod::sinusoidal) bytes += int64_t{cfg.seq_len} * cfg.channels * kFp32;
@@ -229,28 +241,32 @@ int64_t gpu_scratch_bytes(const ModelConfig& cfg, const RankPlan& r, int tp, int
   // cos and sin table; alive for the call (forward, and again in backward).
   const int64_t rope = cfg.position == PositionMethod::rotary ? T * HS * kFp32 : 0;
   const int64_t attention_prepared = 3 * N * Cl * e + rope;
-  // A product's bf16 operand scratch (matmul.cu bf16_scratch): forward rounds its input (N, IC);
-  // backward its output gradient (N, OC) and input (N, IC) together.
-  const int64_t linear_forward = kBf16 * N * std::max({C, Cl, Fl});
+  // A product's bf16 operand scratch (matmul.cu bf16_scratch) for what is not kept in bf16
+  // already (the LayerNorm and GELU outputs are): forward rounds the attention output (N,
+  // C_local) for its projection; backward rounds its output gradient (N, OC), and the
+  // projection's input again.
+  const int64_t linear_forward = kBf16 * N * Cl;
   // Backward of one block (the same buffers in every block: each is freed before the next).
-  //   mlp.cpp backward: d gelu (N, F_local) fp32, under the proj's and then the fc's operands
-  //   (N, C) + (N, F_local) bf16.
-  const int64_t mlp = kFp32 * N * Fl + kBf16 * N * (C + Fl);
+  //   mlp.cpp backward: d gelu (N, F_local) fp32, under the proj's d out (N, C) and then the
+  //   fc's d gelu (N, F_local) in bf16.
+  const int64_t mlp = kFp32 * N * Fl + kBf16 * N * std::max(C, Fl);
   //   attention.cpp backward: d att (N, C_local) fp32 under the proj's operands (N, C) +
   //   (N, C_local) bf16; then d qkv (N, 3 C_local) fp32 beside it, under the attention
   //   kernel's prepared operands, its dO (N, C_local) and D (B, NH_local, T) fp32
-  //   (attention.cu backward_with), then under the qkv product's (N, 3 C_local) + (N, C) bf16.
+  //   (attention.cu backward_with), then under the qkv product's d qkv (N, 3 C_local) in bf16.
   const int64_t datt = kFp32 * N * Cl, dqkv = kFp32 * 3 * N * Cl;
   const int64_t attention = std::max({datt + kBf16 * N * (C + Cl),
                                       datt + dqkv + attention_prepared + e * N * Cl + kFp32 * B * NHl * T,
-                                      datt + dqkv + kBf16 * N * (3 * Cl + C)});
+                                      datt + dqkv + kBf16 * N * 3 * Cl});
   int64_t block = std::max({linear_forward, attention_prepared, mlp, attention});
   // Recomputation: a block's backward reruns its forward first, whose activations stay until
   // its backward is done (block.cpp backward; selective: attention.cpp attend's att and lse).
-  if (recompute) block += kFp32 * block_activations(cfg, {tp, 1, 1}, micro_batch).all();
-  // Head (model.cpp backward_stage): d lnf (N, C) fp32 under the head product's operands,
-  // d logits (N, head rows; in place over the logits) and lnf_out (N, C) in bf16.
-  const int64_t head = r.head_stage ? kFp32 * N * C + kBf16 * N * (H + C) : 0;
+  if (recompute)
+    block += kFp32 * block_activations(cfg, {tp, 1, 1}, micro_batch).all() -
+             (kFp32 - kBf16) * block_product_inputs(cfg, {tp, 1, 1}, micro_batch);
+  // Head (model.cpp backward_stage): d lnf (N, C) fp32 under the head product's d logits
+  // (N, head rows; in place over the logits) in bf16 (lnf_out is kept in bf16).
+  const int64_t head = r.head_stage ? kFp32 * N * C + kBf16 * N * H : 0;
   const int local_layers = r.layers.second - r.layers.first;
   return std::max(local_layers > 0 ? block : 0, head) + kCublasWorkspace;
 }

@@ -49,12 +49,14 @@ template <class Attend>
 void Block<Real>::forward_to_mlp(const Tensor& x, int64_t N, Attend&& attend) {
   const DType dt = dtype_of<Real>();
   const Device dev = x.device();
-  if (!residual_.defined() || residual_.dim(0) != N || residual_.device() != dev) {
-    ln1_out_ = Tensor::empty({N, C_}, dt, dev);
+  // The LayerNorms' outputs feed only the products after them: bf16 under bf16 precision.
+  const DType ln_dt = product_input_dtype<Real>(precision_);
+  if (!residual_.defined() || residual_.dim(0) != N || residual_.device() != dev || ln1_out_.dtype() != ln_dt) {
+    ln1_out_ = Tensor::empty({N, C_}, ln_dt, dev);
     ln1_mean_ = Tensor::empty({N}, dt, dev);
     ln1_rstd_ = Tensor::empty({N}, dt, dev);
     residual_ = Tensor::empty({N, C_}, dt, dev);
-    ln2_out_ = Tensor::empty({N, C_}, dt, dev);
+    ln2_out_ = Tensor::empty({N, C_}, ln_dt, dev);
     ln2_mean_ = Tensor::empty({N}, dt, dev);
     ln2_rstd_ = Tensor::empty({N}, dt, dev);
     branch_ = Tensor::empty({N, C_}, dt, dev);

@@ -40,6 +40,7 @@ class Block {
     attn.set_recompute_core(mode == Recompute::selective);
   }
   void set_precision(MatmulPrecision precision) {
+    precision_ = precision;
     attn.set_precision(precision);
     mlp.set_precision(precision);
   }
@@ -60,8 +61,9 @@ class Block {
   int64_t C_ = 0;
   int B_ = 0, T_ = 0;                 // of the last forward (a full recomputation's shape)
   Recompute recompute_ = Recompute::none;
+  MatmulPrecision precision_ = MatmulPrecision::fp32;  // the products'; picks the LayerNorm outputs' dtype
   Tensor x_;                          // (B, T, C) input, owned by the previous layer
-  Tensor ln1_out_, ln1_mean_, ln1_rstd_;  // (N, C), (N), (N)
+  Tensor ln1_out_, ln1_mean_, ln1_rstd_;  // (N, C), (N), (N); the outputs bf16 under bf16 precision
   Tensor residual_;                   // (N, C) r = x + attention
   Tensor ln2_out_, ln2_mean_, ln2_rstd_;
   Tensor branch_;                     // (N, C) scratch for a branch's output

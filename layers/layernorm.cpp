@@ -14,17 +14,17 @@ LayerNorm<Real>::LayerNorm(const std::string& name, int64_t C, uint64_t seed) : 
 template <class Real>
 void LayerNorm<Real>::forward(Tensor& out, Tensor& mean, Tensor& rstd, const Tensor& inp) const {
   const int64_t N = inp.numel() / C_;
-  ops::layernorm_forward<Real>(weight.device(), out.data<Real>(), mean.data<Real>(), rstd.data<Real>(), inp.data<Real>(),
-                            weight.data<Real>(), bias.data<Real>(), N, C_);
+  ops::layernorm_forward<Real>(weight.device(), real_view<Real>(out), mean.data<Real>(), rstd.data<Real>(), inp.data<Real>(),
+                               weight.data<Real>(), bias.data<Real>(), N, C_, bf16_view(out));
 }
 
 template <class Real>
 void LayerNorm<Real>::forward_residual(Tensor& residual, Tensor& out, Tensor& mean, Tensor& rstd, const Tensor& a,
                                        const Tensor& b) const {
   const int64_t N = a.numel() / C_;
-  ops::add_layernorm_forward<Real>(weight.device(), residual.data<Real>(), out.data<Real>(), mean.data<Real>(),
+  ops::add_layernorm_forward<Real>(weight.device(), residual.data<Real>(), real_view<Real>(out), mean.data<Real>(),
                                    rstd.data<Real>(), a.data<Real>(), b.data<Real>(), weight.data<Real>(),
-                                   bias.data<Real>(), N, C_);
+                                   bias.data<Real>(), N, C_, bf16_view(out));
 }
 
 template <class Real>

@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "layers/linear.h"
 #include "layers/parameters.h"
 
 namespace alibi {
@@ -13,7 +14,8 @@ class LayerNorm {
   LayerNorm() = default;
   LayerNorm(const std::string& name, int64_t C, uint64_t seed);
 
-  // out (N, C); mean, rstd (N) kept by the caller for backward.
+  // out (N, C), Real or bf16 (u16: written in bf16, layers/linear.h product_input_dtype); mean,
+  // rstd (N) kept by the caller for backward.
   void forward(Tensor& out, Tensor& mean, Tensor& rstd, const Tensor& inp) const;
   // residual = a + b (N, C), then out = LayerNorm(residual): the block's residual add and its
   // second LayerNorm, one kernel on CUDA.

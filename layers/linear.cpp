@@ -28,8 +28,8 @@ void Linear<Real>::forward(Tensor& out, const Tensor& inp, bool add_bias) const 
               name_ << ": input " << shape_str(inp.shape()) << " / output " << shape_str(out.shape())
                     << " do not match (" << in_ << " -> " << out_ << ")");
   const Real* b = add_bias && bias.defined() ? bias.data<Real>() : nullptr;
-  ops::linear_forward<Real>(weight.device(), precision, out.data<Real>(), inp.data<Real>(), weight.data<Real>(), b, N, in_, out_,
-                            weight_bf16());
+  ops::linear_forward<Real>(weight.device(), precision, out.data<Real>(), real_view<Real>(inp), weight.data<Real>(), b, N,
+                            in_, out_, weight_bf16(), bf16_view(inp));
 }
 
 template <class Real>
@@ -51,7 +51,7 @@ void Linear<Real>::backward(Tensor* dinp, const Tensor& dout, const Tensor& inp,
   const int64_t N = inp.numel() / in_;
   ops::linear_backward<Real>(weight.device(), precision, dinp ? dinp->data<Real>() : nullptr, dweight.data<Real>(),
                              bias_grad && bias.defined() ? dbias.data<Real>() : nullptr, dout.data<Real>(),
-                             inp.data<Real>(), weight.data<Real>(), N, in_, out_, weight_bf16());
+                             real_view<Real>(inp), weight.data<Real>(), N, in_, out_, weight_bf16(), bf16_view(inp));
 }
 
 template <class Real>

@@ -30,12 +30,13 @@ void Mlp<Real>::forward_hidden(const Tensor& inp) {
   const int64_t F = fc.out_features();
   if (!fch_.defined() || fch_.dim(0) != N) {
     fch_ = Tensor::empty({N, F}, dtype_of<Real>(), inp.device());
-    fch_gelu_ = Tensor::empty({N, F}, dtype_of<Real>(), inp.device());
   }
+  if (!fch_gelu_.defined() || fch_gelu_.dim(0) != N || fch_gelu_.dtype() != product_input_dtype<Real>(proj.precision))
+    fch_gelu_ = Tensor::empty({N, F}, product_input_dtype<Real>(proj.precision), inp.device());
   // copy_to_tp: identity forward. fch_ = inp W^T + b, fch_gelu_ = gelu(fch_) (fused on CUDA).
-  ops::linear_gelu_forward<Real>(inp.device(), fc.precision, fch_.data<Real>(), fch_gelu_.data<Real>(), inp.data<Real>(),
-                                 fc.weight.template data<Real>(), fc.bias.template data<Real>(), N, fc.in_features(), F,
-                                 fc.weight_bf16());
+  ops::linear_gelu_forward<Real>(inp.device(), fc.precision, fch_.data<Real>(), real_view<Real>(fch_gelu_),
+                                 real_view<Real>(inp), fc.weight.template data<Real>(), fc.bias.template data<Real>(), N,
+                                 fc.in_features(), F, fc.weight_bf16(), bf16_view(inp), bf16_view(fch_gelu_));
 }
 
 template <class Real>

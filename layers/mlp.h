@@ -36,7 +36,7 @@ class Mlp {
  private:
   const Communicator* tp_ = nullptr;
   Tensor fch_;       // (N, F_local) pre-activation
-  Tensor fch_gelu_;  // (N, F_local)
+  Tensor fch_gelu_;  // (N, F_local); bf16 under bf16 precision (it feeds only proj's products)
 };
 
 }  // namespace alibi

@@ -180,7 +180,7 @@ void Model<Real>::ensure_buffers(Slot& s, int B, int T) {
   for (Tensor& r : s.residuals) r = Tensor::empty({N, C}, dt, dev);
   s.dres = Tensor::empty({N, C}, dt, dev);
   if (has_head()) {
-    s.lnf_out = Tensor::empty({N, C}, dt, dev);
+    s.lnf_out = Tensor::empty({N, C}, product_input_dtype<Real>(precision_), dev);  // feeds only the head's products
     s.lnf_mean = Tensor::empty({N}, dt, dev);
     s.lnf_rstd = Tensor::empty({N}, dt, dev);
     s.logits = Tensor::empty({N, head_rows_}, dt, dev);  // the padding columns: zero from the GEMM
@@ -251,8 +251,8 @@ double Model<Real>::forward_stage(int index, const int32_t* tokens, const int32_
 
   // ---- final LayerNorm, LM head (copy_to_tp: identity forward), vocab-parallel CE
   ln_f.forward(s.lnf_out, s.lnf_mean, s.lnf_rstd, s.residuals.back());
-  ops::linear_forward<Real>(device_, precision_, s.logits.template data<Real>(), s.lnf_out.template data<Real>(), head_w_.template data<Real>(), nullptr,
-                            N, C, head_rows_, head_bf16());
+  ops::linear_forward<Real>(device_, precision_, s.logits.template data<Real>(), real_view<Real>(s.lnf_out), head_w_.template data<Real>(), nullptr,
+                            N, C, head_rows_, head_bf16(), bf16_view(s.lnf_out));
   if (targets == nullptr) return 0.0;
   s.targets.assign(targets, targets + N);
   for (int64_t i = 0; i < N; ++i) {
@@ -286,8 +286,8 @@ void Model<Real>::backward_stage(int index, Real scale, const std::function<void
                                  s.targets.data(), v0_, N, V_local, head_rows_, scale);
     Tensor dlnf = Tensor::empty({N, C}, dtype_of<Real>(), device_);
     // The padding columns of dlogits are zero, so the padding rows of head_dw_ gain nothing.
-    ops::linear_backward<Real>(device_, precision_, dlnf.data<Real>(), head_dw_.data<Real>(), nullptr, dlogits, s.lnf_out.template data<Real>(),
-                               head_w_.template data<Real>(), N, C, head_rows_, head_bf16());
+    ops::linear_backward<Real>(device_, precision_, dlnf.data<Real>(), head_dw_.data<Real>(), nullptr, dlogits, real_view<Real>(s.lnf_out),
+                               head_w_.template data<Real>(), N, C, head_rows_, head_bf16(), bf16_view(s.lnf_out));
     copy_to_tp_backward(tp, dlnf);
     s.dres.zero_();
     ln_f.backward(s.dres, dlnf, s.residuals.back(), s.lnf_mean, s.lnf_rstd);

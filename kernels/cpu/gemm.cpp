@@ -79,22 +79,18 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
                              "x" + std::to_string(n) + "x" + std::to_string(k));
 }
 
-void gemm_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
-               int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+void gemm_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, Bf16Operand a,
+               int64_t lda, Bf16Operand b, int64_t ldb, float beta, float* c, int64_t ldc) {
   thread_local std::vector<uint16_t> a16, b16;
   dnnl::stream s(engine());
-  const dnnl::memory am = reorder_to_bf16(s, m, k, trans_a, lda, a, a16);
-  const dnnl::memory bm = reorder_to_bf16(s, k, n, trans_b, ldb, b, b16);
-  matmul_bf16(s, am, bm, m, n, alpha, beta, c, ldc);
-}
-
-void gemm_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
-               int64_t lda, const uint16_t* b16, int64_t ldb, float beta, float* c, int64_t ldc) {
-  thread_local std::vector<uint16_t> a16;
-  dnnl::stream s(engine());
-  const dnnl::memory am = reorder_to_bf16(s, m, k, trans_a, lda, a, a16);
-  const dnnl::memory bm(operand(k, n, trans_b, ldb, dnnl::memory::data_type::bf16), engine(),
-                        const_cast<uint16_t*>(b16));
+  const auto bf16_memory = [&](Bf16Operand x, int64_t rows, int64_t cols, bool trans, int64_t ld,
+                               std::vector<uint16_t>& buffer) {
+    if (x.bf16 == nullptr) return reorder_to_bf16(s, rows, cols, trans, ld, x.f32, buffer);
+    return dnnl::memory(operand(rows, cols, trans, ld, dnnl::memory::data_type::bf16), engine(),
+                        const_cast<uint16_t*>(x.bf16));
+  };
+  const dnnl::memory am = bf16_memory(a, m, k, trans_a, lda, a16);
+  const dnnl::memory bm = bf16_memory(b, k, n, trans_b, ldb, b16);
   matmul_bf16(s, am, bm, m, n, alpha, beta, c, ldc);
 }
 
@@ -143,12 +139,8 @@ namespace {
 }
 }  // namespace
 
-void gemm_bf16(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t, float,
-               float*, int64_t) {
-  no_bf16();
-}
-void gemm_bf16(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const uint16_t*, int64_t, float,
-               float*, int64_t) {
+void gemm_bf16(bool, bool, int64_t, int64_t, int64_t, float, Bf16Operand, int64_t, Bf16Operand, int64_t, float, float*,
+               int64_t) {
   no_bf16();
 }
 void to_bf16(uint16_t*, const float*, int64_t) { no_bf16(); }

@@ -13,13 +13,15 @@ namespace alibi::cuda {
 
 namespace {
 
-// pre (N, F) += bias; out = gelu(pre). One thread per element, the bias row cached by the L1.
-__global__ void bias_gelu_forward_kernel(float* pre, float* out, const float* bias, int64_t N, int64_t F) {
+// pre (N, F) += bias; out = gelu(pre) (fp32, or bf16 bits: store()). One thread per element,
+// the bias row cached by the L1.
+template <class Out>
+__global__ void bias_gelu_forward_kernel(float* pre, Out* out, const float* bias, int64_t N, int64_t F) {
   const int64_t total = N * F;
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < total; i += int64_t{gridDim.x} * blockDim.x) {
     const float x = pre[i] + __ldg(bias + i % F);
     pre[i] = x;
-    out[i] = gelu(x);
+    store(out + i, gelu(x));
   }
 }
 
@@ -39,9 +41,12 @@ struct GeluBiasColumn {
 
 }  // namespace
 
-void bias_gelu_forward(float* pre, float* out, const float* bias, int64_t N, int64_t F) {
+void bias_gelu_forward(float* pre, float* out, const float* bias, int64_t N, int64_t F, uint16_t* out_bf16) {
   if (N * F == 0) return;
-  bias_gelu_forward_kernel<<<blocks_for(N * F, 256), 256, 0, stream()>>>(pre, out, bias, N, F);
+  if (out_bf16 != nullptr)
+    bias_gelu_forward_kernel<uint16_t><<<blocks_for(N * F, 256), 256, 0, stream()>>>(pre, out_bf16, bias, N, F);
+  else
+    bias_gelu_forward_kernel<float><<<blocks_for(N * F, 256), 256, 0, stream()>>>(pre, out, bias, N, F);
   ALIBI_CUDA_LAUNCHED();
 }
 

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 
+#include "kernels/bf16.h"
 #include "runtime/device.h"
 #include "runtime/error.h"
 
@@ -65,5 +66,10 @@ __device__ inline float block_max(float v) {
   float r = lane < warps ? partial[lane] : -INFINITY;
   return warp_max(r);
 }
+
+// An output element stored as fp32, or as its bf16 bits (the products' rounding, kernels/bf16.h):
+// the kernels whose outputs feed only matrix products write them in bf16 under bf16 precision.
+__device__ inline void store(float* p, float v) { *p = v; }
+__device__ inline void store(uint16_t* p, float v) { *p = bf16_bits(v); }
 
 }  // namespace alibi::cuda

@@ -1,9 +1,10 @@
 // Linear layers on cuBLAS: row-major (N, IC) x (OC, IC)^T products expressed as the
 // column-major GEMMs cuBLAS computes, with fp32 tensors and, by default, bf16 tensor-core
 // compute with fp32 accumulation. Given the weight's bf16 working copy (kernels/cuda/ops.h),
-// the activation or gradient beside it is rounded into bf16 scratch and the product is bf16 x
-// bf16 -> fp32 (CUBLAS_COMPUTE_32F); without one, cuBLAS rounds both fp32 operands itself
-// (CUBLAS_COMPUTE_32F_FAST_16BF).
+// the product is bf16 x bf16 -> fp32 (CUBLAS_COMPUTE_32F): an input its producer stored in
+// bf16 (a LayerNorm's or GELU's output) is read as it is, any other input is rounded into
+// bf16 scratch, and a backward's dout once for both of its products. Without a copy, cuBLAS
+// rounds both fp32 operands itself (CUBLAS_COMPUTE_32F_FAST_16BF).
 //
 // Row-major X (r, c) is column-major X^T (c, r), so out = inp W^T becomes
 // out^T (OC, N) = W^T-view (OC, IC) x inp^T (IC, N):  gemm(T, N, OC, N, IC, W, inp, out).
@@ -115,12 +116,22 @@ void bias_grad(float* dbias, const float* dout, int64_t N, int64_t OC) {
 
 namespace {
 
+// inp in bf16: as stored (inp_bf16), or rounded into `scratch` here.
+const uint16_t* bf16_input(const float* inp, const uint16_t* inp_bf16, int64_t n, Tensor& scratch) {
+  if (inp_bf16 != nullptr) return inp_bf16;
+  scratch = bf16_scratch(inp, n);
+  return scratch.data<uint16_t>();
+}
+
 // out (N, OC) = inp W^T, no bias: linear_forward's and linear_gelu_forward's product.
 void forward_product(float* out, const float* inp, const float* weight, int64_t N, int64_t IC, int64_t OC,
-                     MatmulPrecision precision, const uint16_t* weight_bf16) {
+                     MatmulPrecision precision, const uint16_t* weight_bf16, const uint16_t* inp_bf16) {
+  ALIBI_CHECK(inp_bf16 == nullptr || with_copy(precision, weight_bf16),
+              "cuda linear: a bf16 input without bf16 precision and the weight's bf16 copy");
   if (with_copy(precision, weight_bf16)) {
-    const Tensor inp16 = bf16_scratch(inp, N * IC);
-    gemm_bf16(CUBLAS_OP_T, CUBLAS_OP_N, OC, N, IC, weight_bf16, IC, inp16.data<uint16_t>(), IC, 0.0f, out, OC);
+    Tensor scratch;
+    gemm_bf16(CUBLAS_OP_T, CUBLAS_OP_N, OC, N, IC, weight_bf16, IC, bf16_input(inp, inp_bf16, N * IC, scratch), IC,
+              0.0f, out, OC);
   } else {
     gemm(CUBLAS_OP_T, CUBLAS_OP_N, OC, N, IC, weight, IC, inp, IC, 0.0f, out, OC, precision);
   }
@@ -129,30 +140,36 @@ void forward_product(float* out, const float* inp, const float* weight, int64_t 
 }  // namespace
 
 void linear_forward(float* out, const float* inp, const float* weight, const float* bias, int64_t N,
-                    int64_t IC, int64_t OC, MatmulPrecision precision, const uint16_t* weight_bf16) {
+                    int64_t IC, int64_t OC, MatmulPrecision precision, const uint16_t* weight_bf16,
+                    const uint16_t* inp_bf16) {
   if (N == 0) return;
-  forward_product(out, inp, weight, N, IC, OC, precision, weight_bf16);
+  forward_product(out, inp, weight, N, IC, OC, precision, weight_bf16, inp_bf16);
   if (bias != nullptr) add_bias(out, bias, N, OC);
 }
 
 void linear_gelu_forward(float* pre, float* out, const float* inp, const float* weight, const float* bias, int64_t N,
-                         int64_t IC, int64_t OC, MatmulPrecision precision, const uint16_t* weight_bf16) {
+                         int64_t IC, int64_t OC, MatmulPrecision precision, const uint16_t* weight_bf16,
+                         const uint16_t* inp_bf16, uint16_t* out_bf16) {
   if (N == 0) return;
-  forward_product(pre, inp, weight, N, IC, OC, precision, weight_bf16);
-  bias_gelu_forward(pre, out, bias, N, OC);
+  forward_product(pre, inp, weight, N, IC, OC, precision, weight_bf16, inp_bf16);
+  bias_gelu_forward(pre, out, bias, N, OC, out_bf16);
 }
 
 void linear_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                      const float* weight, int64_t N, int64_t IC, int64_t OC, MatmulPrecision precision,
-                     const uint16_t* weight_bf16) {
+                     const uint16_t* weight_bf16, const uint16_t* inp_bf16) {
   if (N == 0) return;
+  ALIBI_CHECK(inp_bf16 == nullptr || with_copy(precision, weight_bf16),
+              "cuda linear: a bf16 input without bf16 precision and the weight's bf16 copy");
   if (with_copy(precision, weight_bf16)) {
-    // dout rounded once for both products; inp again (forward's rounding was not kept).
-    const Tensor dout16 = bf16_scratch(dout, N * OC), inp16 = bf16_scratch(inp, N * IC);
+    // dout rounded once for both products; inp as forward read it (kept in bf16 by its
+    // producer, or rounded again here).
+    const Tensor dout16 = bf16_scratch(dout, N * OC);
+    Tensor scratch;
+    const uint16_t* inp16 = bf16_input(inp, inp_bf16, N * IC, scratch);
     if (dinp != nullptr)
       gemm_bf16(CUBLAS_OP_N, CUBLAS_OP_N, IC, N, OC, weight_bf16, IC, dout16.data<uint16_t>(), OC, 0.0f, dinp, IC);
-    gemm_bf16(CUBLAS_OP_N, CUBLAS_OP_T, IC, OC, N, inp16.data<uint16_t>(), IC, dout16.data<uint16_t>(), OC, 1.0f,
-              dweight, IC);
+    gemm_bf16(CUBLAS_OP_N, CUBLAS_OP_T, IC, OC, N, inp16, IC, dout16.data<uint16_t>(), OC, 1.0f, dweight, IC);
   } else {
     // dinp^T (IC, N) = W-view (IC, OC) x dout^T (OC, N)
     if (dinp != nullptr) gemm(CUBLAS_OP_N, CUBLAS_OP_N, IC, N, OC, weight, IC, dout, OC, 0.0f, dinp, IC, precision);

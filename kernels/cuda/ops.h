@@ -29,21 +29,24 @@ namespace alibi::cuda {
 // ---- linear: out (N, OC) = inp (N, IC) W^T + b; W (OC, IC) ----------------------------------
 // weight_bf16: W's bf16 working copy, (OC, IC) like W, or null; read under bf16 precision only.
 void linear_forward(float* out, const float* inp, const float* weight, const float* bias, int64_t N,
-                    int64_t IC, int64_t OC, MatmulPrecision precision, const uint16_t* weight_bf16 = nullptr);
+                    int64_t IC, int64_t OC, MatmulPrecision precision, const uint16_t* weight_bf16 = nullptr,
+                    const uint16_t* inp_bf16 = nullptr);
 // dinp `=` (skipped when null), dweight `+=`, dbias `+=` (skipped when null).
 void linear_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                      const float* weight, int64_t N, int64_t IC, int64_t OC, MatmulPrecision precision,
-                     const uint16_t* weight_bf16 = nullptr);
+                     const uint16_t* weight_bf16 = nullptr, const uint16_t* inp_bf16 = nullptr);
 // out (N, OC) += bias (OC), each row.
 void add_bias(float* out, const float* bias, int64_t N, int64_t OC);
 // The MLP's fc and GELU (kernels/cuda/bias_gelu.cu): pre = inp W^T + bias, out = gelu(pre),
 // the bias and the GELU in one pass after the GEMM; backward dpre `=` dout * gelu'(pre) (may
 // alias dout) and dbias `+=` its column sums, in one pass.
 void linear_gelu_forward(float* pre, float* out, const float* inp, const float* weight, const float* bias, int64_t N,
-                         int64_t IC, int64_t OC, MatmulPrecision precision, const uint16_t* weight_bf16 = nullptr);
+                         int64_t IC, int64_t OC, MatmulPrecision precision, const uint16_t* weight_bf16 = nullptr,
+                         const uint16_t* inp_bf16 = nullptr, uint16_t* out_bf16 = nullptr);
 // dst (n) = src rounded to bf16, nearest even (kernels/bf16.h; kernels/cuda/bf16.cu).
 void to_bf16(uint16_t* dst, const float* src, int64_t n);
-void bias_gelu_forward(float* pre, float* out, const float* bias, int64_t N, int64_t OC);  // pre += bias; out = gelu(pre)
+// pre += bias; out = gelu(pre), or into out_bf16 in bf16 when given (out null then).
+void bias_gelu_forward(float* pre, float* out, const float* bias, int64_t N, int64_t OC, uint16_t* out_bf16 = nullptr);
 void gelu_bias_backward(float* dpre, float* dbias, const float* pre, const float* dout, int64_t N, int64_t OC);
 
 // ---- embedding; tokens on the host, negative = no row --------------------------------------
@@ -58,14 +61,15 @@ void add_position_rows(float* x, const float* table, int64_t B, int64_t T, int64
 void position_rows_backward(float* dtable, const float* dx, int64_t B, int64_t T, int64_t C);
 
 // ---- LayerNorm (eps 1e-5); dinp, dweight, dbias `+=` ----------------------------------------
+// out_bf16 (null: none): the output stored in bf16 there instead of into out (null then).
 void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, const float* weight,
-                       const float* bias, int64_t N, int64_t C);
+                       const float* bias, int64_t N, int64_t C, uint16_t* out_bf16 = nullptr);
 void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                         const float* weight, const float* mean, const float* rstd, int64_t N, int64_t C);
 // residual = a + b and LayerNorm of it, fused: one warp per row writes the residual row and
 // normalises it (the block's residual add, then ln2).
 void add_layernorm_forward(float* residual, float* out, float* mean, float* rstd, const float* a, const float* b,
-                           const float* weight, const float* bias, int64_t N, int64_t C);
+                           const float* weight, const float* bias, int64_t N, int64_t C, uint16_t* out_bf16 = nullptr);
 
 // ---- GELU (tanh) ----------------------------------------------------------------------------
 void gelu_forward(float* out, const float* inp, int64_t n);

@@ -45,9 +45,11 @@ __global__ void embedding_backward_kernel(float* dwte, const float* dout, const 
 }
 
 // ---- LayerNorm: one warp per row -------------------------------------------------------------
-// Normalises row x (C) into o, from this warp's lanes (lane c % 32 handles channel c: the
-// fused kernel below relies on each lane reading back only what it wrote itself).
-__device__ void layernorm_row(float* o, float* mean, float* rstd, const float* x, const float* w, const float* b,
+// Normalises row x (C) into o (fp32, or bf16 bits: store()), from this warp's lanes (lane
+// c % 32 handles channel c: the fused kernel below relies on each lane reading back only what
+// it wrote itself).
+template <class Out>
+__device__ void layernorm_row(Out* o, float* mean, float* rstd, const float* x, const float* w, const float* b,
                               int64_t C) {
   float s = 0.0f;
   for (int64_t c = threadIdx.x; c < C; c += 32) s += x[c];
@@ -58,14 +60,15 @@ __device__ void layernorm_row(float* o, float* mean, float* rstd, const float* x
     sq += d * d;
   }
   const float r = rsqrtf(warp_sum(sq) / static_cast<float>(C) + kLayerNormEps);
-  for (int64_t c = threadIdx.x; c < C; c += 32) o[c] = layernorm_element(x[c], mu, r, w[c], b[c]);
+  for (int64_t c = threadIdx.x; c < C; c += 32) store(o + c, layernorm_element(x[c], mu, r, w[c], b[c]));
   if (threadIdx.x == 0) {
     *mean = mu;
     *rstd = r;
   }
 }
 
-__global__ void layernorm_forward_kernel(float* out, float* mean, float* rstd, const float* inp, const float* w,
+template <class Out>
+__global__ void layernorm_forward_kernel(Out* out, float* mean, float* rstd, const float* inp, const float* w,
                                          const float* b, int64_t N, int64_t C) {
   const int64_t n = blockIdx.x * int64_t{blockDim.y} + threadIdx.y;
   if (n >= N) return;
@@ -74,7 +77,8 @@ __global__ void layernorm_forward_kernel(float* out, float* mean, float* rstd, c
 
 // residual = a + b, then its LayerNorm: the residual row is written and read back by the same
 // lanes (no other thread touches it), so it leaves the SM once instead of twice plus a read.
-__global__ void add_layernorm_forward_kernel(float* residual, float* out, float* mean, float* rstd, const float* a,
+template <class Out>
+__global__ void add_layernorm_forward_kernel(float* residual, Out* out, float* mean, float* rstd, const float* a,
                                              const float* b, const float* w, const float* bias, int64_t N, int64_t C) {
   const int64_t n = blockIdx.x * int64_t{blockDim.y} + threadIdx.y;
   if (n >= N) return;
@@ -197,18 +201,27 @@ void embedding_backward(float* dwte, const float* dout, const int32_t* host_toke
 }
 
 void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, const float* weight,
-                       const float* bias, int64_t N, int64_t C) {
+                       const float* bias, int64_t N, int64_t C, uint16_t* out_bf16) {
   if (N == 0) return;
   const dim3 block(32, 8);
-  layernorm_forward_kernel<<<static_cast<unsigned>((N + 7) / 8), block, 0, stream()>>>(out, mean, rstd, inp, weight, bias, N, C);
+  const unsigned grid = static_cast<unsigned>((N + 7) / 8);
+  if (out_bf16 != nullptr)
+    layernorm_forward_kernel<uint16_t><<<grid, block, 0, stream()>>>(out_bf16, mean, rstd, inp, weight, bias, N, C);
+  else
+    layernorm_forward_kernel<float><<<grid, block, 0, stream()>>>(out, mean, rstd, inp, weight, bias, N, C);
   ALIBI_CUDA_LAUNCHED();
 }
 
 void add_layernorm_forward(float* residual, float* out, float* mean, float* rstd, const float* a, const float* b,
-                           const float* weight, const float* bias, int64_t N, int64_t C) {
+                           const float* weight, const float* bias, int64_t N, int64_t C, uint16_t* out_bf16) {
   if (N == 0) return;
-  add_layernorm_forward_kernel<<<static_cast<unsigned>((N + 7) / 8), dim3(32, 8), 0, stream()>>>(
-      residual, out, mean, rstd, a, b, weight, bias, N, C);
+  const unsigned grid = static_cast<unsigned>((N + 7) / 8);
+  if (out_bf16 != nullptr)
+    add_layernorm_forward_kernel<uint16_t><<<grid, dim3(32, 8), 0, stream()>>>(residual, out_bf16, mean, rstd, a, b,
+                                                                               weight, bias, N, C);
+  else
+    add_layernorm_forward_kernel<float><<<grid, dim3(32, 8), 0, stream()>>>(residual, out, mean, rstd, a, b, weight,
+                                                                            bias, N, C);
   ALIBI_CUDA_LAUNCHED();
 }
 

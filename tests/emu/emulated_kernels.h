@@ -20,7 +20,7 @@ void add_bias(float* out, const float* bias, int64_t N, int64_t OC);
 void bias_grad(float* dbias, const float* dout, int64_t N, int64_t OC);  // dbias `+=`
 
 // ---- kernels/cuda/bias_gelu.cu: the MLP's bias and GELU, fused (not the GEMM before them) ---
-void bias_gelu_forward(float* pre, float* out, const float* bias, int64_t N, int64_t OC);
+void bias_gelu_forward(float* pre, float* out, const float* bias, int64_t N, int64_t OC, uint16_t* out_bf16 = nullptr);
 void gelu_bias_backward(float* dpre, float* dbias, const float* pre, const float* dout, int64_t N, int64_t OC);
 
 // ---- kernels/cuda/bf16.cu: fp32 -> bf16 bits, nearest even (kernels/bf16.h) ------------------
@@ -30,11 +30,11 @@ void to_bf16(uint16_t* dst, const float* src, int64_t n);
 void embedding_forward(float* out, const int32_t* host_tokens, const float* wte, int64_t N, int64_t C);
 void embedding_backward(float* dwte, const float* dout, const int32_t* host_tokens, int64_t N, int64_t C);
 void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, const float* weight,
-                       const float* bias, int64_t N, int64_t C);
+                       const float* bias, int64_t N, int64_t C, uint16_t* out_bf16 = nullptr);
 void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                         const float* weight, const float* mean, const float* rstd, int64_t N, int64_t C);
 void add_layernorm_forward(float* residual, float* out, float* mean, float* rstd, const float* a, const float* b,
-                           const float* weight, const float* bias, int64_t N, int64_t C);
+                           const float* weight, const float* bias, int64_t N, int64_t C, uint16_t* out_bf16 = nullptr);
 void vocab_ce_row_max(float* row_max, const float* logits, int64_t N, int64_t V, int64_t ld);
 void vocab_ce_partials(double* sum_exp, double* target_logit, const float* logits, const float* row_max,
                        const int32_t* host_targets, int64_t v0, int64_t N, int64_t V, int64_t ld);

@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/bf16.h"
 #include "kernels/ops.h"
 #include "tests/compare.h"
 #include "tests/emu/emulated_kernels.h"
@@ -251,6 +252,58 @@ TEST(EmulatedKernels, BiasGelu) {
   expect_close_relative_to_max("gelu", egelu, gelu, 1e-6);
   expect_close_relative_to_max("dpre", ed, dpre, 1e-6);
   expect_close_relative_to_max("dbias", edb, db, 1e-5);
+}
+
+// ---- the bf16 outputs of LayerNorm, the fused add + LayerNorm and bias + GELU: what the
+// products after them read under bf16 precision. Each element is the bf16 rounding
+// (kernels/bf16.h) of the same kernel's fp32 output, bit for bit, and every other output (mean,
+// rstd, the residual, the pre-activation) is the fp32 call's. The bf16 outputs start as 0xffff
+// (a NaN no value here rounds to), so an element left unwritten fails.
+std::vector<uint16_t> rounded(const std::vector<float>& v) {
+  std::vector<uint16_t> r(v.size());
+  for (size_t i = 0; i < v.size(); ++i) r[i] = bf16_bits(v[i]);
+  return r;
+}
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+TEST(EmulatedKernels, Bf16Outputs) {
+  const int64_t N = 45, C = 300;  // rows not a multiple of 8 warps; C > 256 (the lane loop wraps)
+  auto a = randn(N * C, 50);
+  for (float& v : a) v += 3.0f;
+  const auto b = randn(N * C, 51), w = randn(C, 52), bias = randn(C, 53);
+  {
+    std::vector<float> out(N * C), mean(N), rstd(N), mean16 = nans(N), rstd16 = nans(N);
+    std::vector<uint16_t> out16(N * C, 0xffff);
+    cuda_emu::layernorm_forward(out.data(), mean.data(), rstd.data(), a.data(), w.data(), bias.data(), N, C);
+    cuda_emu::layernorm_forward(nullptr, mean16.data(), rstd16.data(), a.data(), w.data(), bias.data(), N, C,
+                                out16.data());
+    EXPECT_TRUE(rounded(out) == out16) << "layernorm: bf16 output";
+    EXPECT_TRUE(same_bits(mean16, mean) && same_bits(rstd16, rstd)) << "layernorm: mean, rstd";
+  }
+  {
+    std::vector<float> residual(N * C), out(N * C), mean(N), rstd(N);
+    std::vector<float> residual16 = nans(N * C), mean16 = nans(N), rstd16 = nans(N);
+    std::vector<uint16_t> out16(N * C, 0xffff);
+    cuda_emu::add_layernorm_forward(residual.data(), out.data(), mean.data(), rstd.data(), a.data(), b.data(),
+                                    w.data(), bias.data(), N, C);
+    cuda_emu::add_layernorm_forward(residual16.data(), nullptr, mean16.data(), rstd16.data(), a.data(), b.data(),
+                                    w.data(), bias.data(), N, C, out16.data());
+    EXPECT_TRUE(rounded(out) == out16) << "add + layernorm: bf16 output";
+    EXPECT_TRUE(same_bits(residual16, residual) && same_bits(mean16, mean) && same_bits(rstd16, rstd))
+        << "add + layernorm: residual, mean, rstd";
+  }
+  {
+    const int64_t F = 130;  // not a multiple of 32 columns
+    const auto pre0 = randn(N * F, 54, 2.0f), fbias = randn(F, 55);
+    std::vector<float> pre = pre0, pre16 = pre0, out(N * F);
+    std::vector<uint16_t> out16(N * F, 0xffff);
+    cuda_emu::bias_gelu_forward(pre.data(), out.data(), fbias.data(), N, F);
+    cuda_emu::bias_gelu_forward(pre16.data(), nullptr, fbias.data(), N, F, out16.data());
+    EXPECT_TRUE(rounded(out) == out16) << "bias + gelu: bf16 output";
+    EXPECT_TRUE(same_bits(pre16, pre)) << "bias + gelu: pre-activation";
+  }
 }
 
 // ---- fp32 -> bf16 (kernels/cuda/bf16.cu, the rounding of kernels/bf16.h) -------------------------

@@ -10,6 +10,8 @@
 
 #include "kernels/blas.h"
 #include "layers/bf16_copy.h"
+#include "layers/layernorm.h"
+#include "layers/linear.h"
 #include "layers/model.h"
 #include "layers/optimizer.h"
 #include "parallel/checkpoint.h"
@@ -168,6 +170,56 @@ TEST(Bf16Copy, ProductsSeeTheSteppedWeights) {
     load_model(path, loaded);
     EXPECT_EQ(loaded.forward(probe.tokens.data(), probe.targets.data(), B, T), want);
   }
+}
+
+// The activations that feed only products (the LayerNorms' and the GELU's outputs:
+// layers/linear.h product_input_dtype) are kept in bf16 under bf16 precision. A Linear reading
+// such an input must give the very bits it gives on the fp32 input rounded to it: the output,
+// the input gradient and the weight gradient (whose dout is now rounded once for both
+// products). A LayerNorm writing bf16 must write the products' rounding of its fp32 output.
+Tensor tensor_of(const std::vector<float>& v, const Shape& shape) {
+  Tensor t = Tensor::empty(shape, DType::f32);
+  std::memcpy(t.data<float>(), v.data(), v.size() * sizeof(float));
+  return t;
+}
+
+bool same_bits(const Tensor& a, const Tensor& b) {
+  return a.nbytes() == b.nbytes() && std::memcmp(a.raw(), b.raw(), a.nbytes()) == 0;
+}
+
+TEST(Bf16Activations, ProductsReadThemAsTheyWouldRoundThem) {
+  ALIBI_NEED_BF16();
+  const int64_t N = 37, IC = 48, OC = 40;
+  Linear<float> linear("l", IC, OC, true, 0.5, 3);
+  linear.precision = MatmulPrecision::bf16;
+  const Tensor x = tensor_of(test::randn(N * IC, 1), {N, IC}), dout = tensor_of(test::randn(N * OC, 2), {N, OC});
+  Tensor x16 = Tensor::empty({N, IC}, product_input_dtype<float>(MatmulPrecision::bf16));
+  ASSERT_EQ(x16.dtype(), DType::u16);
+  cpu::to_bf16(x16.data<uint16_t>(), x.data<float>(), N * IC);
+
+  Tensor out = Tensor::empty({N, OC}, DType::f32), out16 = Tensor::empty({N, OC}, DType::f32);
+  linear.forward(out, x);
+  linear.forward(out16, x16);
+  EXPECT_TRUE(same_bits(out, out16)) << "forward";
+
+  Tensor dinp = Tensor::empty({N, IC}, DType::f32), dinp16 = Tensor::empty({N, IC}, DType::f32);
+  linear.dweight.zero_();
+  linear.dbias.zero_();
+  linear.backward(&dinp, dout, x);
+  const Tensor dw = linear.dweight.clone(), db = linear.dbias.clone();
+  linear.dweight.zero_();
+  linear.dbias.zero_();
+  linear.backward(&dinp16, dout, x16);
+  EXPECT_TRUE(same_bits(dinp, dinp16)) << "input gradient";
+  EXPECT_TRUE(same_bits(dw, linear.dweight)) << "weight gradient";
+  EXPECT_TRUE(same_bits(db, linear.dbias)) << "bias gradient";
+
+  LayerNorm<float> ln("ln", IC, 5);
+  Tensor y = Tensor::empty({N, IC}, DType::f32), y16 = Tensor::empty({N, IC}, DType::u16);
+  Tensor mean = Tensor::empty({N}, DType::f32), rstd = Tensor::empty({N}, DType::f32);
+  ln.forward(y, mean, rstd, x);
+  ln.forward(y16, mean, rstd, x);
+  EXPECT_EQ(std::vector<uint16_t>(y16.data<uint16_t>(), y16.data<uint16_t>() + N * IC), rounded(y)) << "layernorm";
 }
 
 }  // namespace

@@ -117,20 +117,28 @@ TEST(Gemm, Bf16IsTheProductOfRoundedOperands) {
   }
 }
 
-// B given in bf16 already (a weight's working copy: to_bf16 of the stored B, padding and all)
-// must give the very bits of gemm_bf16 on the fp32 B: the same rounding, the same product.
+// An operand given in bf16 already (a weight's working copy, an activation kept in bf16, a
+// gradient rounded once for two products: to_bf16 of the stored matrix, padding and all) must
+// give the very bits of gemm_bf16 on the fp32 matrix: the same rounding, the same product. A
+// alone, B alone, and both.
 TEST(Gemm, Bf16WithBf16OperandIsTheSameBits) {
   if (!cpu::gemm_bf16_available()) GTEST_SKIP() << "this build's GEMM is " << cpu::gemm_library() << " (no bf16)";
   for (const GemmCase& g : cases()) {
     Operands o = make(g, 4);
-    std::vector<float> c16 = o.c;
-    std::vector<uint16_t> b16(o.b.size());
+    std::vector<uint16_t> a16(o.a.size()), b16(o.b.size());
+    cpu::to_bf16(a16.data(), o.a.data(), static_cast<int64_t>(o.a.size()));
     cpu::to_bf16(b16.data(), o.b.data(), static_cast<int64_t>(o.b.size()));
+    const std::vector<float> c0 = o.c;
     cpu::gemm_bf16(g.ta, g.tb, g.m, g.n, g.k, g.alpha, o.a.data(), o.lda, o.b.data(), o.ldb, g.beta, o.c.data(),
                    o.ldc);
-    cpu::gemm_bf16(g.ta, g.tb, g.m, g.n, g.k, g.alpha, o.a.data(), o.lda, b16.data(), o.ldb, g.beta, c16.data(),
-                   o.ldc);
-    EXPECT_EQ(0, std::memcmp(c16.data(), o.c.data(), sizeof(float) * o.c.size())) << name(g);
+    const cpu::Bf16Operand as[3] = {a16.data(), o.a.data(), a16.data()};
+    const cpu::Bf16Operand bs[3] = {o.b.data(), b16.data(), b16.data()};
+    const char* which[3] = {"A in bf16", "B in bf16", "A and B in bf16"};
+    for (int i = 0; i < 3; ++i) {
+      std::vector<float> c16 = c0;
+      cpu::gemm_bf16(g.ta, g.tb, g.m, g.n, g.k, g.alpha, as[i], o.lda, bs[i], o.ldb, g.beta, c16.data(), o.ldc);
+      EXPECT_EQ(0, std::memcmp(c16.data(), o.c.data(), sizeof(float) * o.c.size())) << name(g) << ", " << which[i];
+    }
   }
   // to_bf16 is gemm_bf16's rounding: nearest, ties to even (the ties 1 + 2^-8 down to 1,
   // 1 + 3 x 2^-8 up to 1 + 2^-6), and a NaN stays NaN.

@@ -63,23 +63,25 @@ TEST(Plan, PublishedParameterCounts) {
 // The small model of HandComputedSmallModel on the GPU path: tp=2 pp=2 dp=2, B=2 T=4
 // (N = 8), M=3; C_local 4, F_local 16, NH_local 2, HS 2 (not a tensor-core size: the
 // attention kernel prepares fp32 operands). bf16 = 2 B, fp32 = 4 B; W = cuBLAS's 32 MiB.
-//   Activations, fp32 as on the CPU: one block 4NC + 4N + 3 N C_local + N C_local + B NH_local T
-//     + 2 N F_local = 288 + 96 + 48 + 256 = 688 el = 2752 B; residual stream (L_local + 1 + 1) N C:
-//     stage 0 256 el = 1024 B, stage 1 192 el = 768 B; head (stage 1): (N C + 4N + N x 64) fp32
-//     (the shards' 6 and 5 vocabulary rows padded to 64) + 2N doubles = 2432 + 128 = 2560 B.
-//     Plain, in flight x (blocks + stream + head): stage 0 2 x (2 x 2752 + 1024) = 13056;
-//     stage 1 2752 + 768 + 2560 = 6080. Recomputing: stage 0 2 x 1024 = 2048; stage 1 3328.
+//   Activations: one block 4NC + 4N + 3 N C_local + N C_local + B NH_local T + 2 N F_local
+//     = 288 + 96 + 48 + 256 = 688 el, of which ln1_out, ln2_out (2 N C) and fch_gelu (N F_local)
+//     = 256 el are bf16: 432 x 4 + 256 x 2 = 2240 B; residual stream (L_local + 1 + 1) N C fp32:
+//     stage 0 256 el = 1024 B, stage 1 192 el = 768 B; head (stage 1): lnf_out N C bf16 + (4N +
+//     N x 64) fp32 (the shards' 6 and 5 vocabulary rows padded to 64) + 2N doubles = 128 + 2176
+//     + 128 = 2432 B. Plain, in flight x (blocks + stream + head): stage 0 2 x (2 x 2240 + 1024)
+//     = 11008; stage 1 2240 + 768 + 2432 = 5440. Recomputing: stage 0 2 x 1024 = 2048; stage 1
+//     3200.
 //   Scratch, the largest set at once: attention backward's d att 128 + d qkv 384 + prepared
-//     q, k, v 384 + dO 128 + D 64 = 1088 B (beats the MLP's d gelu 512 + bf16 (N C + N F_local)
-//     384 = 896); recomputing adds the block's 2752 -> 3840; the head's d lnf 256 + bf16
-//     (N x 64 + N C) 1152 = 1408 on stage 1. Each + W.
+//     q, k, v 384 + dO 128 + D 64 = 1088 B (beats the MLP's d gelu 512 + bf16 N F_local 256 =
+//     768); recomputing adds the block's 2240 -> 3328; the head's d lnf 256 + bf16 N x 64 1024
+//     = 1280 on stage 1. Each + W.
 //   Weights: rank 0 (968 elements, 2 blocks) 968 x 4 + bf16 copies 2 x (4 C C_local + 2 C
 //     F_local) = 768 el -> 3872 + 1536 = 5408; rank 4 (524: a block, ln_f, the tied copy of 6
 //     rows) + 58 padding rows x C = 464: 988 x 4 + (384 + 64 x 8) x 2 = 3952 + 1792 = 5744.
 //   Grads: rank 0 968 x 4 + buckets 968 x 4 = 7744; rank 4 988 x 4 + 524 x 4 = 6048. AdamW
 //     8 B per element: 7744 and 4192.
-//   Rank needing the most: rank 0, 5408 + 7744 + 7744 + 13056 + 1088 = 35040 + W plain,
-//     26784 + W recomputing (rank 4: 23472 + W, 23152 + W).
+//   Rank needing the most: rank 0, 5408 + 7744 + 7744 + 11008 + 1088 = 32992 + W plain,
+//     26272 + W recomputing (rank 4: 22704 + W, 22512 + W).
 TEST(Plan, GpuMemoryHandComputed) {
   const ModelConfig cfg = small_config();
   const GridShape shape{2, 2, 2};
@@ -87,9 +89,9 @@ TEST(Plan, GpuMemoryHandComputed) {
   const int64_t W = int64_t{32} << 20;
   // Ranks 0, 1: stage 0, tp 0 and 1; ranks 4, 5: stage 1 (rank = tp + 2 (dp + 2 pp)).
   const int rank[4] = {0, 1, 4, 5};
-  const int64_t plain[4] = {13056, 13056, 6080, 6080};
-  const int64_t recompute[4] = {2048, 2048, 3328, 3328};
-  const int64_t scratch[4] = {1088, 1088, 1408, 1408}, scratch_rc[4] = {3840, 3840, 3840, 3840};
+  const int64_t plain[4] = {11008, 11008, 5440, 5440};
+  const int64_t recompute[4] = {2048, 2048, 3200, 3200};
+  const int64_t scratch[4] = {1088, 1088, 1280, 1280}, scratch_rc[4] = {3328, 3328, 3328, 3328};
   for (int i = 0; i < 4; ++i) {
     SCOPED_TRACE("rank " + std::to_string(rank[i]));
     EXPECT_EQ(gpu_activation_bytes(cfg, plan[rank[i]], 2, 2, false), plain[i]);
@@ -101,19 +103,19 @@ TEST(Plan, GpuMemoryHandComputed) {
   EXPECT_EQ(m.weights, 5408);
   EXPECT_EQ(m.grads, 7744);
   EXPECT_EQ(m.optimizer, 7744);
-  EXPECT_EQ(m.total(), 35040 + W);
+  EXPECT_EQ(m.total(), 32992 + W);
   const GpuMemory last = gpu_rank_memory(cfg, plan[4], shape, 2, false);
   EXPECT_EQ(last.weights, 5744);
   EXPECT_EQ(last.grads, 6048);
   EXPECT_EQ(last.optimizer, 4192);
-  EXPECT_EQ(last.total(), 23472 + W);
+  EXPECT_EQ(last.total(), 22704 + W);
   EXPECT_EQ(gpu_rank_memory(cfg, plan[0], {2, 2, 1}, 2, false).grads, 4 * 968);  // no buckets at dp = 1
 
   Hardware hw;
   hw.gpus = 8;
   const LayoutEstimate e = estimate_layout(cfg, hw, shape, 2, 3);
-  EXPECT_EQ(e.memory[0].total(), 35040 + W);
-  EXPECT_EQ(e.memory[1].total(), 26784 + W);
+  EXPECT_EQ(e.memory[0].total(), 32992 + W);
+  EXPECT_EQ(e.memory[1].total(), 26272 + W);
   EXPECT_TRUE(e.fits[0] && e.fits[1]);
   EXPECT_FALSE(e.recompute);
 }
@@ -124,12 +126,14 @@ TEST(Plan, GpuMemoryHandComputed) {
 //   weights (1,361,887,232 + 96,256) x 4 = 5,447,933,952 + bf16 copies (25 x (4 C^2 + 2 C F)
 //     + 50304 C = 1,361,313,792 el) x 2 = 2,722,627,584 -> 8,170,561,536
 //   grads 5,447,933,952 + buckets 1,361,887,232 x 4 = 10,895,482,880; AdamW 10,895,097,856
-//   activations fp32: one block (4NC + 4N + 3NC + NC + B NH T + 2NF) = 33,574,912 el, x 25 x 4
-//     = 3,357,491,200; stream 27 N C x 4 = 226,492,416; head (N C + 4N + N x 50304) x 4 + 2N x 8
-//     = 214,466,560 -> 3,798,450,176
-//   scratch: the head's d lnf (N C) fp32 + bf16 (N x 50304 + N C) = 8,388,608 + 107,216,896
-//     = 115,605,504 (beats a block's largest, the MLP's 54,525,952) + 32 MiB = 149,159,936
-//   total 33,908,752,384 B (33.9 GB, within 72 GB).
+//   activations: one block (4NC + 4N + 3NC + NC + B NH T + 2NF) = 33,574,912 el x 4 B, less
+//     2 B for each of the bf16 ln1_out, ln2_out, fch_gelu (2NC + NF = 12,582,912 el), x 25
+//     = 2,728,345,600; stream 27 N C x 4 = 226,492,416; head lnf_out N C x 2 + (4N + N x 50304)
+//     x 4 + 2N x 8 = 210,272,256 -> 3,165,110,272
+//   scratch: the head's d lnf (N C) fp32 + bf16 d logits (N x 50304) = 8,388,608 + 103,022,592
+//     = 111,411,200 (beats a block's largest, the attention backward's 50,397,184) + 32 MiB
+//     = 144,965,632
+//   total 33,271,218,176 B (33.3 GB, within 72 GB).
 TEST(Plan, GpuMemoryOneBillionModel) {
   const ModelConfig cfg = alibi_1_3b();
   Hardware hw;
@@ -139,9 +143,9 @@ TEST(Plan, GpuMemoryOneBillionModel) {
   EXPECT_EQ(e.memory[0].weights, 8170561536);
   EXPECT_EQ(e.memory[0].grads, 10895482880);
   EXPECT_EQ(e.memory[0].optimizer, 10895097856);
-  EXPECT_EQ(e.memory[0].activations, 3798450176);
-  EXPECT_EQ(e.memory[0].scratch, 149159936);
-  EXPECT_EQ(e.memory[0].total(), 33908752384);
+  EXPECT_EQ(e.memory[0].activations, 3165110272);
+  EXPECT_EQ(e.memory[0].scratch, 144965632);
+  EXPECT_EQ(e.memory[0].total(), 33271218176);
   EXPECT_TRUE(e.fits[0]);
 }
 
