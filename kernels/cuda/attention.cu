@@ -153,8 +153,8 @@ void forward_tensor_cores(const Args<bf16>& a) {
 template <int HS, class Bias>
 void backward_tensor_cores(const Args<bf16>& a) {
   using Tl = Tiles<HS, Bias::kT5>;
-  constexpr int kKvBN = Tl::kKvWarps * 16, kDqBM = Tl::kDqWarps * 16;
-  const auto dkdv = dkdv_mma_kernel<HS, Tl::kKvWarps, Tl::kKvBM, Bias>;
+  constexpr int kKvBN = Tl::kKvWarps * Tl::kKvMT * 16, kDqBM = Tl::kDqWarps * 16;
+  const auto dkdv = dkdv_mma_kernel<HS, Tl::kKvWarps, Tl::kKvMT, Tl::kKvBM, Bias>;
   const size_t dkdv_smem = (size_t)(2 * kKvBN + 4 * Tl::kKvBM) * (HS + kPad) * sizeof(bf16) +
                            (4 * Tl::kKvBM + (Bias::kT5 ? a.t5_buckets : 0)) * sizeof(float);
   allow_shared_memory(dkdv, dkdv_smem);

@@ -240,11 +240,13 @@ __global__ void __launch_bounds__(kWarps * 32) dq_mma_kernel(const Args<bf16> a)
   }
 }
 
-// dk, dv: one block per (key tile of kBN = 16 kWarps rows, head, batch), query tiles from
+// dk, dv: one block per (key tile of kBN = 16 kMT kWarps rows, head, batch), query tiles from
 // the diagonal up to T, double-buffered. The warp computes the transposed products, keys as
 // rows, so everything stays in its registers:
 //   S^T = K Q_i^T, dP^T = V dO_i^T, P^T = exp(scale S^T + bias - lse), dS^T = P^T (dP^T - D),
 //   dV += P^T dO_i, dK += dS^T Q_i;  dk = scale dK.
+// A warp owns kMT m16 tiles of keys: each Q and dO fragment it reads from shared memory
+// serves all kMT (as K and V fragments do in the forward).
 // Shared memory: K, V (kBN x HS) once, two stages of Q, dO (kBM x HS) in bf16 and of lse
 // (log2 units), D (kBM floats); then the T5 bucket sums. HS = 128: 70 KB.
 // T5: dL/dtable[bucket] is the sum of dS over the (i, j) of the bucket. Tiles whose every
@@ -252,9 +254,9 @@ __global__ void __launch_bounds__(kWarps * 32) dq_mma_kernel(const Args<bf16> a)
 // range ends there) and are summed in registers; nearer tiles add each dS to a shared
 // bucket sum. Blocks then atomicAdd their sums to t5_grad, so its low bits depend on the
 // order blocks finish in: not bitwise reproducible, unlike the CPU's fixed order.
-template <int HS, int kWarps, int kBM, class Bias>
+template <int HS, int kWarps, int kMT, int kBM, class Bias>
 __global__ void __launch_bounds__(kWarps * 32) dkdv_mma_kernel(const Args<bf16> a) {
-  constexpr int kBN = kWarps * 16, kThreads = kWarps * 32, ld = HS + kPad;
+  constexpr int kBN = kWarps * kMT * 16, kThreads = kWarps * 32, ld = HS + kPad;
   constexpr int kNT = kBM / 8, kDT = HS / 8;
   extern __shared__ __align__(16) unsigned char smem[];
   bf16* sK = reinterpret_cast<bf16*>(smem);        // (kBN, HS)
@@ -267,7 +269,7 @@ __global__ void __launch_bounds__(kWarps * 32) dkdv_mma_kernel(const Args<bf16> 
   const int T = a.T, h = blockIdx.y, b = blockIdx.z;
   const int j0 = blockIdx.x * kBN;  // tile 0, seen by every query, starts first
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, c = lane % 4;
-  const int row0 = warp * 16;
+  const int row0 = warp * kMT * 16;  // the warp's first key row in the tile
   const int64_t bh = (int64_t)b * a.NH + h;
   const bf16* q = a.q + bh * T * HS;
   const bf16* dout = a.dout + bh * T * HS;
@@ -290,10 +292,12 @@ __global__ void __launch_bounds__(kWarps * 32) dkdv_mma_kernel(const Args<bf16> 
   if constexpr (Bias::kT5)
     for (int k = threadIdx.x; k < a.t5_buckets; k += kThreads) bins[k] = 0.0f;
 
-  float fj[2];  // the lane's keys j = j0 + row0 + g + 8 hf
+  float fj[kMT][2];  // the lane's keys j = j0 + row0 + 16 mt + g + 8 hf
 #pragma unroll
-  for (int hf = 0; hf < 2; ++hf) fj[hf] = static_cast<float>(j0 + row0 + g + 8 * hf);
-  float dk[1][kDT][4] = {}, dv[1][kDT][4] = {};
+  for (int mt = 0; mt < kMT; ++mt)
+#pragma unroll
+    for (int hf = 0; hf < 2; ++hf) fj[mt][hf] = static_cast<float>(j0 + row0 + mt * 16 + g + 8 * hf);
+  float dk[kMT][kDT][4] = {}, dv[kMT][kDT][4] = {};
   float far_sum = 0;  // T5: dS of tiles entirely in the last bucket
 
   for (int qt = qt0, stage = 0; qt < n_qt; ++qt, stage ^= 1) {
@@ -311,53 +315,57 @@ __global__ void __launch_bounds__(kWarps * 32) dkdv_mma_kernel(const Args<bf16> 
     const float* D = sD + stage * kBM;
     const int i0 = qt * kBM;
     if (i0 + kBM - 1 >= j0 + row0) {  // some query of the tile sees the warp's first key
-      float s[1][kNT][4] = {}, dp[1][kNT][4] = {};
-      mma_abt<1, kBM, HS>(s, sK, row0, sQ, lane);
-      mma_abt<1, kBM, HS>(dp, sV, row0, sdO, lane);
-      const bool mask = j0 + row0 + 15 > i0;
+      float s[kMT][kNT][4] = {}, dp[kMT][kNT][4] = {};
+      mma_abt<kMT, kBM, HS>(s, sK, row0, sQ, lane);
+      mma_abt<kMT, kBM, HS>(dp, sV, row0, sdO, lane);
+      const bool mask = j0 + row0 + kMT * 16 - 1 > i0;
       const bool far = i0 - (j0 + kBN - 1) >= a.t5_max_distance;
 #pragma unroll
-      for (int hf = 0; hf < 2; ++hf) {
-        const float dist0 = static_cast<float>(i0 + 2 * c) - fj[hf];
+      for (int mt = 0; mt < kMT; ++mt)
 #pragma unroll
-        for (int nt = 0; nt < kNT; ++nt)
+        for (int hf = 0; hf < 2; ++hf) {
+          const float dist0 = static_cast<float>(i0 + 2 * c) - fj[mt][hf];
 #pragma unroll
-          for (int e = 0; e < 2; ++e) {
-            const int col = nt * 8 + 2 * c + e;
-            const float n = dist0 + static_cast<float>(nt * 8 + e);  // i - j
-            const float x = fmaf(s[0][nt][2 * hf + e], a.scale, bias(n));
-            float p = fast_exp2(fmaf(x, kLog2e, -lse2[col]));
-            if (mask && n < 0.0f) p = 0.0f;
-            const float ds = p * (dp[0][nt][2 * hf + e] - D[col]);
-            s[0][nt][2 * hf + e] = p;
-            dp[0][nt][2 * hf + e] = ds;
-            if constexpr (Bias::kT5) {
-              if (far)
-                far_sum += ds;
-              else if (n >= 0.0f && i0 + col < T)
-                atomicAdd(&bins[__ldg(a.t5_bucket + static_cast<int>(n))], ds);
+          for (int nt = 0; nt < kNT; ++nt)
+#pragma unroll
+            for (int e = 0; e < 2; ++e) {
+              const int col = nt * 8 + 2 * c + e;
+              const float n = dist0 + static_cast<float>(nt * 8 + e);  // i - j
+              const float x = fmaf(s[mt][nt][2 * hf + e], a.scale, bias(n));
+              float p = fast_exp2(fmaf(x, kLog2e, -lse2[col]));
+              if (mask && n < 0.0f) p = 0.0f;
+              const float ds = p * (dp[mt][nt][2 * hf + e] - D[col]);
+              s[mt][nt][2 * hf + e] = p;
+              dp[mt][nt][2 * hf + e] = ds;
+              if constexpr (Bias::kT5) {
+                if (far)
+                  far_sum += ds;
+                else if (n >= 0.0f && i0 + col < T)
+                  atomicAdd(&bins[__ldg(a.t5_bucket + static_cast<int>(n))], ds);
+              }
             }
-          }
-      }
-      mma_pv<1, kBM, HS>(dv, s, sdO, lane);
-      mma_pv<1, kBM, HS>(dk, dp, sQ, lane);
+        }
+      mma_pv<kMT, kBM, HS>(dv, s, sdO, lane);
+      mma_pv<kMT, kBM, HS>(dk, dp, sQ, lane);
     }
     __syncthreads();  // every warp is done with this stage, which is refilled next iteration
   }
 
 #pragma unroll
-  for (int hf = 0; hf < 2; ++hf) {
-    const int j = j0 + row0 + g + 8 * hf;
-    if (j >= T) continue;
-    const int64_t at = b * a.batch_stride + j * a.row_stride + h * a.head_stride + 2 * c;
+  for (int mt = 0; mt < kMT; ++mt)
 #pragma unroll
-    for (int dt = 0; dt < kDT; ++dt)
+    for (int hf = 0; hf < 2; ++hf) {
+      const int j = j0 + row0 + mt * 16 + g + 8 * hf;
+      if (j >= T) continue;
+      const int64_t at = b * a.batch_stride + j * a.row_stride + h * a.head_stride + 2 * c;
 #pragma unroll
-      for (int e = 0; e < 2; ++e) {
-        a.dk[at + dt * 8 + e] = a.scale * dk[0][dt][2 * hf + e];
-        a.dv[at + dt * 8 + e] = dv[0][dt][2 * hf + e];
-      }
-  }
+      for (int dt = 0; dt < kDT; ++dt)
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          a.dk[at + dt * 8 + e] = a.scale * dk[mt][dt][2 * hf + e];
+          a.dv[at + dt * 8 + e] = dv[mt][dt][2 * hf + e];
+        }
+    }
   if constexpr (Bias::kT5) {
     far_sum = warp_sum(far_sum);
     if (lane == 0 && far_sum != 0.0f) atomicAdd(&bins[a.t5_buckets - 1], far_sum);

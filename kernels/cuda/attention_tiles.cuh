@@ -331,12 +331,20 @@ __device__ __forceinline__ void mma_pv(float (&acc)[MT][HS / 8][4], const float 
 // in the dk/dv kernel) as fp32 fragments. Two m16 tiles per warp in the forward read each K
 // and V fragment from shared memory once for both, halving that traffic (with one m16 tile
 // the forward would be bound by shared memory); 128 x 64 at HS = 128 is FlashAttention-2's
-// tile on sm_80/sm_90. The backward kernels keep one m16 tile per warp. ptxas -v on sm_90,
-// registers per thread, none spilled (ALiBi; T5 within 15 registers of these):
-//   HS            32    64    128
-//   forward      162   214   255    2 blocks of 4 warps per SM
-//   dq           140   158   166
-//   dk/dv        153   210   243
+// tile on sm_80/sm_90. dq keeps one m16 tile per warp. The dk/dv kernel takes two where
+// ptxas fits them without spilling (each Q and dO fragment then serves both); where it
+// spills, the doubled dk, dv (and S^T, dP^T) fragments would go through local memory on
+// every query tile. ptxas -v on sm_90, registers per thread (bytes of spill stores), ALiBi;
+// T5 within 15 registers of these where not given:
+//   HS                   32           64           128
+//   forward             162          214          255       2 blocks of 4 warps per SM
+//   dq                  140          158          166
+//   dk/dv, 1 m16 tile   153          210          243       T5: 159, 178, 244
+//   dk/dv, 2 m16 tiles  249          255 (448)    32 (8288) T5: 255 (12), 255 (596), 255 (2032)
+// (At HS = 128 with ALiBi, ptxas keeps the whole arrays in local memory.) So two at HS = 32
+// with ALiBi only, at 2 blocks of 4 warps per SM against 3 with one tile. With 32-query Q, dO
+// tiles two would fit at HS = 64 (ALiBi 253, T5 254 spilling 8 bytes) and at HS = 32 with T5
+// (186), for twice the query tiles: a trade to weigh with bench_gpu_attention.
 // The T5 forward at HS = 128 takes 32-key tiles: its table reads spill 24 bytes at 64.
 // These are the numbers to revisit with bench_gpu_attention.
 template <int HS, bool kT5>
@@ -346,7 +354,8 @@ struct Tiles {
   static constexpr int kFwdBN = HS == 128 && kT5 ? 32 : 64;  //   keys per K, V tile
   static constexpr int kDqWarps = 4;                       // dq: 4 warps x 16 query rows
   static constexpr int kDqBN = 64;                         //   keys per K, V tile
-  static constexpr int kKvWarps = 4;                       // dk/dv: 4 warps x 16 key rows
+  static constexpr int kKvWarps = 4;                       // dk/dv: 4 warps x 16 kKvMT key rows
+  static constexpr int kKvMT = HS == 32 && !kT5 ? 2 : 1;   //   m16 tiles per warp
   static constexpr int kKvBM = HS == 128 ? 32 : 64;        //   queries per Q, dO tile
 };
 

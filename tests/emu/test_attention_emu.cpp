@@ -104,9 +104,12 @@ std::vector<Case> cases_of(const Group& g) {
   };
   if (g.precision == MatmulPrecision::bf16) {
     // T = 77: one or two query tiles, a partial key tile; T = 129: one row past a multiple
-    // of every tile, several key tiles, T5 distances past max_distance (128).
+    // of every tile, several key tiles, T5 distances past max_distance (128). T = 157 at
+    // HS = 32, where the dk/dv kernel's warps own two m16 tiles of keys (128-key tiles): a
+    // second key tile whose first warp's 32 keys end 13 rows into its second m16 tile.
     for (int HS : {32, 64, 128}) add(77, HS, CpAsync::late);
     for (int HS : {64, 128}) add(129, HS, CpAsync::early);
+    add(157, 32, CpAsync::early);
     if (g.bias == PositionBias::alibi) add(77, 48);  // no tensor-core kernel
   } else {
     // 32-row tiles; the exact kernels cost the emulator four times the tensor-core ones.
