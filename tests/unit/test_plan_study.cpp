@@ -126,10 +126,14 @@ TEST(Plan, GpuMemoryHandComputed) {
 //   grads 5,447,933,952 + buckets 1,361,887,232 x 4 = 10,895,482,880; AdamW 10,895,097,856
 //   activations fp32: one block (4NC + 4N + 3NC + NC + B NH T + 2NF) = 33,574,912 el, x 25 x 4
 //     = 3,357,491,200; stream 27 N C x 4 = 226,492,416; head (N C + 4N + N x 50304) x 4 + 2N x 8
-//     = 214,466,560 -> 3,798,450,176
+//     = 214,466,560; the attention kernel's prepared bf16 q, k, v, 3 N C x 2 = 12,582,912 a
+//     block, x 25 = 314,572,800 -> 4,113,022,976
 //   scratch: the head's d lnf (N C) fp32 + bf16 (N x 50304 + N C) = 8,388,608 + 107,216,896
 //     = 115,605,504 (beats a block's largest, the MLP's 54,525,952) + 32 MiB = 149,159,936
-//   total 33,908,752,384 B (33.9 GB, within 72 GB).
+//   total 34,223,325,184 B (34.2 GB, within 72 GB).
+//   Recomputing, the block being recomputed adds its activations to the MLP's 54,525,952:
+//     33,574,912 x 4 fp32 + its prepared operands 12,582,912 = 146,882,560, so the scratch is
+//     201,408,512 + 32 MiB = 234,962,944; the slot keeps no block's operands.
 TEST(Plan, GpuMemoryOneBillionModel) {
   const ModelConfig cfg = alibi_1_3b();
   Hardware hw;
@@ -139,10 +143,12 @@ TEST(Plan, GpuMemoryOneBillionModel) {
   EXPECT_EQ(e.memory[0].weights, 8170561536);
   EXPECT_EQ(e.memory[0].grads, 10895482880);
   EXPECT_EQ(e.memory[0].optimizer, 10895097856);
-  EXPECT_EQ(e.memory[0].activations, 3798450176);
+  EXPECT_EQ(e.memory[0].activations, 4113022976);
   EXPECT_EQ(e.memory[0].scratch, 149159936);
-  EXPECT_EQ(e.memory[0].total(), 33908752384);
+  EXPECT_EQ(e.memory[0].total(), 34223325184);
   EXPECT_TRUE(e.fits[0]);
+  EXPECT_EQ(e.memory[1].activations, 226492416 + 214466560);
+  EXPECT_EQ(e.memory[1].scratch, 234962944);
 }
 
 // Recomputation keeps less (every 1.3B layout has at least 3 blocks per stage) and costs
