@@ -74,6 +74,13 @@ struct AttentionParams {
   // CUDA: bf16/tf32 tensor-core products (at head sizes 32, 64, 128) or the exact fp32
   // kernels; the CPU is exact whatever it says.
   MatmulPrecision precision = MatmulPrecision::bf16;
+  // CUDA tensor-core path only (ops::attention_prepared_elements says when; null elsewhere):
+  // a caller-owned (3, B, NH, T, HS) array of bf16 bits for the kernels' prepared operands,
+  // q, k, v head-major, rounded, q and k turned by rotary's angles. The forward writes them
+  // into it; the backward reads them from it and reads no p.q, p.k, p.v (they may be null),
+  // so the two share one preparation. Without it each call prepares its own temporary. The
+  // CPU kernels and CUDA's exact fp32 kernels neither read nor write it.
+  uint16_t* prepared = nullptr;
 };
 
 // Params over one fused qkv activation (B, T, NH, 3, HS), as the attention layer keeps it:

@@ -249,6 +249,12 @@ void attention_backward(Device device, const AttentionParams<Real>& p, const Rea
 }
 
 template <class Real>
+int64_t attention_prepared_elements(Device device, const AttentionParams<Real>& p) {
+  if (device == Device::cpu) return 0;  // the CPU kernels read q, k, v where they lie
+  ALIBI_ON_CUDA("attention_prepared_elements", cuda::attention_prepared_elements(p))
+}
+
+template <class Real>
 void kv_cache_append(Device device, const DecodeParams<Real>& p) {
   if (device == Device::cpu) return cpu::kv_cache_append<Real>(p);
   ALIBI_ON_CUDA("kv_cache_append", cuda::kv_cache_append(p))
@@ -312,6 +318,8 @@ template void attention_forward<float>(Device, const AttentionParams<float>&);
 template void attention_backward<float>(Device, const AttentionParams<float>&, const float*, float*, float*, float*);
 template void attention_forward<double>(Device, const AttentionParams<double>&);
 template void attention_backward<double>(Device, const AttentionParams<double>&, const double*, double*, double*, double*);
+template int64_t attention_prepared_elements<float>(Device, const AttentionParams<float>&);
+template int64_t attention_prepared_elements<double>(Device, const AttentionParams<double>&);
 template void kv_cache_append<float>(Device, const DecodeParams<float>&);
 template void kv_cache_append<double>(Device, const DecodeParams<double>&);
 template void attention_decode<float>(Device, const DecodeParams<float>&);

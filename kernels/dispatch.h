@@ -114,6 +114,11 @@ template <class Real>
 void attention_forward(Device device, const AttentionParams<Real>& p);
 template <class Real>
 void attention_backward(Device device, const AttentionParams<Real>& p, const Real* dout, Real* dq, Real* dk, Real* dv);
+// The elements (bf16, as uint16_t bits) of the p.prepared array the backend keeps for
+// these params: 3 B NH T HS on CUDA's tensor-core path, 0 where nothing reads it (the CPU,
+// CUDA's exact kernels), so a caller allocates it only where it is used.
+template <class Real>
+int64_t attention_prepared_elements(Device device, const AttentionParams<Real>& p);
 // KV-cache decode (kernels/attention_decode.h): the CPU kernels, or the CUDA ones for float.
 template <class Real>
 void kv_cache_append(Device device, const DecodeParams<Real>& p);

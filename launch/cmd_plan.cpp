@@ -299,12 +299,15 @@ std::vector<std::string> assumptions(const StudyInput& in) {
       "with dp > 1; and 2 B more for the bf16 working copy of each matrix the products multiply (the blocks' "
       "four, the LM head's rows padded to 64; not the embedding lookup's table). A rank holds its TP shard of "
       "its stage's blocks, its vocabulary rows on the first stage and, tied, their copy on the last.",
-      "activations: the fp32 tensors our Model, Block, Attention and Mlp keep for backward (the logits' "
-      "columns padded to 64), times the micro-batches in flight (1F1B: min(pp - pp_rank, accum); the first "
+      "activations: the tensors our Model, Block, Attention and Mlp keep for backward, fp32 but for the "
+      "LayerNorm and GELU outputs, which feed only products and are bf16 (the logits' columns padded to "
+      "64), and, at head sizes 32, 64 and 128 (the attention kernel's tensor cores), each block's bf16 q, "
+      "k, v prepared by its forward for its backward, times the micro-batches in flight (1F1B: "
+      "min(pp - pp_rank, accum); the first "
       "stage holds the most). With recomputation a micro-batch keeps only its residual stream (each "
       "block's input), its residual gradient and the head. scratch: the most transient memory alive at "
-      "once (a product's bf16 operands, one block's backward gradients, the attention kernel's prepared "
-      "operands; with recomputation the recomputed block's activations) and cuBLAS's 32 MiB workspace.",
+      "once (a product's bf16 operands not kept so, one block's backward gradients, the attention kernel's per-call "
+      "tables and, at other head sizes, fp32 operands; with recomputation the recomputed block's activations) and cuBLAS's 32 MiB workspace.",
       "fits: the rank needing the most stays within " + f("%.0f", 100 * (1 - hw.headroom)) + "% of " +
           f("%g", hw.memory_gb) + " GB = " + f("%.1f", hw.usable_bytes() / kGB) +
           " GB; the rest is for the CUDA context, NCCL's buffers and fragmentation. Recomputation is used only where the plain run does not fit.",

@@ -203,12 +203,19 @@ namespace {
 // (Model::set_vocab_multiple, called by Model::to_device(cuda)).
 int64_t gpu_head_rows(const RankPlan& r) { return padded_rows(r.vocab.second - r.vocab.first, kGpuVocabMultiple); }
 
-// Bytes of one element of the attention kernel's prepared q, k, v and dO: bf16 on the tensor
-// cores (kernels/cuda/attention.cu use_tensor_cores: the head sizes they are built for), fp32
-// on the exact kernels otherwise.
-int64_t attention_operand_bytes(const ModelConfig& cfg) {
+// Whether the attention kernel runs on the tensor cores (kernels/cuda/attention.cu
+// use_tensor_cores: the head sizes they are built for) or the exact fp32 kernels.
+bool attention_tensor_cores(const ModelConfig& cfg) {
   const int HS = cfg.head_size();
-  return HS == 32 || HS == 64 || HS == 128 ? kBf16 : kFp32;
+  return HS == 32 || HS == 64 || HS == 128;
+}
+
+// The attention kernel's bf16 q, k, v (3, B, NH_local, T, HS) that a block keeps from its
+// forward to its backward on the tensor cores (attention.cpp prepared_, the kernel's
+// AttentionParams::prepared); the exact kernels keep none, preparing fp32 copies per call.
+int64_t kept_attention_operand_bytes(const ModelConfig& cfg, int tp, int micro_batch) {
+  const int64_t N = int64_t{micro_batch} * cfg.seq_len, Cl = cfg.channels / tp;
+  return attention_tensor_cores(cfg) ? kBf16 * 3 * N * Cl : 0;
 }
 
 }  // namespace
@@ -227,6 +234,9 @@ int64_t gpu_activation_bytes(const ModelConfig& cfg, const RankPlan& r, int tp, 
   const int64_t in_bf16 = (recompute ? 0 : local_layers * block_product_inputs(cfg, {tp, 1, 1}, micro_batch)) +
                           (r.head_stage ? N * cfg.channels : 0);
   bytes -= r.in_flight * in_bf16 * (kFp32 - kBf16);
+  // Each block's prepared attention operands, beside its fp32 qkv; recomputation drops them
+  // with the rest of the block (block.cpp release_activations).
+  if (!recompute) bytes += r.in_flight * local_layers * kept_attention_operand_bytes(cfg, tp, micro_batch);
   // Sinusoidal positions: one (T, C) fp32 table on the first stage, shared by the slots
   // (model.cpp add_positions).
   if (r.embedding_stage && cfg.position == PositionMethod::sinusoidal) bytes += int64_t{cfg.seq_len} * cfg.channels * kFp32;
@@ -236,11 +246,14 @@ int64_t gpu_activation_bytes(const ModelConfig& cfg, const RankPlan& r, int tp, 
 int64_t gpu_scratch_bytes(const ModelConfig& cfg, const RankPlan& r, int tp, int micro_batch, bool recompute) {
   const int64_t B = micro_batch, T = cfg.seq_len, N = B * T, C = cfg.channels, HS = cfg.head_size();
   const int64_t Cl = C / tp, Fl = cfg.ffn_width() / tp, NHl = cfg.heads / tp, H = gpu_head_rows(r);
-  const int64_t e = attention_operand_bytes(cfg);
-  // attention.cu prepare: q, k, v head-major (3, B, NH_local, T, HS), and rotary's (2, T, HS/2)
-  // cos and sin table; alive for the call (forward, and again in backward).
+  const bool tensor_cores = attention_tensor_cores(cfg);
+  const int64_t e = tensor_cores ? kBf16 : kFp32;  // an element of the kernel's dO
+  // attention.cu prepare, alive for the call (forward, and again in backward): rotary's
+  // (2, T, HS/2) cos and sin table, and on the exact kernels fp32 q, k, v head-major
+  // (3, B, NH_local, T, HS). The tensor cores' bf16 ones are the block's, kept from forward
+  // to backward (kept_attention_operand_bytes).
   const int64_t rope = cfg.position == PositionMethod::rotary ? T * HS * kFp32 : 0;
-  const int64_t attention_prepared = 3 * N * Cl * e + rope;
+  const int64_t attention_prepared = (tensor_cores ? 0 : 3 * N * Cl * kFp32) + rope;
   // A product's bf16 operand scratch (matmul.cu bf16_scratch) for what is not kept in bf16
   // already (the LayerNorm and GELU outputs are): forward rounds the attention output (N,
   // C_local) for its projection; backward rounds its output gradient (N, OC), and the
@@ -252,18 +265,21 @@ int64_t gpu_scratch_bytes(const ModelConfig& cfg, const RankPlan& r, int tp, int
   const int64_t mlp = kFp32 * N * Fl + kBf16 * N * std::max(C, Fl);
   //   attention.cpp backward: d att (N, C_local) fp32 under the proj's operands (N, C) +
   //   (N, C_local) bf16; then d qkv (N, 3 C_local) fp32 beside it, under the attention
-  //   kernel's prepared operands, its dO (N, C_local) and D (B, NH_local, T) fp32
-  //   (attention.cu backward_with), then under the qkv product's d qkv (N, 3 C_local) in bf16.
+  //   kernel's per-call tables and operands (the exact kernels'), its dO (N, C_local) and D
+  //   (B, NH_local, T) fp32 (attention.cu backward_with), then under the qkv product's d qkv
+  //   (N, 3 C_local) in bf16.
   const int64_t datt = kFp32 * N * Cl, dqkv = kFp32 * 3 * N * Cl;
   const int64_t attention = std::max({datt + kBf16 * N * (C + Cl),
                                       datt + dqkv + attention_prepared + e * N * Cl + kFp32 * B * NHl * T,
                                       datt + dqkv + kBf16 * N * 3 * Cl});
   int64_t block = std::max({linear_forward, attention_prepared, mlp, attention});
   // Recomputation: a block's backward reruns its forward first, whose activations stay until
-  // its backward is done (block.cpp backward; selective: attention.cpp attend's att and lse).
+  // its backward is done (block.cpp backward; selective: attention.cpp attend's att and lse),
+  // the prepared attention operands among them.
   if (recompute)
     block += kFp32 * block_activations(cfg, {tp, 1, 1}, micro_batch).all() -
-             (kFp32 - kBf16) * block_product_inputs(cfg, {tp, 1, 1}, micro_batch);
+             (kFp32 - kBf16) * block_product_inputs(cfg, {tp, 1, 1}, micro_batch) +
+             kept_attention_operand_bytes(cfg, tp, micro_batch);
   // Head (model.cpp backward_stage): d lnf (N, C) fp32 under the head product's d logits
   // (N, head rows; in place over the logits) in bf16 (lnf_out is kept in bf16).
   const int64_t head = r.head_stage ? kFp32 * N * C + kBf16 * N * H : 0;

@@ -22,7 +22,8 @@
 // The scaling study's GPU memory is what the CUDA path allocates under --matmul-precision
 // bf16 (its default): the CPU path's fp32 tensors (activations too), plus the products' bf16
 // working copies of the weights and their transient bf16 operands, the attention kernel's
-// prepared operands, the LM head's padding rows and cuBLAS's workspace. Each term names where
+// prepared operands (on its tensor cores each block's bf16 q, k, v, kept from forward to
+// backward), the LM head's padding rows and cuBLAS's workspace. Each term names where
 // the code allocates it (launch/plan.cpp). It is a model whose assumptions `alibi plan --gpus`
 // prints, not a measurement: no GPU has run it here.
 #pragma once
@@ -140,7 +141,8 @@ struct GpuMemory {
   int64_t weights = 0;      // fp32 values, the head's padding rows, the products' bf16 working copies
   int64_t grads = 0;        // fp32 (the padding rows too); + the DP buckets' flat copy when dp > 1
   int64_t optimizer = 0;    // AdamW m and v, fp32: 8 B per local parameter
-  int64_t activations = 0;  // kept for backward by the micro-batches in flight: fp32
+  int64_t activations = 0;  // kept for backward by the micro-batches in flight: fp32, and the
+                            // attention kernel's bf16 operands
   int64_t scratch = 0;      // the most transient memory alive at once, and cuBLAS's workspace
   int64_t total() const { return weights + grads + optimizer + activations + scratch; }
 };
@@ -148,8 +150,9 @@ struct GpuMemory {
 // Activation bytes rank `r` keeps on the GPU path with B = micro_batch windows per micro-
 // batch and r.in_flight micro-batches in flight (1F1B): activation_bytes_per_micro_batch's
 // tensors (fp32, as the CPU path's: the same Model, Block, Attention and Mlp allocate them)
-// with the logits' columns padded to kGpuVocabMultiple, per micro-batch in flight. With
-// `recompute` (Recompute::full), a slot keeps only the residual stream and the head.
+// with the logits' columns padded to kGpuVocabMultiple, and on the attention kernel's tensor
+// cores each block's prepared bf16 q, k, v (3, B, NH_local, T, HS), per micro-batch in
+// flight. With `recompute` (Recompute::full), a slot keeps only the residual stream and the head.
 int64_t gpu_activation_bytes(const ModelConfig& cfg, const RankPlan& r, int tp, int micro_batch, bool recompute);
 // The largest set of transient tensors alive at once on rank `r` (the caching allocator
 // splits and merges blocks, so freed memory serves the next request of any size): one

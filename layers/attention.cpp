@@ -34,6 +34,7 @@ AttentionParams<Real> Attention<Real>::params(int B, int T) const {
     p.t5_table_grad = shape_.t5_table_grad->template data<Real>();
     p.t5_buckets = static_cast<int>(shape_.t5_table->dim(0));
   }
+  if (prepared_.defined()) p.prepared = const_cast<uint16_t*>(prepared_.data<uint16_t>());
   return p;
 }
 
@@ -74,7 +75,7 @@ void Attention<Real>::ensure_activations(int B, int T, Device dev) {
   const DType dt = dtype_of<Real>();
   if (B != B_ || T != T_ || qkv_act_.device() != dev) {
     qkv_act_ = Tensor::empty({B, T, shape_.NH, 3, HS_}, dt, dev);
-    att_ = lse_ = Tensor();
+    att_ = lse_ = prepared_ = Tensor();
     B_ = B;
     T_ = T;
   }
@@ -82,6 +83,15 @@ void Attention<Real>::ensure_activations(int B, int T, Device dev) {
     att_ = Tensor::empty({B, T, shape_.NH, HS_}, dt, dev);
     lse_ = Tensor::empty({B, shape_.NH, T}, dt, dev);
   }
+}
+
+// The prepared operands' array, sized by the backend for the current params (0: none). Asked
+// on every forward, as set_precision may have changed the kernels since the last.
+template <class Real>
+void Attention<Real>::ensure_prepared(int B, int T, Device dev) {
+  const int64_t n = ops::attention_prepared_elements<Real>(dev, params(B, T));
+  if (n == 0) prepared_ = Tensor();
+  else if (!prepared_.defined() || prepared_.numel() != n) prepared_ = Tensor::empty({n}, DType::u16, dev);
 }
 
 template <class Real>
@@ -93,12 +103,15 @@ template <class Real>
 void Attention<Real>::forward(Tensor& out, const Tensor& inp, int B, int T) {
   const Device dev = inp.device();
   ensure_activations(B, T, dev);
+  ensure_prepared(B, T, dev);
   qkv.forward(qkv_act_, inp);  // copy_to_tp: identity forward
   attend(B, T);
   proj.forward(out, att_, /*add_bias=*/false);
   reduce_from_tp_forward(*tp_, out);
   proj.add_bias(out);  // once, after the partial sums are reduced
-  if (recompute_core_) att_ = lse_ = Tensor();  // back to the cache; backward attends again
+  // Back to the cache; backward attends again. The prepared operands go too: selective
+  // recomputation is there to save memory, and backward's forward writes them anew.
+  if (recompute_core_) att_ = lse_ = prepared_ = Tensor();
 }
 
 template <class Real>
@@ -110,7 +123,11 @@ void Attention<Real>::forward_cached(Tensor& out, const Tensor& inp, int T, KvCa
   // The prompt: positions 0..T-1, as the blocked kernel numbers them, all inside the window.
   const bool prompt = cache.length() == 0 && cache.next_position() == 0 && T > 1 &&
                       (cache.window() == 0 || T <= cache.window());
-  if (prompt) ops::attention_forward<Real>(dev, params(1, T));
+  if (prompt) {
+    AttentionParams<Real> p = params(1, T);
+    p.prepared = nullptr;  // no backward follows: the kernel's own temporary
+    ops::attention_forward<Real>(dev, p);
+  }
   ops::kv_cache_append<Real>(dev, d);
   if (!prompt) ops::attention_decode<Real>(dev, d);
   proj.forward(out, att_, /*add_bias=*/false);
@@ -124,6 +141,7 @@ void Attention<Real>::backward(Tensor& dinp, const Tensor& dout, const Tensor& i
   const Device dev = qkv_act_.device();
   if (recompute_core_) {  // the same kernel on the same qkv: the same att and lse, bit for bit
     ensure_activations(B_, T_, dev);
+    ensure_prepared(B_, T_, dev);
     attend(B_, T_);
   }
   Tensor datt = Tensor::empty(att_.shape(), dt, dev);
@@ -133,7 +151,7 @@ void Attention<Real>::backward(Tensor& dinp, const Tensor& dout, const Tensor& i
   ops::attention_backward<Real>(dev, params(B_, T_), datt.data<Real>(), d, d + HS_, d + 2 * HS_);
   qkv.backward(&dinp, dqkv, inp);
   copy_to_tp_backward(*tp_, dinp);
-  if (recompute_core_) att_ = lse_ = Tensor();
+  if (recompute_core_) att_ = lse_ = prepared_ = Tensor();
 }
 
 template <class Real>
@@ -146,6 +164,7 @@ void Attention<Real>::release_activations() {
   qkv_act_ = Tensor();
   att_ = Tensor();
   lse_ = Tensor();
+  prepared_ = Tensor();
   B_ = T_ = 0;  // the next forward allocates again
 }
 

@@ -42,7 +42,8 @@ class Attention {
   Attention(const std::string& name, const AttentionShape& shape, double proj_std, uint64_t seed,
             const Communicator& tp);
 
-  // out (B, T, C) `=`. Keeps qkv, att and lse for backward.
+  // out (B, T, C) `=`. Keeps qkv, att and lse for backward, and on CUDA's tensor cores the
+  // attention kernel's prepared bf16 q, k, v, which backward reads instead of preparing again.
   void forward(Tensor& out, const Tensor& inp, int B, int T);
   // dinp `=` given dout (B, T, C); parameter grads `+=`. inp must be forward's input.
   void backward(Tensor& dinp, const Tensor& dout, const Tensor& inp);
@@ -50,10 +51,10 @@ class Attention {
   // join layer `layer` of the cache (reserved for them, kv_cache.h). Into an empty cache
   // the blocked kernel runs (the prompt); otherwise attention_decode, over the cache.
   void forward_cached(Tensor& out, const Tensor& inp, int T, KvCache& cache, int layer);
-  // Drops qkv, att and lse (see Block::release_activations).
+  // Drops qkv, att, lse and the prepared operands (see Block::release_activations).
   void release_activations();
   // Selective recomputation (layers/recompute.h): forward keeps qkv only; backward runs the
-  // attention kernel again for att and lse, and drops them after.
+  // attention kernel again for att, lse and the prepared operands, and drops them after.
   void set_recompute_core(bool on) { recompute_core_ = on; }
 
   void collect(ParameterList& params);
@@ -68,6 +69,7 @@ class Attention {
   AttentionParams<Real> params(int B, int T) const;
   DecodeParams<Real> decode_params(int T, KvCache& cache, int layer);
   void ensure_activations(int B, int T, Device device);
+  void ensure_prepared(int B, int T, Device device);
   void attend(int B, int T);  // att and lse `=` from qkv: the attention core
   AttentionShape shape_;
   MatmulPrecision precision_ = MatmulPrecision::fp32;
@@ -78,6 +80,11 @@ class Attention {
   Tensor qkv_act_;  // (B, T, NH, 3, HS)
   Tensor att_;      // (B, T, NH, HS); with recompute_core_ only while forward or backward needs it
   Tensor lse_;      // (B, NH, T); likewise
+  // (3, B, NH, T, HS) bf16 bits: the kernel's prepared q, k, v (AttentionParams::prepared),
+  // where the backend keeps them (CUDA tensor cores), else undefined; likewise with
+  // recompute_core_. Kept beside qkv_act_, not instead of it: selective recomputation and
+  // generation read qkv_act_.
+  Tensor prepared_;
 };
 
 }  // namespace alibi

@@ -9,7 +9,9 @@
 //             rounded to bf16, with q and k turned by rotary's angles. Each key is read by
 //             every later query tile; rounding it once is cheaper than once per read, and
 //             16-byte cp.async copies into shared memory need the tile's own element type.
-//             Costs half the bytes of the fp32 qkv, O(T).
+//             Costs half the bytes of the fp32 qkv, O(T). Given p.prepared (the caller's
+//             array), the forward prepares into it and the backward skips this step, reading
+//             what the forward left there: the same bits, so the same gradients.
 //   forward   one block per (query tile, head, batch): the Q tile in shared memory, K and V
 //             tiles streamed through it by cp.async; S = Q K^T and O += P V on bf16 tensor
 //             cores (mma.sync m16n8k16, fp32 accumulation). Each warp owns 16 or 32 query
@@ -54,17 +56,26 @@ namespace {
 // ---- host: checks, tables, launches ------------------------------------------------------------
 constexpr int kMaxHeadSize = 128;  // the exact path's 4 dims per lane
 
-// The host boundary: the CPU kernel's checks and messages, and the head sizes built here.
-void check_params(const AttentionParams<float>& p, const char* who) {
+// Tensor cores unless exact fp32 is asked for, at the head sizes they are built for.
+bool use_tensor_cores(const AttentionParams<float>& p) {
+  return p.precision != MatmulPrecision::fp32 && (p.HS == 32 || p.HS == 64 || p.HS == 128);
+}
+
+// Whether the call keeps its bf16 operands in the caller's p.prepared; the exact kernels
+// prepare fp32 copies of their own and ignore it.
+bool uses_prepared(const AttentionParams<float>& p) { return p.prepared && use_tensor_cores(p); }
+
+enum class Pass { forward, backward };
+
+// The host boundary: the CPU kernel's checks and messages, and the head sizes built here. A
+// backward on the caller's prepared operands reads no fp32 q, k, v, so they may be null:
+// out stands in for them in the shared check, which asks for all three.
+void check_params(AttentionParams<float> p, const char* who, Pass pass) {
+  if (pass == Pass::backward && uses_prepared(p) && !p.q && !p.k && !p.v) p.q = p.k = p.v = p.out;
   check_attention_params(p, who);
   ALIBI_CHECK_AS(ShapeError, p.HS <= kMaxHeadSize,
                  who << ": head size HS=" << p.HS << " > " << kMaxHeadSize
                      << " is not supported on CUDA; use more heads (HS = C / NH) or --device cpu");
-}
-
-// Tensor cores unless exact fp32 is asked for, at the head sizes they are built for.
-bool use_tensor_cores(const AttentionParams<float>& p) {
-  return p.precision != MatmulPrecision::fp32 && (p.HS == 32 || p.HS == 64 || p.HS == 128);
 }
 
 constexpr int kElementwiseThreads = 256;
@@ -75,7 +86,7 @@ struct Prepared {
   Tensor rope;       // (2, T, HS/2) cos, sin; rotary
   Tensor t5_bias;    // (NH, T); t5
   Tensor t5_bucket;  // (T); t5
-  Tensor qkv;        // (3, B, NH, T, HS) of E: q, k, v
+  Tensor qkv;        // (3, B, NH, T, HS) of E: q, k, v; unless the caller's p.prepared holds them
   Tensor dout;       // (B, NH, T, HS) of E; backward
   Tensor D;          // (B, NH, T); backward
 };
@@ -85,8 +96,11 @@ constexpr DType storage_dtype() {
   return sizeof(E) == 2 ? DType::u16 : DType::f32;  // bf16 travels as its bits
 }
 
+// The tables of the position method, and q, k, v in E: prepared into a temporary, or (the
+// tensor-core path given p.prepared) into the caller's array by the forward, where the
+// backward finds them.
 template <class E>
-Args<E> prepare(const AttentionParams<float>& p, Prepared& prep) {
+Args<E> prepare(const AttentionParams<float>& p, Prepared& prep, Pass pass) {
   const int64_t n = (int64_t)p.B * p.NH * p.T * p.HS;
   Args<E> a;
   a.B = p.B;
@@ -119,13 +133,16 @@ Args<E> prepare(const AttentionParams<float>& p, Prepared& prep) {
     a.t5_buckets = p.t5_buckets;
     a.t5_max_distance = p.t5_max_distance;
   }
-  prep.qkv = Tensor::empty({3, n}, storage_dtype<E>(), Device::cuda);
-  E* qkv = static_cast<E*>(prep.qkv.raw());
-  const int64_t rows = (int64_t)p.B * p.T * p.NH;  // one warp each
-  prepare_qkv_kernel<E><<<blocks_for(rows * 32, kElementwiseThreads), kElementwiseThreads, 0, stream()>>>(
-      qkv, qkv + n, qkv + 2 * n, p.q, p.k, p.v, p.batch_stride, p.row_stride, p.head_stride, p.B, p.T, p.NH, p.HS,
-      rope);
-  ALIBI_CUDA_LAUNCHED();
+  const bool kept = sizeof(E) == 2 && uses_prepared(p);
+  if (!kept) prep.qkv = Tensor::empty({3, n}, storage_dtype<E>(), Device::cuda);
+  E* qkv = kept ? reinterpret_cast<E*>(p.prepared) : static_cast<E*>(prep.qkv.raw());
+  if (!kept || pass == Pass::forward) {
+    const int64_t rows = (int64_t)p.B * p.T * p.NH;  // one warp each
+    prepare_qkv_kernel<E><<<blocks_for(rows * 32, kElementwiseThreads), kElementwiseThreads, 0, stream()>>>(
+        qkv, qkv + n, qkv + 2 * n, p.q, p.k, p.v, p.batch_stride, p.row_stride, p.head_stride, p.B, p.T, p.NH,
+        p.HS, rope);
+    ALIBI_CUDA_LAUNCHED();
+  }
   a.q = qkv;
   a.k = qkv + n;
   a.v = qkv + 2 * n;
@@ -192,18 +209,19 @@ void backward_exact(const Args<float>& a) {
 
 template <class Bias>
 void forward_launch(const AttentionParams<float>& p, Prepared& prep) {
-  if (!use_tensor_cores(p)) return forward_exact<Bias>(prepare<float>(p, prep));
-  const Args<bf16> a = prepare<bf16>(p, prep);
+  if (!use_tensor_cores(p)) return forward_exact<Bias>(prepare<float>(p, prep, Pass::forward));
+  const Args<bf16> a = prepare<bf16>(p, prep, Pass::forward);
   if (p.HS == 32) return forward_tensor_cores<32, Bias>(a);
   if (p.HS == 64) return forward_tensor_cores<64, Bias>(a);
   return forward_tensor_cores<128, Bias>(a);
 }
 
-// Prepares the operands (as the forward does) and dout, D, then runs the backward kernels.
+// Prepares the operands (as the forward does, unless it left them in p.prepared) and dout,
+// D, then runs the backward kernels.
 template <class E, class Bias>
 void backward_with(const AttentionParams<float>& p, Prepared& prep, const float* dout, float* dq, float* dk,
                    float* dv) {
-  Args<E> a = prepare<E>(p, prep);
+  Args<E> a = prepare<E>(p, prep, Pass::backward);
   const int64_t rows = (int64_t)p.B * p.T * p.NH;
   prep.dout = Tensor::empty({rows * p.HS}, storage_dtype<E>(), Device::cuda);
   prep.D = Tensor::empty({rows}, DType::f32, Device::cuda);
@@ -241,7 +259,7 @@ void backward_launch(const AttentionParams<float>& p, Prepared& prep, const floa
 
 // ---- forward -------------------------------------------------------------------------------
 void attention_forward(const AttentionParams<float>& p) {
-  check_params(p, "cuda::attention_forward");
+  check_params(p, "cuda::attention_forward", Pass::forward);
   Prepared prep;
   if (p.bias == PositionBias::t5)
     forward_launch<T5Bias>(p, prep);
@@ -251,7 +269,7 @@ void attention_forward(const AttentionParams<float>& p) {
 
 // ---- backward ------------------------------------------------------------------------------
 void attention_backward(const AttentionParams<float>& p, const float* dout, float* dq, float* dk, float* dv) {
-  check_params(p, "cuda::attention_backward");
+  check_params(p, "cuda::attention_backward", Pass::backward);
   ALIBI_CHECK(dout && dq && dk && dv, "cuda::attention_backward: dout, dq, dk and dv must all be set");
   ALIBI_CHECK(p.bias != PositionBias::t5 || p.t5_table_grad,
               "cuda::attention_backward: bias t5 needs t5_table_grad, (t5_buckets, NH) = ("
@@ -269,6 +287,11 @@ void attention_backward(const AttentionParams<float>& p, const float* dout, floa
       ALIBI_CUDA_LAUNCHED();
     }
   }
+}
+
+// ---- the prepared operands' size ------------------------------------------------------------
+int64_t attention_prepared_elements(const AttentionParams<float>& p) {
+  return use_tensor_cores(p) ? int64_t{3} * p.B * p.NH * p.T * p.HS : 0;
 }
 
 }  // namespace alibi::cuda

@@ -105,6 +105,9 @@ double sum_squares_many(const float* const* xs, const int64_t* ns, int count);
 // online softmax, the position bias formed in fp32 registers; O(T) memory.
 void attention_forward(const AttentionParams<float>& p);
 void attention_backward(const AttentionParams<float>& p, const float* dout, float* dq, float* dk, float* dv);
+// The elements of the p.prepared array these params would use, 3 B NH T HS, on the tensor-core
+// path; 0 on the exact kernels, which ignore it.
+int64_t attention_prepared_elements(const AttentionParams<float>& p);
 
 // ---- the KV-cache decode (kernels/cuda/attention_decode.cu) ---------------------------------
 // cpu::kv_cache_append / attention_decode's contract (kernels/attention_decode.h), every

@@ -14,9 +14,11 @@
 
 namespace alibi::cuda_emu {
 
-// The contract of cuda::attention_forward / attention_backward, host pointers.
+// The contract of cuda::attention_forward / attention_backward (and the size of the
+// p.prepared array they keep), host pointers.
 void attention_forward(const AttentionParams<float>& p);
 void attention_backward(const AttentionParams<float>& p, const float* dout, float* dq, float* dk, float* dv);
+int64_t attention_prepared_elements(const AttentionParams<float>& p);
 
 // When a cp.async copy reaches shared memory: at issue (early) or only at the
 // cp.async.wait_group that retires its group (late). Early exposes a tile overwritten while

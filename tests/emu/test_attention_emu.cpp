@@ -12,11 +12,19 @@
 // emulator runs a CUDA thread as a fiber (about a microsecond per warp collective), so the
 // sizes are small: the whole suite takes about 40 s on one core.
 //
+// Reuse: the backward given the forward's prepared operands (AttentionParams::prepared) must
+// give the gradients of the backward that prepares its own, bit for bit, without reading
+// the fp32 q, k, v.
+//
 // Tolerances: those of the GPU test (tests/attention_case.h, with their derivation). The
 // emulator rounds as the tensor cores do, so it errs about as the GPU does (at most 5e-3
 // max, 7e-4 mean on these cases).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -139,6 +147,93 @@ INSTANTIATE_TEST_SUITE_P(Cases, EmulatedAttention, ::testing::ValuesIn(groups())
                            return std::string(position_bias_name(info.param.bias)) + "_" +
                                   (info.param.precision == MatmulPrecision::fp32 ? "fp32" : "bf16");
                          });
+
+// ---- the backward on the forward's prepared operands ----------------------------------------
+
+// got and want hold the same bits (NaN included), else the first element that differs.
+void expect_same_bits(const std::string& what, const std::vector<float>& got, const std::vector<float>& want) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (std::memcmp(&got[i], &want[i], sizeof(float)) != 0) {
+      ADD_FAILURE() << what << "[" << i << "] = " << got[i] << ", want " << want[i] << " bit for bit";
+      return;
+    }
+  }
+}
+
+// Forward and backward with a prepared array against both without one: out and lse, and
+// dq, dk, dv bit for bit, with the backward's fp32 q, k, v poisoned (NaN, or null pointers
+// where `drop_qkv`): it must read the forward's bf16 copies, not prepare them again.
+void check_reuse(const AttentionCase& s, bool drop_qkv) {
+  const test::AttentionInputs in = test::attention_inputs(s);
+  cuda_emu::set_cp_async_landing(CpAsync::late);
+
+  std::vector<float> out0 = test::nans(s.out_size()), lse0 = test::nans(s.lse_size()),
+                     dqkv0 = test::nans(s.qkv_size()), dtable0 = in.dtable0;
+  const AttentionParams<float> p0 =
+      test::attention_params<float>(s, in.qkv.data(), out0.data(), lse0.data(), in.table.data(), dtable0.data());
+  cuda_emu::attention_forward(p0);
+  float* d0 = dqkv0.data();
+  cuda_emu::attention_backward(p0, in.dout.data(), d0, d0 + s.HS, d0 + 2 * s.HS);
+
+  std::vector<float> qkv = in.qkv, out = test::nans(s.out_size()), lse = test::nans(s.lse_size()),
+                     dqkv = test::nans(s.qkv_size()), dtable = in.dtable0;
+  AttentionParams<float> p =
+      test::attention_params<float>(s, qkv.data(), out.data(), lse.data(), in.table.data(), dtable.data());
+  const int64_t n = cuda_emu::attention_prepared_elements(p);
+  ASSERT_EQ(n, 3 * (int64_t)s.B * s.NH * s.T * s.HS);
+  std::vector<uint16_t> prepared(n, 0xffff);  // bf16 NaN until the forward writes it
+  p.prepared = prepared.data();
+  cuda_emu::attention_forward(p);
+  expect_same_bits("out", out, out0);
+  expect_same_bits("lse", lse, lse0);
+
+  std::fill(qkv.begin(), qkv.end(), std::nanf(""));  // in place: p.q, p.k, p.v point there
+  if (drop_qkv) p.q = p.k = p.v = nullptr;
+  float* d = dqkv.data();
+  cuda_emu::attention_backward(p, in.dout.data(), d, d + s.HS, d + 2 * s.HS);
+  for (int part = 0; part < 3; ++part)
+    expect_same_bits(std::string("d") + "qkv"[part], part_of(dqkv, part, s.HS), part_of(dqkv0, part, s.HS));
+  // The T5 table's gradient is summed with atomics (attention.cu): compared, not bit for bit.
+  // The bound is fp32 rounding of those sums in another order.
+  if (s.bias == PositionBias::t5) expect_close_relative_to_max("t5_table_grad", dtable, dtable0, 1e-5, 0.0);
+}
+
+// Rotary is where the prepared copy differs most from qkv (q and k turned); ALiBi and T5 take
+// the kernels' two bias classes. The null q, k, v come last, so that a backward that reads
+// them fails the NaN cases before it crashes.
+TEST(EmulatedAttentionReuse, BackwardReadsTheForwardsPreparedOperands) {
+  struct Reuse {
+    PositionBias bias;
+    int HS;
+    bool drop_qkv;
+  };
+  for (const Reuse& r : {Reuse{PositionBias::alibi, 64, false}, Reuse{PositionBias::alibi, 128, false},
+                         Reuse{PositionBias::rotary, 64, false}, Reuse{PositionBias::rotary, 128, false},
+                         Reuse{PositionBias::t5, 64, false}, Reuse{PositionBias::rotary, 32, true}}) {
+    const AttentionCase s{2, 77, 3, r.HS, r.bias, MatmulPrecision::bf16};
+    SCOPED_TRACE(describe({s}) + (r.drop_qkv ? "_null_qkv" : "_nan_qkv"));
+    check_reuse(s, r.drop_qkv);
+  }
+}
+
+// The kernels keep prepared operands on the tensor cores only: the exact kernels (fp32, or a
+// head size without tensor-core kernels) have none to keep, and must leave the array alone.
+TEST(EmulatedAttentionReuse, ExactKernelsKeepNone) {
+  for (const AttentionCase& s : {AttentionCase{1, 45, 3, 64, PositionBias::alibi, MatmulPrecision::fp32},
+                                 AttentionCase{1, 45, 3, 48, PositionBias::rotary, MatmulPrecision::bf16}}) {
+    SCOPED_TRACE(describe({s}));
+    const test::AttentionInputs in = test::attention_inputs(s);
+    std::vector<float> out = test::nans(s.out_size()), lse = test::nans(s.lse_size()), dtable = in.dtable0;
+    AttentionParams<float> p =
+        test::attention_params<float>(s, in.qkv.data(), out.data(), lse.data(), in.table.data(), dtable.data());
+    EXPECT_EQ(cuda_emu::attention_prepared_elements(p), 0);
+    std::vector<uint16_t> prepared(3 * s.out_size(), 0x1234);
+    p.prepared = prepared.data();
+    cuda_emu::attention_forward(p);
+    EXPECT_EQ(prepared, std::vector<uint16_t>(3 * s.out_size(), 0x1234));
+  }
+}
 
 }  // namespace
 }  // namespace alibi

@@ -3,11 +3,13 @@
 // dq, dk, dv and the T5 table's gradient, for every position method, the tensor-core head
 // sizes and an odd one, a T that is no multiple of any tile, and a tensor-parallel shard
 // (heads [2, 5) of 12, so the ALiBi slopes must come from the global head index). Also:
-// the forward and backward allocate nothing of T x T size.
+// the forward and backward allocate nothing of T x T size, and the backward on the forward's
+// prepared operands (AttentionParams::prepared) gives the same gradients bit for bit.
 //
 // Tolerances (derived in tests/attention_case.h, which the emulator test shares): max
 // error 1e-4 of the largest |reference| value for the exact fp32 kernels; 2e-2 max and
 // 4e-3 mean for the bf16 tensor cores.
+#include <cstring>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -111,6 +113,45 @@ TEST(CudaAttention, AllocatesNoTxTBuffer) {
   cuda::attention_backward(p, dout.data<float>(), d, d + c.HS, d + 2 * c.HS);
   cuda_synchronize();
   EXPECT_LT(cuda_allocator_stats().largest_block, txt) << "backward allocated a block of T x T size";
+}
+
+// The backward given the forward's prepared bf16 q, k, v, with the fp32 qkv overwritten by
+// NaN, against forward and backward without them: dq, dk, dv the same bits (the emulator
+// test's check, tests/emu/test_attention_emu.cpp, on the hardware).
+TEST(CudaAttention, BackwardReusesThePreparedOperands) {
+  ALIBI_REQUIRE_GPU();
+  for (PositionBias bias : {PositionBias::alibi, PositionBias::rotary, PositionBias::t5}) {
+    const AttentionCase c{2, 300, 3, 64, bias, MatmulPrecision::bf16};
+    SCOPED_TRACE(describe(c));
+    const test::AttentionInputs in = test::attention_inputs(c);
+    Tensor qkv = upload(in.qkv), dout = upload(in.dout), table = upload(in.table);
+    Tensor dtable = upload(in.dtable0), dtable_reused = upload(in.dtable0);
+    Tensor out = upload(test::nans(c.out_size())), lse = upload(test::nans(c.lse_size()));
+    Tensor dqkv = upload(test::nans(c.qkv_size())), dqkv_reused = upload(test::nans(c.qkv_size()));
+    AttentionParams<float> p = test::attention_params<float>(c, qkv.data<float>(), out.data<float>(),
+                                                             lse.data<float>(), table.data<float>(),
+                                                             dtable.data<float>());
+    cuda::attention_forward(p);
+    float* d = dqkv.data<float>();
+    cuda::attention_backward(p, dout.data<float>(), d, d + c.HS, d + 2 * c.HS);
+
+    Tensor prepared = Tensor::empty({cuda::attention_prepared_elements(p)}, DType::u16, Device::cuda);
+    p.prepared = prepared.data<uint16_t>();
+    p.t5_table_grad = dtable_reused.data<float>();
+    cuda::attention_forward(p);
+    cuda_synchronize();  // the forward has read qkv before it is overwritten
+    qkv.copy_from(upload(test::nans(c.qkv_size())));
+    d = dqkv_reused.data<float>();
+    cuda::attention_backward(p, dout.data<float>(), d, d + c.HS, d + 2 * c.HS);
+    cuda_synchronize();
+    const std::vector<float> want = download(dqkv), got = download(dqkv_reused);
+    EXPECT_EQ(0, std::memcmp(got.data(), want.data(), want.size() * sizeof(float)))
+        << "dq, dk, dv differ from the backward that prepares its own operands";
+    // The T5 table's gradient is summed with atomics: compared, not bit for bit (fp32
+    // rounding of those sums in another order).
+    if (bias == PositionBias::t5)
+      expect_close_relative_to_max("t5_table_grad", download(dtable_reused), download(dtable), 1e-5, 0.0);
+  }
 }
 
 #endif  // ALIBI_WITH_CUDA

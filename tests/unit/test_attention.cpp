@@ -3,7 +3,7 @@
 // formulas: full T x T scores with the bias from the paper's own slope recipe, causal
 // softmax, output, and the backward of each step. Also a tensor-parallel shard against the
 // full computation, a finite-difference check of the backward, and the kernel's memory
-// staying linear in T.
+// staying linear in T, and the CPU keeping no prepared operands (AttentionParams::prepared).
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "kernels/attention.h"
+#include "kernels/dispatch.h"
 #include "runtime/error.h"
 #include "tests/compare.h"
 #include "tests/unit/attention_reference.h"
@@ -143,6 +144,35 @@ TEST(Attention, RejectsLocalHeadCountAsGlobal) {
   EXPECT_THROW(cpu::attention_forward(p), ShapeError);
   p.n_heads_total = 4;
   EXPECT_NO_THROW(cpu::attention_forward(p));
+}
+
+// The CPU kernels read q, k, v where they lie: the layer is told to keep no prepared array
+// for them, and one passed anyway is neither read nor written. In a CUDA build the same
+// params on the device would keep 3 B NH T HS bf16 elements (a host-side answer: no GPU needed).
+TEST(Attention, CpuKeepsNoPreparedOperands) {
+  const int B = 2, T = 5, NH = 2, HS = 32;
+  std::vector<float> qkv(3 * B * T * NH * HS), out(B * T * NH * HS), lse(B * NH * T), dqkv(qkv.size());
+  std::vector<float> dout(out.size(), 0.5f);
+  for (size_t i = 0; i < qkv.size(); ++i) qkv[i] = std::sin(0.37f * i);
+  AttentionParams<float> p = fused_qkv_params(qkv.data(), out.data(), lse.data(), B, T, NH, HS);
+  p.precision = MatmulPrecision::bf16;
+  EXPECT_EQ(ops::attention_prepared_elements<float>(Device::cpu, p), 0);
+  std::vector<double> qkv64(qkv.begin(), qkv.end()), out64(out.size()), lse64(lse.size());
+  EXPECT_EQ(ops::attention_prepared_elements<double>(
+                Device::cpu, fused_qkv_params(qkv64.data(), out64.data(), lse64.data(), B, T, NH, HS)),
+            0);
+#ifdef ALIBI_WITH_CUDA
+  EXPECT_EQ(ops::attention_prepared_elements<float>(Device::cuda, p), int64_t{3} * B * NH * T * HS);
+  p.precision = MatmulPrecision::fp32;  // the exact kernels prepare per call
+  EXPECT_EQ(ops::attention_prepared_elements<float>(Device::cuda, p), 0);
+  p.precision = MatmulPrecision::bf16;
+#endif
+  std::vector<uint16_t> prepared(3 * out.size(), 0x1234);
+  p.prepared = prepared.data();
+  float* d = dqkv.data();
+  ops::attention_forward<float>(Device::cpu, p);
+  ops::attention_backward<float>(Device::cpu, p, dout.data(), d, d + HS, d + 2 * HS);
+  EXPECT_EQ(prepared, std::vector<uint16_t>(3 * out.size(), 0x1234));
 }
 
 }  // namespace

@@ -127,13 +127,18 @@ TEST(Plan, GpuMemoryHandComputed) {
 //     + 50304 C = 1,361,313,792 el) x 2 = 2,722,627,584 -> 8,170,561,536
 //   grads 5,447,933,952 + buckets 1,361,887,232 x 4 = 10,895,482,880; AdamW 10,895,097,856
 //   activations: one block (4NC + 4N + 3NC + NC + B NH T + 2NF) = 33,574,912 el x 4 B, less
-//     2 B for each of the bf16 ln1_out, ln2_out, fch_gelu (2NC + NF = 12,582,912 el), x 25
-//     = 2,728,345,600; stream 27 N C x 4 = 226,492,416; head lnf_out N C x 2 + (4N + N x 50304)
-//     x 4 + 2N x 8 = 210,272,256 -> 3,165,110,272
+//     2 B for each of the bf16 ln1_out, ln2_out, fch_gelu (2NC + NF = 12,582,912 el), plus the
+//     attention kernel's prepared bf16 q, k, v (3 N C x 2 = 12,582,912 B), x 25 = 3,042,918,400;
+//     stream 27 N C x 4 = 226,492,416; head lnf_out N C x 2 + (4N + N x 50304) x 4 + 2N x 8
+//     = 210,272,256 -> 3,479,683,072
 //   scratch: the head's d lnf (N C) fp32 + bf16 d logits (N x 50304) = 8,388,608 + 103,022,592
-//     = 111,411,200 (beats a block's largest, the attention backward's 50,397,184) + 32 MiB
-//     = 144,965,632
-//   total 33,271,218,176 B (33.3 GB, within 72 GB).
+//     = 111,411,200 (beats a block's largest, the MLP's d gelu 33,554,432 + bf16 d out
+//     16,777,216 = 50,331,648) + 32 MiB = 144,965,632
+//   total 33,585,790,976 B (33.6 GB, within 72 GB).
+//   Recomputing, the block being recomputed adds its activations to the MLP's 50,331,648:
+//     33,574,912 x 4 less 12,582,912 x 2 for the bf16 ones, plus its prepared operands
+//     12,582,912 = 121,716,736, so the scratch is 172,048,384 + 32 MiB = 205,602,816; the
+//     slot keeps no block's operands.
 TEST(Plan, GpuMemoryOneBillionModel) {
   const ModelConfig cfg = alibi_1_3b();
   Hardware hw;
@@ -143,10 +148,12 @@ TEST(Plan, GpuMemoryOneBillionModel) {
   EXPECT_EQ(e.memory[0].weights, 8170561536);
   EXPECT_EQ(e.memory[0].grads, 10895482880);
   EXPECT_EQ(e.memory[0].optimizer, 10895097856);
-  EXPECT_EQ(e.memory[0].activations, 3165110272);
+  EXPECT_EQ(e.memory[0].activations, 3479683072);
   EXPECT_EQ(e.memory[0].scratch, 144965632);
-  EXPECT_EQ(e.memory[0].total(), 33271218176);
+  EXPECT_EQ(e.memory[0].total(), 33585790976);
   EXPECT_TRUE(e.fits[0]);
+  EXPECT_EQ(e.memory[1].activations, 226492416 + 210272256);
+  EXPECT_EQ(e.memory[1].scratch, 205602816);
 }
 
 // Recomputation keeps less (every 1.3B layout has at least 3 blocks per stage) and costs
