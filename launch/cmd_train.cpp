@@ -7,7 +7,6 @@
 #include <mpi.h>
 
 #include <chrono>
-#include <csignal>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -18,6 +17,7 @@
 #include "parallel/checkpoint.h"
 #include "parallel/nccl_comm.h"
 #include "runtime/device.h"
+#include "runtime/stop_signals.h"
 #include "train/metrics.h"
 #include "train/model_checkpoint.h"
 #include "train/trainer.h"
@@ -30,11 +30,6 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-// Set by SIGUSR1 (SLURM's warning before the time limit) or SIGTERM (preemption); the
-// ranks agree on it at the next step boundary, checkpoint together and exit cleanly.
-volatile std::sig_atomic_t g_stop_signal = 0;
-extern "C" void on_stop_signal(int sig) { g_stop_signal = sig; }
 
 // The checkpoint to resume from, or "" for a fresh start.
 std::string resolve_resume(const TrainOptions& opt) {
@@ -50,8 +45,10 @@ std::string resolve_resume(const TrainOptions& opt) {
 int cmd_train(int argc, char** argv) {
   // ---- set-up: options (the checkpoint's below the command line when resuming), grid --
   // From the start: a warning signal while data and model load still stops at step 0+.
-  std::signal(SIGUSR1, on_stop_signal);
-  std::signal(SIGTERM, on_stop_signal);
+  // SIGUSR1 (SLURM's warning before the time limit) or SIGTERM (preemption) is recorded
+  // (runtime/stop_signals.h); the ranks agree on it at the next step boundary, checkpoint
+  // together and exit cleanly.
+  arm_graceful_stop();
   ModelConfig cfg;
   TrainOptions opt;
   po::options_description desc("model and training");
@@ -190,7 +187,7 @@ int cmd_train(int argc, char** argv) {
       progress.update(m);
     }
     // One flag all-reduced per step: every rank stops at the same step boundary.
-    const bool stop = !last && grid.world().max(static_cast<double>(g_stop_signal)) > 0;
+    const bool stop = !last && grid.world().max(static_cast<double>(stop_signal())) > 0;
     if ((opt.save_every > 0 && m.step % opt.save_every == 0) || last || stop) {
       const std::string path = save();
       if (root && !last) progress.message("saved " + path);

@@ -4,7 +4,6 @@
 #include <mpi.h>
 #include <unistd.h>
 
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -14,6 +13,7 @@
 #include "launch/commands.h"
 #include "runtime/error.h"
 #include "runtime/h5.h"
+#include "runtime/stop_signals.h"
 
 namespace {
 
@@ -55,10 +55,9 @@ void report(alibi::ErrorKind error_kind, const char* kind, const char* what, int
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &world);
   }
-  // train's graceful-stop handlers must not outlive the error: mpirun ends the other
-  // ranks with SIGTERM after an abort, and that has to end them, not wake them.
-  std::signal(SIGTERM, SIG_DFL);
-  std::signal(SIGUSR1, SIG_DFL);
+  // train's graceful stop must not outlive the error: mpirun ends the other ranks with
+  // SIGTERM after an abort, and that has to end them, not wake them.
+  alibi::disarm_graceful_stop();
   if (world > 1 && error_kind == alibi::ErrorKind::config && rank != 0) sleep(10);  // long enough under load
   char host[256] = "?";
   gethostname(host, sizeof host);
@@ -78,6 +77,7 @@ int main(int argc, char** argv) {
   for (const Command& c : kCommands)
     if (argc >= 2 && !std::strcmp(argv[1], c.name)) command = &c;
   const bool mpi = command == nullptr || command->mpi;
+  alibi::start_signal_thread();  // before MPI_Init's threads: they inherit the signals' block
   int provided = 0;
   if (mpi) MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
   int code = 0;

@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -17,6 +16,7 @@
 
 #include "parallel/comm.h"
 #include "runtime/error.h"
+#include "runtime/stop_signals.h"
 
 namespace alibi {
 
@@ -69,8 +69,7 @@ std::string describe(const char* comm, const char* op, int peer) {
 // Ends every rank: the train command's graceful-stop handlers must not catch the SIGTERM
 // that mpirun sends the others after an abort (main.cpp's report() does the same).
 [[noreturn]] void abort_job(MPI_Comm comm) {
-  std::signal(SIGTERM, SIG_DFL);
-  std::signal(SIGUSR1, SIG_DFL);
+  disarm_graceful_stop();
   MPI_Abort(comm, kExitRequeue);
   std::_Exit(kExitRequeue);
 }
