@@ -24,11 +24,15 @@ struct Command {
   // Runs as an MPI process (a singleton outside mpirun). `study` does not: it starts
   // mpirun itself, and a singleton's environment (PMIX_*, OMPI_MCA_ess) would pass to it.
   bool mpi = true;
+  // Stops gracefully on SIGTERM or SIGUSR1 (runtime/stop_signals.h). Only train: the others
+  // keep the default action, and so do the processes they start (study's mpirun, gnuplot),
+  // which would otherwise inherit the signals' block.
+  bool graceful_stop = false;
 };
 
 const Command kCommands[] = {
     {"preprocess", alibi::cmd_preprocess, "turn text files and directories into an HDF5 corpus"},
-    {"train", alibi::cmd_train, "train a model (ALiBi by default) on an HDF5 corpus"},
+    {"train", alibi::cmd_train, "train a model (ALiBi by default) on an HDF5 corpus", true, true},
     {"eval", alibi::cmd_eval, "perplexity against evaluation length for checkpoints (train short, test long)"},
     {"plan", alibi::cmd_plan, "print what each rank of a tp/pp/dp layout holds (no MPI launch)"},
     {"generate", alibi::cmd_generate, "generate text from a checkpoint (KV cache; --tp under mpirun)"},
@@ -77,7 +81,8 @@ int main(int argc, char** argv) {
   for (const Command& c : kCommands)
     if (argc >= 2 && !std::strcmp(argv[1], c.name)) command = &c;
   const bool mpi = command == nullptr || command->mpi;
-  alibi::start_signal_thread();  // before MPI_Init's threads: they inherit the signals' block
+  if (command != nullptr && command->graceful_stop)
+    alibi::start_signal_thread();  // before MPI_Init's threads: they inherit the signals' block
   int provided = 0;
   if (mpi) MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
   int code = 0;

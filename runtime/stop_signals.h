@@ -1,7 +1,8 @@
 // The stop signals: SIGTERM (a preemption, or the launcher ending a job) and SIGUSR1 (SLURM's
-// warning before the time limit). No asynchronous handler takes them: main blocks both before
-// MPI_Init, so every thread inherits the block (Open MPI's, OpenMP's, ours), and one thread
-// takes them with sigwait. An asynchronous handler interrupts whatever thread the kernel
+// warning before the time limit), for the train command. No asynchronous handler takes them:
+// main blocks both before MPI_Init, so every thread inherits the block (Open MPI's, OpenMP's,
+// ours), and one thread takes them with sigwait. Other commands leave both alone (their
+// children, study's mpirun, would inherit a block). An asynchronous handler interrupts whatever thread the kernel
 // picks, at any instruction and inside any system call; a burst of SIGUSR1 at a training run
 // reliably corrupted its heap that way (glibc: "corrupted size vs. prev_size", "free():
 // invalid size"), and a single SIGTERM or SIGUSR1 now and then (e2e.preemption_soak,
@@ -12,8 +13,8 @@
 //   if (stop_signal() != 0) ...
 //   disarm_graceful_stop();  // an error or an abort: the next signal ends the process
 //
-// Unarmed (every command but train, and train after an error), a signal ends the process by
-// its default action, as if nothing had blocked it.
+// Unarmed (train after an error), a signal ends the process by its default action, as if
+// nothing had blocked it.
 #pragma once
 
 namespace alibi {
