@@ -115,6 +115,14 @@ void Model<Real>::pad_head() {
 }
 
 template <class Real>
+void Model<Real>::zero_grads() {
+  alibi::zero_grads(params_);
+  if (!has_head()) return;
+  const Tensor& dw = config_.tie_embeddings ? dwte : lm_head.dweight;
+  if (head_rows_ > dw.dim(0)) head_dw_.slice(dw.dim(0), head_rows_).zero_();
+}
+
+template <class Real>
 void Model<Real>::set_vocab_multiple(int multiple) {
   ALIBI_CHECK(slots_.empty(), "Model::set_vocab_multiple must come before the first forward");
   ALIBI_CHECK(multiple >= 1, "the vocabulary multiple must be at least 1 (got " << multiple << ")");

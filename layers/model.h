@@ -111,6 +111,9 @@ class Model {
   MatmulPrecision precision() const { return precision_; }
 
   const ParameterList& parameters() const { return params_; }
+  // Every gradient to zero before a step, the head's padding rows too: a step whose
+  // backward went non-finite leaves NaN there (Inf * 0), and the head's GEMM accumulates.
+  void zero_grads();
   const ModelConfig& config() const { return config_; }
   const ProcessGrid& grid() const { return grid_; }
   std::pair<int, int> layer_range() const { return {first_layer_, first_layer_ + static_cast<int>(blocks.size())}; }

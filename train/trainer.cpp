@@ -103,7 +103,7 @@ StepResult Trainer::step(double lr) {
   for (int m = 0; m < M; ++m) {
     sampler_.next_batch(B, inputs_.data() + size_t(m) * B * T, targets_.data() + size_t(m) * B * T);
   }
-  zero_grads(model_.parameters());
+  model_.zero_grads();
   TrainStage stage{model_, B, T, M, inputs_.data(), targets_.data(), 1.0f / static_cast<float>(tokens_per_step()),
                    [this](int layer) { buckets_.start(bucket_of_layer_[layer]); }};
   StepResult r;

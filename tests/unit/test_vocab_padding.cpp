@@ -85,6 +85,46 @@ TEST_P(VocabPadding, SameLossAndGradientsAsUnpadded) {
   }
 }
 
+// A step whose backward goes non-finite (here an infinite LayerNorm gain) puts NaN into the
+// head gradient's padding rows too (Inf * a zero padding column); the optimizer skips such a
+// step, and Model::zero_grads must clear the padding with the rest, or the head's GEMM
+// (which accumulates over all head_rows()) carries the NaN on into every later step.
+TEST_P(VocabPadding, ZeroGradsClearsThePaddingAfterANonFiniteStep) {
+  const ModelConfig cfg = small_config(GetParam());
+  Model<double> model(cfg, 7), clean(cfg, 7);
+  model.set_vocab_multiple(64);
+  const int B = 2, T = cfg.seq_len, N = B * T;
+  std::vector<int32_t> tokens(N), targets(N);
+  for (int i = 0; i < N; ++i) tokens[i] = targets[i] = (5 * i + 1) % cfg.vocab;
+
+  double* gain = model.ln_f.weight.data<double>();
+  const double saved = gain[0];
+  gain[0] = INFINITY;
+  model.forward(tokens.data(), targets.data(), B, T);
+  model.backward(1.0);
+  const int64_t C = cfg.channels;
+  const double* dw = model.padded_head_grad().data<double>();
+  bool poisoned = false;
+  for (int64_t k = cfg.vocab * C; k < 64 * C; ++k) poisoned |= !std::isfinite(dw[k]);
+  ASSERT_TRUE(poisoned) << "the non-finite step should reach the padding rows (else this test shows nothing)";
+
+  gain[0] = saved;
+  model.zero_grads();
+  for (Model<double>* m : {&model, &clean}) {
+    m->forward(tokens.data(), targets.data(), B, T);
+    m->backward(1.0);
+  }
+  for (int64_t k = cfg.vocab * C; k < 64 * C; ++k) ASSERT_EQ(dw[k], 0.0) << "padding gradient element " << k;
+  const ParameterList& a = clean.parameters();
+  const ParameterList& b = model.parameters();
+  for (size_t i = 0; i < a.size(); ++i) {
+    const double* ga = a[i].grad->data<double>();
+    const double* gb = b[i].grad->data<double>();
+    for (int64_t k = 0; k < a[i].grad->numel(); ++k)
+      ASSERT_NEAR(gb[k], ga[k], kTol * (1.0 + std::abs(ga[k]))) << a[i].name << " gradient element " << k;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Head, VocabPadding, ::testing::Values(true, false),
                          [](const ::testing::TestParamInfo<bool>& info) { return info.param ? "tied" : "untied"; });
 
