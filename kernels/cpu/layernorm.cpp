@@ -1,6 +1,8 @@
 // LayerNorm over the last dimension on the CPU (eps 1e-5, biased variance, as GPT-2).
 // Row statistics are accumulated in double: the CPU path is the reference the CUDA
-// kernels are compared with, and C can reach thousands.
+// kernels are compared with, and C can reach thousands. The row sums are `omp simd`
+// reductions: a double sum in order is a chain of dependent adds, which made LayerNorm 2x
+// slower than it is vectorised (6.7% of the tiny model's step before).
 #include <algorithm>
 #include <cmath>
 
@@ -22,9 +24,11 @@ void layernorm_forward(T* out, T* mean, T* rstd, const T* inp, const T* weight, 
   for (int64_t n = 0; n < N; ++n) {
     const T* x = inp + n * C;
     double sum = 0;
+#pragma omp simd reduction(+ : sum)
     for (int64_t c = 0; c < C; ++c) sum += x[c];
     const double mu = sum / static_cast<double>(C);
     double sq = 0;  // two passes: no cancellation when |mean| >> std
+#pragma omp simd reduction(+ : sq)
     for (int64_t c = 0; c < C; ++c) {
       const double d = x[c] - mu;
       sq += d * d;
@@ -53,6 +57,7 @@ void layernorm_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* i
     const T* dy = dout + n * C;
     const T m = mean[n], r = rstd[n];
     double g_sum = 0, gx_sum = 0;
+#pragma omp simd reduction(+ : g_sum, gx_sum)
     for (int64_t c = 0; c < C; ++c) {
       const T g = weight[c] * dy[c];
       g_sum += g;
