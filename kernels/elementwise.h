@@ -64,9 +64,14 @@ ALIBI_HOST_DEVICE inline double cross_entropy_loss(double sum_exp, double target
   return log(sum_exp) - (target_logit - row_max);
 }
 // d loss / d x_v = scale * (exp(x_v - m) / sum_exp - [v == target]); inv_sum = 1 / sum_exp.
+// From e = exp(x_v - m), for a caller with its own exp (the CPU's vectorisable one).
+template <class T>
+ALIBI_HOST_DEVICE inline T cross_entropy_grad_from_exp(T e, T inv_sum, T scale, bool is_target) {
+  return scale * (e * inv_sum) - (is_target ? scale : T(0));
+}
 template <class T>
 ALIBI_HOST_DEVICE inline T cross_entropy_grad(T x, T row_max, T inv_sum, T scale, bool is_target) {
-  return scale * (exp_(x - row_max) * inv_sum) - (is_target ? scale : T(0));
+  return cross_entropy_grad_from_exp(exp_(x - row_max), inv_sum, scale, is_target);
 }
 
 // ---- AdamW (Loshchilov & Hutter), decoupled weight decay ---------------------------------
