@@ -457,6 +457,46 @@ TEST(CrossEntropy, LargeLogitsStayFinite) {
   check_large_logits<double>();
 }
 
+// The model's own cross-entropy (the vocabulary-parallel steps, kernels/cpu/vocab_ce.cpp) in
+// float, whose loops are vectorised with softmax_exp and a blocked double sum, against the
+// naive formula in double: a shard (v0 > 0) of widths below, at and across the 256-logit
+// block, the target in and out of the shard, and a row holding a NaN, which must give a NaN
+// loss (the trainer's non-finite check counts on it) and leave the other rows alone.
+TEST(VocabCrossEntropy, FloatMatchesNaiveDoubleAndPropagatesNaN) {
+  for (const int64_t V : {int64_t{5}, int64_t{256}, int64_t{1000}}) {
+    const int64_t N = 6, v0 = 300, ld = V + 3;  // ld > V: the row stride of a padded head
+    const Vec r = random_vec(N * ld, 46, -8, 8);
+    FVec logits(r.begin(), r.end());
+    std::vector<int32_t> tgt = {static_cast<int32_t>(v0), static_cast<int32_t>(v0 + V - 1), -1,
+                                static_cast<int32_t>(v0 - 1), static_cast<int32_t>(v0 + V / 2), static_cast<int32_t>(v0 + 1)};
+    if (V > 1) logits[5 * ld + V / 3] = NAN;  // row 5
+    FVec row_max(N), losses(N), d(N * ld, 99.0f);
+    std::vector<double> sum_exp(N), target_logit(N);
+    cpu::vocab_ce_row_max<float>(row_max.data(), logits.data(), N, V, ld);
+    cpu::vocab_ce_partials<float>(sum_exp.data(), target_logit.data(), logits.data(), row_max.data(), tgt.data(), v0, N, V, ld);
+    cpu::vocab_ce_losses<float>(losses.data(), sum_exp.data(), target_logit.data(), row_max.data(), tgt.data(), N);
+    cpu::vocab_ce_backward<float>(d.data(), logits.data(), row_max.data(), sum_exp.data(), tgt.data(), v0, N, V, ld, 0.25f);
+    for (int64_t n = 0; n < 5; ++n) {
+      double mx = -INFINITY, z = 0;
+      for (int64_t v = 0; v < V; ++v) mx = std::max(mx, double{logits[n * ld + v]});
+      for (int64_t v = 0; v < V; ++v) z += std::exp(double{logits[n * ld + v]} - mx);
+      const int64_t local = tgt[n] - v0;
+      const bool here = tgt[n] >= 0 && local >= 0 && local < V;
+      // The local partial loss: log of the shard's sum minus its target logit (0 off the shard).
+      const double want = tgt[n] < 0 ? 0.0 : std::log(z) - ((here ? double{logits[n * ld + local]} : 0.0) - mx);
+      EXPECT_NEAR(losses[n], want, 1e-6 * std::max(1.0, std::abs(want))) << "V " << V << " row " << n;
+      EXPECT_NEAR(sum_exp[n], z, 1e-6 * z) << "V " << V << " row " << n;
+      for (int64_t v = 0; v < V; ++v) {
+        const double g = tgt[n] < 0 ? 0.0 : 0.25 * (std::exp(double{logits[n * ld + v]} - mx) / z - (v == local ? 1.0 : 0.0));
+        ASSERT_NEAR(d[n * ld + v], g, 1e-7) << "V " << V << " row " << n << " logit " << v;
+      }
+    }
+    if (V > 1) {
+      EXPECT_TRUE(std::isnan(losses[5])) << "V " << V << ": a NaN logit must give a NaN loss, got " << losses[5];
+    }
+  }
+}
+
 // ========================================= add ==========================================
 TEST(Add, MatchesNaiveAndAllowsAliasing) {
   for (int64_t n : {1, 13, 100000}) {  // 100000 crosses the parallel threshold
