@@ -43,9 +43,8 @@ for ((i = ${#events[@]} - 1; i > 0; i--)); do
 done
 
 run=$WORK/soak
-done_steps() { { wc -l <"$run/metrics.jsonl"; } 2>/dev/null || echo 0; }
-# The poll's own count: builtins only (no fork per look), so the signal follows the step
-# it waits for closely.
+# The steps logged so far, into $logged: builtins only (no fork per look), so the poll's
+# signal follows the step it waits for closely.
 logged_steps() {
   local -a lines=()
   [[ -f $run/metrics.jsonl ]] && mapfile -t lines <"$run/metrics.jsonl"
@@ -55,7 +54,8 @@ exec {never}<> <(:)  # a pipe nobody writes: read -t on it is a sleep without a 
 n_event=0 expected_resume=""
 for ev in "${events[@]}"; do
   n_event=$((n_event + 1))
-  start=$(done_steps)
+  logged_steps
+  start=$logged
   # A step between here and the end, leaving $margin steps after it for this event and each
   # one still to come.
   left=$((steps - start - margin * (${#events[@]} - n_event + 1)))
@@ -93,7 +93,8 @@ for ev in "${events[@]}"; do
     newest=$(find "$run" -maxdepth 1 -name 'step_*.h5' | sort | tail -1)
     expected_resume=""
     [[ -z $newest ]] || expected_resume=$((10#$(basename "$newest" .h5 | sed 's/step_//')))
-    lost=$(($(done_steps) - ${expected_resume:-0}))
+    logged_steps
+    lost=$((logged - ${expected_resume:-0}))
     ((lost <= save_every)) || fail "start $n_event: SIGKILL lost $lost steps, more than --save-every $save_every"
     echo "start $n_event: SIGKILL at step $logged (target $target) -> newest checkpoint step ${expected_resume:-none} ($lost steps to redo)"
   fi
